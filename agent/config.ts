@@ -1,0 +1,47 @@
+// Agent configuration (agent.yaml): schema, defaults, and loading with CLI overrides.
+import { z } from 'zod';
+import { AGENT_ID_RE } from '../shared/protocol.js';
+import { readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
+
+const mqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
+
+export const AgentConfigSchema = z.strictObject({
+  id: z.string().regex(AGENT_ID_RE, 'expected [a-z0-9][a-z0-9-]{0,62}'),
+  pop: z.string().min(1).max(256).optional(),
+  mqtt: z.strictObject({
+    url: mqttUrl,
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    /** CA certificate file (PEM) pinned for mqtts. */
+    ca: z.string().min(1).optional(),
+    keepaliveS: z.number().int().min(5).max(3600).default(30),
+  }),
+  /** Source address for probes, and the address announced for this agent. */
+  bindAddress: zAddress.optional(),
+  /** Client prefixes of this POP; default: the networks of the box's interfaces. */
+  prefixes: z.array(zPrefix).max(4096).optional(),
+  resolvers: z.union([z.literal('auto'), z.array(zAddress).max(64)]).default('auto'),
+  intervalS: z.number().int().min(1).max(3600).default(10),
+  concurrency: z.number().int().min(1).max(1024).default(32),
+  /** Rounds kept while the broker is unreachable; the oldest is dropped (and counted) past it. */
+  queueMax: z.number().int().min(1).max(100_000).default(360),
+  /** CA file (PEM) trusted for HTTPS probes besides the system roots. */
+  probeCa: z.string().min(1).optional(),
+  /** Admin/metrics HTTP listener (Prometheus /metrics). */
+  http: z.strictObject({ listen: zHostPort.optional() }).default({}),
+  log: z.strictObject({ level: zLogLevel.default('info') }).default({ level: 'info' }),
+});
+
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+
+/** Validates a raw object (from YAML or code) into a frozen AgentConfig. */
+export function parseAgentConfig(raw: unknown): Readonly<AgentConfig> {
+  return validateConfig(AgentConfigSchema, raw, { interval: 'intervalS', bind: 'bindAddress' });
+}
+
+/** Loads FILE, applies dotted-path overrides (`{"mqtt.url": "..."}`), validates. */
+export function loadAgentConfig(path: string, overrides: Record<string, unknown> = {}): Readonly<AgentConfig> {
+  const raw = readConfigFile(path) as Record<string, unknown>;
+  if (raw && typeof raw === 'object') for (const [k, v] of Object.entries(overrides)) if (v !== undefined) setPath(raw, k, v);
+  return parseAgentConfig(raw);
+}
