@@ -1,0 +1,83 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../shared/errors.js';
+import { loadSelectorConfig, parseSelectorConfig } from '../../selector/config.js';
+import { loadAgentConfig, parseAgentConfig } from '../../agent/config.js';
+
+const zones = [{ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'hostmaster.example.test' }];
+const base = { dns: { zones }, services: [{ name: 'www.example.test', sites: [{ id: 'a', address: '127.2.0.1' }] }] };
+
+function message(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  return 'accepted';
+}
+
+describe('selector config', () => {
+  it('fills defaults and freezes', () => {
+    const cfg = parseSelectorConfig(base);
+    expect(cfg.dns.listen).toEqual(['127.0.0.1:5353']);
+    expect(cfg.services[0]?.ttl).toBe(30);
+    expect(cfg.services[0]?.probe.port).toBe(80);
+    expect(cfg.ranking.hysteresisPct).toBe(10);
+    expect(Object.isFrozen(cfg.services[0]?.sites)).toBe(true);
+  });
+
+  it.each([
+    [{ ...base, dns: { zones, listen: ['127.0.0.1'] } }, /^dns\.listen\[0\]: expected host:port/],
+    [{ ...base, dns: { zones, listen: ['[::1]:99999'] } }, /^dns\.listen\[0\]/],
+    [{ ...base, bogus: true }, /^bogus: unknown key/],
+    [{ ...base, listen: ['x'] }, /^listen: was removed; use dns\.listen/],
+    [{ ...base, services: [{ name: 'www.other.test' }] }, /^services\[0\]\.name: .*not inside any dns\.zones/],
+    [{ ...base, services: [{ name: 'www.example.test', policy: 'random' }] }, /^services\[0\]\.policy/],
+    [{ ...base, services: [{ name: 'www.example.test', sites: [{ id: 'a', address: '127.2.0.1' }, { id: 'a', address: '127.2.0.2' }] }] }, /^services\[0\]\.sites\[1\]\.id: duplicate/],
+    [{ ...base, http: { listen: '0.0.0.0:8053' } }, /^http\.token: required/],
+    [{ ...base, auth: { agents: 'maybe' } }, /^auth\.agents/],
+    [{ ...base, ranking: { hysteresisPct: -1 } }, /^ranking\.hysteresisPct/],
+  ])('rejects %j', (raw, expected) => {
+    expect(message(() => parseSelectorConfig(raw))).toMatch(expected);
+  });
+
+  it('loads YAML and applies overrides', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vantage-cfg-'));
+    const file = join(dir, 'selector.yaml');
+    writeFileSync(file, 'dns:\n  zones: [{ name: example.test, ns: [ns1.example.test], hostmaster: h.example.test }]\n');
+    expect(loadSelectorConfig(file, { 'dns.listen': ['127.0.0.1:0'] }).dns.listen).toEqual(['127.0.0.1:0']);
+    writeFileSync(file, 'dns: [\n');
+    expect(message(() => loadSelectorConfig(file))).toMatch(/YAML syntax error at line/);
+    expect(message(() => loadSelectorConfig(join(dir, 'missing.yaml')))).toMatch(/cannot read config file .*ENOENT/);
+  });
+});
+
+describe('agent config', () => {
+  it('fills defaults', () => {
+    const cfg = parseAgentConfig({ id: 'pop-nyc', mqtt: { url: 'mqtt://127.0.0.1:1883' } });
+    expect(cfg.intervalS).toBe(10);
+    expect(cfg.concurrency).toBe(32);
+    expect(cfg.resolvers).toBe('auto');
+  });
+
+  it.each([
+    [{ id: 'Pop', mqtt: { url: 'mqtt://127.0.0.1:1883' } }, /^id:/],
+    [{ id: 'pop', mqtt: { url: 'http://x' } }, /^mqtt\.url/],
+    [{ id: 'pop', mqtt: { url: 'mqtt://127.0.0.1' }, intervalS: 0 }, /^intervalS/],
+    [{ id: 'pop', mqtt: { url: 'mqtt://127.0.0.1' }, bindAddress: 'nyc' }, /^bindAddress/],
+    [{ id: 'pop', mqtt: { url: 'mqtt://127.0.0.1' }, prefixes: ['198.51.100.0/40'] }, /^prefixes\[0\]/],
+    [{ id: 'pop', mqtt: { url: 'mqtt://127.0.0.1' }, interval: 5 }, /^interval: was removed; use intervalS/],
+  ])('rejects %j', (raw, expected) => {
+    expect(message(() => parseAgentConfig(raw))).toMatch(expected);
+  });
+
+  it('loads from a file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vantage-cfg-'));
+    const file = join(dir, 'agent.yaml');
+    writeFileSync(file, 'id: pop-nyc\nmqtt: { url: "mqtt://127.0.0.1:1883", password: secret }\n');
+    expect(loadAgentConfig(file, { intervalS: 5 }).intervalS).toBe(5);
+  });
+});
