@@ -1,0 +1,81 @@
+// Starts a real Mosquitto broker (Debian `mosquitto`) on a loopback port, optionally with
+// a password file (made with mosquitto_passwd) and an ACL file. `restart()` keeps the port.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freeTcpPort, waitForTcp } from './net.js';
+
+export interface MosquittoOptions {
+  host?: string;
+  port?: number;
+  /** username → password; enables password auth. */
+  users?: Record<string, string>;
+  /** ACL file contents (mosquitto acl_file syntax). */
+  acl?: string;
+}
+
+export interface MosquittoHandle {
+  url: string;
+  host: string;
+  port: number;
+  dir: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<MosquittoHandle> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? (await freeTcpPort(host));
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-mosquitto-'));
+  const lines = [`listener ${port} ${host}`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
+  if (opts.users) {
+    const pw = join(dir, 'passwd');
+    writeFileSync(pw, '');
+    for (const [user, password] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', pw, user, password]);
+    lines.push('allow_anonymous false', `password_file ${pw}`);
+  } else {
+    lines.push('allow_anonymous true');
+  }
+  if (opts.acl !== undefined) {
+    const acl = join(dir, 'acl');
+    writeFileSync(acl, opts.acl);
+    lines.push(`acl_file ${acl}`);
+  }
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, lines.join('\n') + '\n');
+
+  let child: ChildProcess | undefined;
+  let stderr = '';
+  const handle: MosquittoHandle = {
+    url: `mqtt://${host}:${port}`,
+    host,
+    port,
+    dir,
+    async start() {
+      stderr = '';
+      child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+      child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+      try {
+        await waitForTcp(host, port, 10_000);
+      } catch (err) {
+        child.kill('SIGKILL');
+        throw new Error(`mosquitto did not start: ${stderr.trim() || (err as Error).message}`);
+      }
+    },
+    async stop() {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+      c.kill('SIGTERM');
+      await exited;
+    },
+    async restart() {
+      await handle.stop();
+      await handle.start();
+    },
+  };
+  await handle.start();
+  return handle;
+}
