@@ -1,0 +1,207 @@
+// Batched writer for raw results, 1-minute rollups, agent sequence marks and the
+// decision log. Ingest queues rows; one transaction per flush (every flushMs or
+// maxRows) keeps SQLite far above the ingest target. Also prunes by retention.
+import type { Statement } from 'better-sqlite3';
+import type { ErrorClass } from '../../shared/protocol.js';
+import { HISTOGRAM_BOUNDS_MS, histogramBucket } from './schema.js';
+import type { EventRecord, Store } from './store.js';
+
+export interface StoredResult {
+  agent: string;
+  service: string;
+  site: string;
+  ts: number;
+  ok: boolean;
+  status: number | null;
+  connectMs: number | null;
+  tlsMs: number | null;
+  ttfbMs: number | null;
+  totalMs: number | null;
+  bytes: number;
+  error: ErrorClass | null;
+}
+
+interface Rollup {
+  agent: string; service: string; site: string; minute: number;
+  samples: number; failures: number; classes: Record<string, number>;
+  totalSum: number; totalMin: number | null; totalMax: number | null;
+  ttfbSum: number; ttfbCount: number; histogram: number[];
+}
+
+export interface ResultWriterOptions {
+  flushMs?: number;
+  maxRows?: number;
+  onError?: (err: unknown) => void;
+}
+
+type Row = Record<string, unknown>;
+
+export class ResultWriter {
+  private results: StoredResult[] = [];
+  private events: EventRecord[] = [];
+  private seen = new Map<string, { seq: number; intervalS: number; ts: number }>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly flushMs: number;
+  private readonly maxRows: number;
+  private readonly onError: (err: unknown) => void;
+  private readonly insertResult: Statement;
+  private readonly getRollup: Statement;
+  private readonly putRollup: Statement;
+  private readonly pruneResults: Statement;
+  private readonly pruneRollups: Statement;
+  private readonly sinceStmt: Statement;
+  /** Rows committed since start (for benchmarks and metrics). */
+  committed = 0;
+
+  constructor(private readonly store: Store, opts: ResultWriterOptions = {}) {
+    this.flushMs = opts.flushMs ?? 100;
+    this.maxRows = opts.maxRows ?? 5000;
+    this.onError = opts.onError ?? (() => {});
+    const db = store.db;
+    this.insertResult = db.prepare(`INSERT INTO results (agent, service, site, ts, ok, status, connect_ms, tls_ms, ttfb_ms, total_ms, bytes, error)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.getRollup = db.prepare('SELECT * FROM rollups WHERE agent = ? AND service = ? AND site = ? AND minute = ?');
+    this.putRollup = db.prepare(`INSERT OR REPLACE INTO rollups (agent, service, site, minute, samples, failures, failure_classes, total_sum, total_min, total_max, ttfb_sum, ttfb_count, histogram)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.pruneResults = db.prepare('DELETE FROM results WHERE ts < ?');
+    this.pruneRollups = db.prepare('DELETE FROM rollups WHERE minute < ?');
+    this.sinceStmt = db.prepare('SELECT * FROM results WHERE ts >= ? ORDER BY ts, id');
+  }
+
+  addResults(rows: readonly StoredResult[]): void {
+    for (const r of rows) this.results.push(r);
+    this.schedule();
+  }
+
+  markSeen(agent: string, seq: number, intervalS: number, ts: number): void {
+    this.seen.set(agent, { seq, intervalS, ts });
+    this.schedule();
+  }
+
+  addEvent(e: EventRecord): void {
+    this.events.push(e);
+    this.schedule();
+  }
+
+  get pending(): number {
+    return this.results.length;
+  }
+
+  private schedule(): void {
+    if (this.results.length >= this.maxRows) {
+      this.flush();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, this.flushMs);
+  }
+
+  /** Writes everything queued in one transaction. */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.results.length && !this.events.length && !this.seen.size) return;
+    const results = this.results;
+    const events = this.events;
+    const seen = this.seen;
+    this.results = [];
+    this.events = [];
+    this.seen = new Map();
+    try {
+      this.store.db.transaction(() => {
+        const rollups = new Map<string, Rollup>();
+        for (const r of results) {
+          this.insertResult.run(r.agent, r.service, r.site, r.ts, r.ok ? 1 : 0, r.status, r.connectMs, r.tlsMs, r.ttfbMs, r.totalMs, r.bytes, r.error);
+          foldRollup(rollups, r);
+        }
+        for (const r of rollups.values()) this.mergeRollup(r);
+        for (const [agent, s] of seen) this.store.recordMetricsSeen(agent, s.seq, s.intervalS, s.ts);
+        for (const e of events) this.store.addEvent(e);
+      })();
+      this.committed += results.length;
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  private mergeRollup(r: Rollup): void {
+    const old = this.getRollup.get(r.agent, r.service, r.site, r.minute) as Row | undefined;
+    if (old) {
+      r.samples += old.samples as number;
+      r.failures += old.failures as number;
+      for (const [k, v] of Object.entries(JSON.parse(old.failure_classes as string) as Record<string, number>)) r.classes[k] = (r.classes[k] ?? 0) + v;
+      r.totalSum += old.total_sum as number;
+      r.totalMin = minOf(r.totalMin, old.total_min as number | null);
+      r.totalMax = maxOf(r.totalMax, old.total_max as number | null);
+      r.ttfbSum += old.ttfb_sum as number;
+      r.ttfbCount += old.ttfb_count as number;
+      (JSON.parse(old.histogram as string) as number[]).forEach((v, i) => { r.histogram[i] = (r.histogram[i] ?? 0) + v; });
+    }
+    this.putRollup.run(r.agent, r.service, r.site, r.minute, r.samples, r.failures, JSON.stringify(r.classes),
+      r.totalSum, r.totalMin, r.totalMax, r.ttfbSum, r.ttfbCount, JSON.stringify(r.histogram));
+  }
+
+  /** Results with ts ≥ sinceMs, oldest first (window rebuild at start). */
+  *resultsSince(sinceMs: number): Generator<StoredResult> {
+    for (const r of this.sinceStmt.iterate(sinceMs) as Iterable<Row>) {
+      yield {
+        agent: r.agent as string, service: r.service as string, site: r.site as string, ts: r.ts as number,
+        ok: r.ok === 1, status: r.status as number | null, connectMs: r.connect_ms as number | null,
+        tlsMs: r.tls_ms as number | null, ttfbMs: r.ttfb_ms as number | null, totalMs: r.total_ms as number | null,
+        bytes: r.bytes as number, error: r.error as ErrorClass | null,
+      };
+    }
+  }
+
+  /** Deletes raw results older than rawHours and rollups older than rollupDays. */
+  prune(nowMs: number, rawHours: number, rollupDays: number): { results: number; rollups: number } {
+    const results = this.pruneResults.run(nowMs - rawHours * 3_600_000).changes;
+    const rollups = this.pruneRollups.run(Math.floor((nowMs - rollupDays * 86_400_000) / 60_000)).changes;
+    this.store.pruneEvents(nowMs - rollupDays * 86_400_000);
+    return { results, rollups };
+  }
+
+  close(): void {
+    this.flush();
+  }
+}
+
+function minOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+function maxOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
+
+function foldRollup(rollups: Map<string, Rollup>, r: StoredResult): void {
+  const minute = Math.floor(r.ts / 60_000);
+  const key = `${r.agent}\0${r.service}\0${r.site}\0${minute}`;
+  let u = rollups.get(key);
+  if (!u) {
+    u = {
+      agent: r.agent, service: r.service, site: r.site, minute, samples: 0, failures: 0, classes: {},
+      totalSum: 0, totalMin: null, totalMax: null, ttfbSum: 0, ttfbCount: 0,
+      histogram: new Array<number>(HISTOGRAM_BOUNDS_MS.length + 1).fill(0),
+    };
+    rollups.set(key, u);
+  }
+  u.samples++;
+  if (!r.ok) {
+    u.failures++;
+    const cls = r.error ?? 'other';
+    u.classes[cls] = (u.classes[cls] ?? 0) + 1;
+  }
+  if (r.ok && r.totalMs !== null) {
+    u.totalSum += r.totalMs;
+    u.totalMin = minOf(u.totalMin, r.totalMs);
+    u.totalMax = maxOf(u.totalMax, r.totalMs);
+    const b = histogramBucket(r.totalMs);
+    u.histogram[b] = (u.histogram[b] ?? 0) + 1;
+  }
+  if (r.ttfbMs !== null) {
+    u.ttfbSum += r.ttfbMs;
+    u.ttfbCount++;
+  }
+}

@@ -1,0 +1,86 @@
+// Per-(agent, service, site) sliding window of recent probe outcomes plus the
+// down/up state machine (DESIGN.md "Ranking": down after `downAfter` consecutive
+// failures, up after `upAfter` consecutive successes). Fed in timestamp order, both
+// live and when rebuilding from SQLite, so a restart reaches the same state.
+
+export interface Sample {
+  ts: number;
+  ok: boolean;
+  totalMs: number | null;
+}
+
+/** What ranking needs to know about one site, as seen by one agent (or the aggregate). */
+export interface SiteStats {
+  samples: number;
+  failures: number;
+  /** Median totalMs of successful samples; null when none succeeded. */
+  medianMs: number | null;
+  down: boolean;
+  /** Current run of identical outcomes: positive = successes, negative = failures. */
+  streak: number;
+  newestTs: number;
+  /** Set by aggregation (median of agents' shares); otherwise failures / samples. */
+  failureShare?: number;
+}
+
+export interface WindowLimits {
+  windowS: number;
+  minRounds: number;
+  downAfter: number;
+  upAfter: number;
+}
+
+export class SiteWindow {
+  private samples: Sample[] = [];
+  private head = 0;
+  down = false;
+  streak = 0;
+
+  constructor(private readonly limits: WindowLimits) {}
+
+  add(s: Sample): void {
+    this.samples.push(s);
+    if (s.ok) {
+      this.streak = this.streak > 0 ? this.streak + 1 : 1;
+      if (this.down && this.streak >= this.limits.upAfter) this.down = false;
+    } else {
+      this.streak = this.streak < 0 ? this.streak - 1 : -1;
+      if (!this.down && -this.streak >= this.limits.downAfter) this.down = true;
+    }
+    this.prune(s.ts);
+  }
+
+  /** Drops samples older than windowS before `nowMs`, keeping at least minRounds. */
+  prune(nowMs: number): void {
+    const cutoff = nowMs - this.limits.windowS * 1000;
+    const live = () => this.samples.length - this.head;
+    while (live() > this.limits.minRounds && (this.samples[this.head] as Sample).ts < cutoff) this.head++;
+    if (this.head > 64 && this.head * 2 > this.samples.length) {
+      this.samples = this.samples.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  get size(): number {
+    return this.samples.length - this.head;
+  }
+
+  stats(): SiteStats {
+    const times: number[] = [];
+    let failures = 0;
+    for (let i = this.head; i < this.samples.length; i++) {
+      const s = this.samples[i] as Sample;
+      if (s.ok && s.totalMs !== null) times.push(s.totalMs);
+      else if (!s.ok) failures++;
+    }
+    const last = this.samples[this.samples.length - 1];
+    return { samples: this.size, failures, medianMs: median(times), down: this.down, streak: this.streak, newestTs: last?.ts ?? 0 };
+  }
+}
+
+export function median(values: number[]): number | null {
+  if (!values.length) return null;
+  values.sort((a, b) => a - b);
+  const mid = values.length >> 1;
+  return values.length % 2 ? (values[mid] as number) : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
+}
