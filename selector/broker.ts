@@ -1,0 +1,127 @@
+// Embedded MQTT broker (aedes 1.x) for when `mqtt.url` is absent. With
+// `auth.agents: required` it authenticates agents against the scrypt hashes in the
+// DB and confines each to its own `vantage/v1/agents/{id}/` topics; agents may only
+// read `vantage/v1/config/#`. Nobody but the selector (in-process) publishes config.
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { parseHostPort } from '../shared/config.js';
+import { VantageError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import { TOPIC_ROOT } from '../shared/protocol.js';
+import { INGEST_TOPIC, type MessageBus, type MessageHandler } from './bus.js';
+import type { SelectorConfig } from './config.js';
+import { checkAgentPassword } from './credentials.js';
+import type { Store } from './store/store.js';
+
+const AGENTS_PREFIX = `${TOPIC_ROOT}/agents/`;
+const CONFIG_PREFIX = `${TOPIC_ROOT}/config/`;
+const agentOf = new WeakMap<Client, string>();
+
+export interface EmbeddedBrokerOptions {
+  mqtt: SelectorConfig['mqtt'];
+  authRequired: boolean;
+  store: Store;
+  onMessage: MessageHandler;
+  log: Logger;
+}
+
+/** An agent may publish only under vantage/v1/agents/{its id}/ (never wildcards, never config). */
+export function mayPublish(agent: string | undefined, topic: string, authRequired: boolean): boolean {
+  if (topic.startsWith(CONFIG_PREFIX) || topic.startsWith('$')) return false;
+  if (!authRequired) return true;
+  return agent !== undefined && topic.startsWith(`${AGENTS_PREFIX}${agent}/`) && !/[+#]/.test(topic);
+}
+
+/** Agents read only the catalogue tree. */
+export function maySubscribe(topic: string, authRequired: boolean): boolean {
+  if (!authRequired) return true;
+  // Any filter under the config prefix can only match config topics.
+  return topic.startsWith(CONFIG_PREFIX);
+}
+
+export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & { broker(): Aedes | undefined } {
+  const { store, log, authRequired } = opts;
+  const hp = parseHostPort(opts.mqtt.listen);
+  if (!hp) throw new VantageError('BROKER_ERR', `bad mqtt.listen ${opts.mqtt.listen}`);
+  let aedes: Aedes | undefined;
+  let server: net.Server | tls.Server | undefined;
+  let bound: { host: string; port: number } | undefined;
+  const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+    try {
+      opts.onMessage(packet.topic, packet.payload as Buffer);
+    } finally {
+      cb();
+    }
+  };
+
+  return {
+    broker: () => aedes,
+    async start() {
+      aedes = await Aedes.createBroker({
+        authenticate: (client, username, password, done) => {
+          if (!authRequired) return done(null, true);
+          const id = username ?? '';
+          checkAgentPassword(store, id, password).then((ok) => {
+            if (ok) {
+              agentOf.set(client, id);
+              return done(null, true);
+            }
+            log.warn({ agent: id, client: client.id }, 'MQTT authentication refused');
+            const err = new Error('bad username or password') as AuthenticateError;
+            err.returnCode = 4;
+            done(err, null);
+          }, (err: unknown) => {
+            log.error({ err }, 'credential check failed');
+            const e = new Error('server unavailable') as AuthenticateError;
+            e.returnCode = 3;
+            done(e, null);
+          });
+        },
+        authorizePublish: (client, packet, cb) => {
+          // client null: the broker itself (e.g. a will of a gone client) — already authorised at connect.
+          if (client === null || mayPublish(agentOf.get(client), packet.topic, authRequired)) return cb(null);
+          log.warn({ agent: agentOf.get(client), topic: packet.topic }, 'MQTT publish refused');
+          cb(new Error(`publish to ${packet.topic} not allowed`));
+        },
+        authorizeSubscribe: (client, sub, cb) => {
+          if (maySubscribe(sub.topic, authRequired)) return cb(null, sub);
+          log.warn({ agent: agentOf.get(client), topic: sub.topic }, 'MQTT subscribe refused');
+          cb(null, null); // negative SUBACK (0x80), connection stays
+        },
+      });
+      aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error'));
+      await new Promise<void>((resolve) => aedes?.subscribe(INGEST_TOPIC, deliver, resolve));
+      const handle = aedes.handle;
+      const tlsCfg = opts.mqtt.tls;
+      server = tlsCfg
+        ? tls.createServer({ cert: readFileSync(tlsCfg.cert), key: readFileSync(tlsCfg.key) }, handle)
+        : net.createServer(handle);
+      const srv = server;
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', (err) => reject(new VantageError('BROKER_ERR', `cannot listen on ${opts.mqtt.listen}: ${err.message}`, { cause: err })));
+        srv.listen(hp.port, hp.host, () => resolve());
+      });
+      const addr = srv.address() as net.AddressInfo;
+      bound = { host: hp.host, port: addr.port };
+      log.info({ listen: `${hp.host}:${addr.port}`, tls: Boolean(tlsCfg), auth: authRequired }, 'embedded MQTT broker listening');
+    },
+    publishRetained(topic, payload) {
+      const b = aedes;
+      if (!b) return Promise.reject(new VantageError('BROKER_ERR', 'broker not started'));
+      return new Promise((resolve, reject) => {
+        b.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: true, dup: false }, (err) => (err ? reject(err) : resolve()));
+      });
+    },
+    address: () => bound,
+    async close() {
+      const b = aedes;
+      const srv = server;
+      aedes = undefined;
+      server = undefined;
+      if (b) await new Promise<void>((resolve) => b.close(() => resolve()));
+      if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,40 @@
+// Feeds the ClientMapper: configured prefixes (they win on conflict) plus the
+// prefixes and resolver addresses agents announce.
+import type { Announce } from '../shared/protocol.js';
+import { formatAddress, parseAddress, parsePrefix } from '../shared/prefix.js';
+import type { ClientMapper } from './contracts.js';
+
+function normPrefix(text: string): string {
+  const p = parsePrefix(text);
+  return `${formatAddress(p.family, p.bytes)}/${p.length}`;
+}
+
+export class ClientMapFeeder {
+  private readonly announced = new Map<string, { prefixes: string[]; resolvers: string[] }>();
+
+  constructor(private readonly mapper: ClientMapper, private readonly configured: readonly { agent: string; prefixes: readonly string[] }[]) {}
+
+  setAnnounce(agent: string, a: Pick<Announce, 'prefixes' | 'resolvers'>): void {
+    this.announced.set(agent, { prefixes: [...a.prefixes], resolvers: [...a.resolvers] });
+  }
+
+  forget(agent: string): void {
+    this.announced.delete(agent);
+  }
+
+  /** Pushes the merged maps into the mapper. */
+  apply(): void {
+    const prefixes = new Map<string, string>();
+    for (const [agent, a] of this.announced) for (const p of a.prefixes) prefixes.set(normPrefix(p), agent);
+    for (const c of this.configured) for (const p of c.prefixes) prefixes.set(normPrefix(p), c.agent);
+    this.mapper.setPrefixes([...prefixes].map(([prefix, agent]) => ({ prefix, agent })));
+    const resolvers = new Map<string, string>();
+    for (const [agent, a] of this.announced) {
+      for (const r of a.resolvers) {
+        const addr = parseAddress(r);
+        resolvers.set(formatAddress(addr.family, addr.bytes), agent);
+      }
+    }
+    this.mapper.setResolvers([...resolvers].map(([address, agent]) => ({ address, agent })));
+  }
+}

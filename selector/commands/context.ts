@@ -1,0 +1,34 @@
+// Shared plumbing for vantage-selector subcommands: config loading with the
+// one-line error contract, and output helpers. Commands live one per file and are
+// registered in selector/cli.ts.
+import type { Command } from 'commander';
+import { ConfigError, ExitCode, VantageError } from '../../shared/errors.js';
+import { loadSelectorConfig, type SelectorConfig } from '../config.js';
+
+export const PROG = 'vantage-selector';
+
+/** Thrown by commands to exit with a code after printing one line. */
+export class CommandExit extends Error {
+  constructor(readonly exitCode: number, message: string) {
+    super(message);
+  }
+}
+
+export function loadConfig(file: string, overrides: Record<string, unknown> = {}): Readonly<SelectorConfig> {
+  try {
+    return loadSelectorConfig(file, overrides);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CommandExit(ExitCode.USAGE, err.message);
+    throw err;
+  }
+}
+
+/** Maps any error to (exit code, one line). */
+export function describeError(err: unknown): { code: number; line: string } {
+  if (err instanceof CommandExit) return { code: err.exitCode, line: err.message };
+  if (err instanceof ConfigError) return { code: ExitCode.USAGE, line: err.message };
+  if (err instanceof VantageError && err.code === 'ARG_ERR_INVALID') return { code: ExitCode.USAGE, line: err.message };
+  return { code: ExitCode.FAILURE, line: (err as Error).message ?? String(err) };
+}
+
+export type Register = (program: Command) => void;

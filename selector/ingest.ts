@@ -1,0 +1,134 @@
+// MQTT ingest: validates every agent message at the edge (shared/protocol.ts), counts
+// rejections by reason, queues results for the batched writer, folds them into the
+// ranking windows and re-ranks the affected (agent, service) pairs at once.
+import { ProtocolError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import {
+  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type Result,
+} from '../shared/protocol.js';
+import type { Freshness } from './freshness.js';
+import type { RankEngine } from './rank-engine.js';
+import type { ResultWriter, StoredResult } from './store/results.js';
+import type { Store } from './store/store.js';
+
+/** Message-level rejection reasons (shared RejectReason + the selector's own). */
+export type IngestReject =
+  | 'topic' | 'json' | 'schema' | 'version' | 'agent_mismatch' | 'future_ts' | 'oversize'
+  | 'not_enrolled' | 'stale_seq';
+/** Result-level rejection reasons: the rest of the message is still used. */
+export type ResultReject = 'unknown_service' | 'unknown_site' | 'address_mismatch' | 'impossible';
+
+export interface IngestCounters {
+  accepted: { status: number; announce: number; metrics: number };
+  rejected: Partial<Record<IngestReject, number>>;
+  results: number;
+  resultsRejected: Partial<Record<ResultReject, number>>;
+}
+
+export interface IngestDeps {
+  store: Store;
+  writer: ResultWriter;
+  engine: RankEngine;
+  freshness: Freshness;
+  authRequired: boolean;
+  log: Logger;
+  /** Called after an announce: prefixes/resolvers must be rebuilt. */
+  onAnnounce(agent: string, announce: Announce): void;
+  /** Called after a status or metrics message that may change the agent's state. */
+  onAgentActivity(agent: string): void;
+  now?: () => number;
+}
+
+/** A phase can never exceed the total (allow 1 ms for rounding of separate clocks). */
+function impossible(r: Result): boolean {
+  if (r.totalMs === null) return false;
+  const limit = r.totalMs + 1;
+  return (r.connectMs ?? 0) > limit || (r.tlsMs ?? 0) > limit || (r.ttfbMs ?? 0) > limit;
+}
+
+export function createIngest(deps: IngestDeps) {
+  const { store, writer, engine, freshness, log } = deps;
+  const now = deps.now ?? Date.now;
+  const counters: IngestCounters = { accepted: { status: 0, announce: 0, metrics: 0 }, rejected: {}, results: 0, resultsRejected: {} };
+  const lastSeq = new Map<string, number>();
+
+  function reject(reason: IngestReject, agent: string | undefined, detail: string): void {
+    counters.rejected[reason] = (counters.rejected[reason] ?? 0) + 1;
+    log.debug({ agent, reason, detail }, 'message rejected');
+  }
+
+  function dropResult(reason: ResultReject): void {
+    counters.resultsRejected[reason] = (counters.resultsRejected[reason] ?? 0) + 1;
+  }
+
+  function onMetrics(agent: string, m: Metrics): void {
+    const last = lastSeq.get(agent);
+    if (last !== undefined && m.seq <= last) return reject('stale_seq', agent, `seq ${m.seq} ≤ ${last}`);
+    lastSeq.set(agent, m.seq);
+    const rows: StoredResult[] = [];
+    const services = new Set<string>();
+    for (const r of m.results) {
+      const site = engine.site(r.service, r.site);
+      if (site === null) { dropResult('unknown_service'); continue; }
+      if (site === undefined) { dropResult('unknown_site'); continue; }
+      if (site.address !== r.address) { dropResult('address_mismatch'); continue; }
+      if (impossible(r)) { dropResult('impossible'); continue; }
+      rows.push({
+        agent, service: r.service, site: r.site, ts: m.ts, ok: r.ok, status: r.status, connectMs: r.connectMs,
+        tlsMs: r.tlsMs, ttfbMs: r.ttfbMs, totalMs: r.totalMs, bytes: r.bytes, error: r.error,
+      });
+      engine.add(agent, r.service, r.site, { ts: m.ts, ok: r.ok, totalMs: r.totalMs });
+      services.add(r.service);
+    }
+    counters.accepted.metrics++;
+    counters.results += rows.length;
+    writer.addResults(rows);
+    writer.markSeen(agent, m.seq, m.intervalS, m.ts);
+    freshness.noteMetrics(agent, m.ts, m.intervalS);
+    if (!engine.isFresh(agent)) deps.onAgentActivity(agent);
+    for (const svc of services) engine.rankAgent(agent, svc);
+    if (engine.isFresh(agent)) for (const svc of services) engine.rankDefault(svc);
+  }
+
+  function handle(topic: string, payload: Buffer): void {
+    const t = parseAgentTopic(topic);
+    if (!t) return reject('topic', undefined, topic);
+    const { agent, kind } = t;
+    try {
+      if (deps.authRequired && !store.getCredentials(agent)) return reject('not_enrolled', agent, 'agent has no credentials');
+      const check = { topicAgent: agent, now: now() };
+      if (kind === 'metrics') {
+        onMetrics(agent, parseMetrics(payload, check));
+      } else if (kind === 'status') {
+        // An empty retained payload clears the topic (MQTT 3.3.1.3); nothing to do.
+        if (payload.length === 0) return;
+        const s = parseStatus(payload, check);
+        counters.accepted.status++;
+        store.recordStatus(agent, s.state, s.ts);
+        freshness.noteStatus(agent, s.state, s.ts);
+        writer.addEvent({ ts: s.ts, kind: `agent_status_${s.state}`, agent });
+        deps.onAgentActivity(agent);
+      } else {
+        if (payload.length === 0) return;
+        const a = parseAnnounce(payload, check);
+        counters.accepted.announce++;
+        store.recordAnnounce(agent, a.pop, a, a.prefixes, a.ts);
+        deps.onAnnounce(agent, a);
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) return reject(err.reason as IngestReject, agent, err.message);
+      log.error({ err, agent, topic }, 'ingest failure');
+    }
+  }
+
+  return {
+    handle,
+    counters,
+    /** Seeds replay protection from the DB at start. */
+    setLastSeq(agent: string, seq: number): void {
+      lastSeq.set(agent, seq);
+    },
+  };
+}
+
+export type Ingest = ReturnType<typeof createIngest>;
