@@ -1,0 +1,153 @@
+// The real Vantage pieces a world runs against: the selector (embedded broker, auth
+// off, DNS on 127.0.0.1 port 0, a throwaway database) and one agent per POP bound to
+// the POP's address. Agents run as child processes (`node dist/agent/cli.js run`) —
+// the real deployment shape — or in-process for the short test world.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../shared/log.js';
+import { parseSelectorConfig, type RankingConfig, type SelectorConfig } from '../../selector/config.js';
+import { parseAgentConfig } from '../../agent/config.js';
+import { createSelector } from '../../selector/selector.js';
+import type { World } from './world.js';
+
+/** Probe timeout configured for the simulated service; also the cost of a failed site. */
+export const PROBE_TIMEOUT_MS = 1000;
+
+export type AgentMode = 'process' | 'inprocess';
+
+interface Runnable { start(): Promise<void>; close(): Promise<void> }
+
+export interface Stack {
+  dns: { host: string; port: number };
+  mqttUrl: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Ranking tuned to the world's probe interval: the window holds the last 3 rounds, so
+ * the median follows a path change after 2 rounds; one round is enough to rank; a
+ * site is down after 2 failed probes. Hysteresis stays at the design defaults.
+ */
+export function rankingFor(intervalS: number): Partial<RankingConfig> {
+  return { windowS: 3 * intervalS, minRounds: 1, downAfter: 2, upAfter: 2, staleIntervals: 3 };
+}
+
+const zoneOfService = (service: string): string => service.split('.').slice(1).join('.');
+
+export function selectorConfigFor(world: World, sitePort: number, intervalS: number, dbPath: string): Readonly<SelectorConfig> {
+  const zone = zoneOfService(world.service);
+  return parseSelectorConfig({
+    dns: { listen: ['127.0.0.1:0'], zones: [{ name: zone, ns: [`ns1.${zone}`], hostmaster: `hostmaster.${zone}` }] },
+    mqtt: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0' },
+    db: dbPath,
+    auth: { agents: 'off' },
+    prefixes: world.pops.map((p) => ({ agent: p.id, prefixes: [...p.prefixes] })),
+    ranking: rankingFor(intervalS),
+    services: [{
+      name: world.service,
+      // A short TTL: the simulator asks every second and wants the current answer.
+      ttl: 1,
+      answers: Math.min(2, world.sites.length),
+      policy: 'latency',
+      probe: { scheme: 'http', port: sitePort, path: '/', expectStatus: [200], timeoutMs: PROBE_TIMEOUT_MS },
+      sites: world.sites.map((s) => ({ id: s.id, address: s.address })),
+    }],
+    log: { level: 'warn' },
+  });
+}
+
+/** Accepts the shapes an address getter may reasonably return: URL, host:port, {host|address, port}, or a list. */
+function hostPort(value: unknown): { host: string; port: number } {
+  const first = Array.isArray(value) ? value[0] : value;
+  if (typeof first === 'string') {
+    const m = /^(?:[a-z]+:\/\/)?\[?([^\]/]+?)\]?:(\d+)\/?$/.exec(first);
+    if (m) return { host: m[1] as string, port: Number(m[2]) };
+  } else if (first && typeof first === 'object') {
+    const o = first as { host?: string; address?: string; port?: number };
+    const host = o.host ?? o.address;
+    if (host && typeof o.port === 'number') return { host, port: o.port };
+  }
+  throw new Error(`cannot read an address from ${JSON.stringify(value)}`);
+}
+
+function repoRoot(): string {
+  // bench/sim/stack.ts (vitest) or dist/bench/sim/stack.js (built).
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+// Imported by computed specifier (only for in-process agents) so the child-process
+// mode never loads agent code into the simulator; the shape is the documented contract.
+async function importModule<T>(relative: string): Promise<T> {
+  const spec = new URL(relative, import.meta.url).href;
+  return (await import(spec)) as T;
+}
+
+function spawnAgent(cli: string, configPath: string, logPath: string): ChildProcess {
+  const fd = openSync(logPath, 'a');
+  return spawn(process.execPath, [cli, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', fd] });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function startStack(world: World, opts: { sitePort: number; intervalS: number; agents: AgentMode; log: Logger }): Promise<Stack> {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-sim-'));
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const c of closers.reverse()) await c().catch((err: unknown) => opts.log.warn({ err }, 'close failed'));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const selector = createSelector(selectorConfigFor(world, opts.sitePort, opts.intervalS, join(dir, 'selector.db')), { log: opts.log.child({ component: 'selector' }) });
+    await selector.start();
+    closers.push(() => selector.close());
+    const dns = hostPort(selector.dnsAddresses());
+    const mqtt = hostPort(selector.mqttAddress());
+    const mqttUrl = `mqtt://${mqtt.host}:${mqtt.port}`;
+
+    const root = repoRoot();
+    const cli = join(root, 'dist', 'agent', 'cli.js');
+    if (opts.agents === 'process' && !existsSync(cli)) throw new Error(`${cli} not found: run npm run build first`);
+    const agentModule = opts.agents === 'inprocess'
+      ? await importModule<{ createAgent(c: unknown, o?: { log?: Logger }): Runnable }>('../../agent/agent.js')
+      : undefined;
+    for (const pop of world.pops) {
+      const raw = {
+        id: pop.id, pop: pop.id, mqtt: { url: mqttUrl }, bindAddress: pop.address,
+        prefixes: [...pop.prefixes], resolvers: [], intervalS: opts.intervalS, log: { level: 'warn' },
+      };
+      if (agentModule) {
+        const agent = agentModule.createAgent(parseAgentConfig(raw), { log: opts.log.child({ component: 'agent', agent: pop.id }) });
+        await agent.start();
+        closers.push(() => agent.close());
+      } else {
+        const configPath = join(dir, `${pop.id}.json`);
+        writeFileSync(configPath, JSON.stringify(raw));
+        const child = spawnAgent(resolve(cli), configPath, join(dir, `${pop.id}.log`));
+        child.on('exit', (code, signal) => {
+          if (code !== 0 && signal !== 'SIGTERM') opts.log.warn({ agent: pop.id, code, signal }, 'agent process exited');
+        });
+        closers.push(() => stopChild(child));
+      }
+    }
+    return { dns, mqttUrl, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
