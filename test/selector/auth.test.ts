@@ -1,0 +1,125 @@
+// Embedded broker auth (auth.agents: required): scrypt credentials from the DB,
+// per-agent topic confinement, catalogue write protection. Real aedes, real mqtt.js.
+import mqtt, { type MqttClient } from 'mqtt';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEmbeddedBroker, mayPublish, maySubscribe } from '../../selector/broker.js';
+import type { MessageBus } from '../../selector/bus.js';
+import { addAgent, removeAgent } from '../../selector/credentials.js';
+import { Store } from '../../selector/store/store.js';
+import { silentLogger } from '../../shared/log.js';
+import { CATALOGUE_TOPIC } from '../../shared/protocol.js';
+import { selectorConfig, until } from './fixtures.js';
+
+const cfg = selectorConfig();
+let store: Store;
+let bus: MessageBus;
+let url: string;
+const received: { topic: string; payload: string }[] = [];
+const clients: MqttClient[] = [];
+let passA: string;
+
+beforeAll(async () => {
+  store = new Store(cfg.db);
+  passA = await addAgent(store, 'pop-a');
+  await addAgent(store, 'pop-b');
+  bus = createEmbeddedBroker({
+    mqtt: cfg.mqtt, authRequired: true, store, log: silentLogger(),
+    onMessage: (topic, payload) => received.push({ topic, payload: payload.toString() }),
+  });
+  await bus.start();
+  url = `mqtt://127.0.0.1:${bus.address()?.port}`;
+  await bus.publishRetained(CATALOGUE_TOPIC, '{"v":1,"ts":1,"services":[]}');
+});
+
+afterAll(async () => {
+  for (const c of clients) c.end(true);
+  await bus?.close();
+  store?.close();
+});
+
+async function connect(username: string, password: string): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(url, { username, password, reconnectPeriod: 0 });
+  clients.push(c);
+  return c;
+}
+
+async function refused(username: string, password: string): Promise<string> {
+  try {
+    await connect(username, password);
+    return 'connected';
+  } catch (err) {
+    return (err as { code?: number }).code === 4 ? 'bad credentials' : (err as Error).message;
+  }
+}
+
+describe('embedded broker auth', () => {
+  it('refuses a wrong password, an unknown agent and no credentials', async () => {
+    expect(await refused('pop-a', 'wrong')).toBe('bad credentials');
+    expect(await refused('pop-x', passA)).toBe('bad credentials');
+    const anon = await mqtt.connectAsync(url, { reconnectPeriod: 0 }).then(() => 'connected', (e: { code?: number }) => e.code);
+    expect(anon).toBe(4);
+  });
+
+  it('lets an agent publish under its own topics and read the catalogue', async () => {
+    const a = await connect('pop-a', passA);
+    const got = new Promise<string>((resolve) => a.on('message', (_t, p) => resolve(p.toString())));
+    const granted = await a.subscribeAsync('vantage/v1/config/#', { qos: 1 });
+    expect(granted[0]?.qos).toBe(1);
+    expect(await got).toBe('{"v":1,"ts":1,"services":[]}');
+    await a.publishAsync('vantage/v1/agents/pop-a/status', 'hello', { qos: 1 });
+    await until(() => received.find((r) => r.topic === 'vantage/v1/agents/pop-a/status'), 3000, 'own publish');
+  });
+
+  it("refuses an agent publishing under another agent's topic (connection closed, nothing delivered)", async () => {
+    const a = await connect('pop-a', passA);
+    const closed = new Promise<void>((resolve) => a.once('close', () => resolve()));
+    a.publish('vantage/v1/agents/pop-b/metrics', 'spoof', { qos: 1 });
+    await closed;
+    await sleep(100);
+    expect(received.filter((r) => r.topic.includes('pop-b'))).toEqual([]);
+  });
+
+  it('refuses an agent publishing the catalogue', async () => {
+    const a = await connect('pop-a', passA);
+    const closed = new Promise<void>((resolve) => a.once('close', () => resolve()));
+    a.publish(CATALOGUE_TOPIC, '{"v":1,"ts":2,"services":[]}', { qos: 1, retain: true });
+    await closed;
+    const b = await connect('pop-b', (await addAgent(store, 'pop-b')));
+    const got = new Promise<string>((resolve) => b.on('message', (_t, p) => resolve(p.toString())));
+    await b.subscribeAsync(CATALOGUE_TOPIC, { qos: 1 });
+    expect(await got).toBe('{"v":1,"ts":1,"services":[]}');
+  });
+
+  it("refuses an agent subscribing to other agents' topics (SUBACK 0x80)", async () => {
+    const a = await connect('pop-a', passA);
+    // mqtt.js turns a 0x80 grant into an error carrying the SUBACK packet.
+    const err = await a.subscribeAsync('vantage/v1/agents/#', { qos: 1 }).then(() => undefined, (e: { packet?: { granted?: number[] } }) => e);
+    expect(err?.packet?.granted).toEqual([128]);
+    expect(a.connected).toBe(true);
+  });
+
+  it('sees new and removed credentials without a restart', async () => {
+    const pass = await addAgent(store, 'pop-new');
+    expect(await refused('pop-new', pass)).toBe('connected');
+    removeAgent(store, 'pop-new');
+    expect(await refused('pop-new', pass)).toBe('bad credentials');
+  });
+
+  it('ACL rules as a table', () => {
+    const cases: [string | undefined, string, boolean, boolean][] = [
+      ['pop-a', 'vantage/v1/agents/pop-a/metrics', true, true],
+      ['pop-a', 'vantage/v1/agents/pop-ab/metrics', true, false],
+      ['pop-a', 'vantage/v1/agents/pop-b/metrics', true, false],
+      ['pop-a', 'vantage/v1/config/services', true, false],
+      [undefined, 'vantage/v1/config/services', false, false],
+      [undefined, 'vantage/v1/agents/anyone/metrics', false, true],
+      ['pop-a', '$SYS/x', false, false],
+    ];
+    for (const [agent, topic, auth, want] of cases) expect([agent, topic, auth, mayPublish(agent, topic, auth)]).toEqual([agent, topic, auth, want]);
+    expect(maySubscribe('vantage/v1/config/#', true)).toBe(true);
+    expect(maySubscribe('vantage/v1/#', true)).toBe(false);
+    expect(maySubscribe('#', true)).toBe(false);
+    expect(maySubscribe('#', false)).toBe(true);
+  });
+});
