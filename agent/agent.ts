@@ -1,0 +1,102 @@
+// The agent daemon: the scheduler probes, each round becomes one v1 metrics message
+// (validated before it leaves), the publisher delivers it and feeds catalogue
+// updates back to the scheduler. Optional Prometheus /metrics on http.listen.
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../shared/errors.js';
+import { silentLogger, type Logger } from '../shared/log.js';
+import { parseMetrics, type Metrics } from '../shared/protocol.js';
+import { buildAnnounce, readHostFacts } from './announce.js';
+import type { AgentConfig } from './config.js';
+import { createAgentMetrics, type AgentMetrics } from './metrics-http.js';
+import { createPublisher, type PublisherStats } from './publisher.js';
+import { createScheduler } from './scheduler.js';
+
+export interface AgentOptions {
+  log?: Logger;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  maxAttempts?: number;
+}
+
+export interface AgentStats extends PublisherStats {
+  rounds: number;
+  targets: number;
+  inFlight: number;
+  invalidRounds: number;
+}
+
+export interface Agent {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  stats(): AgentStats;
+}
+
+function readCa(config: Readonly<AgentConfig>): Buffer | undefined {
+  if (!config.probeCa) return undefined;
+  try {
+    return readFileSync(config.probeCa);
+  } catch (err) {
+    throw new ConfigError('probeCa', `cannot read ${config.probeCa}: ${(err as NodeJS.ErrnoException).code ?? err}`, { cause: err });
+  }
+}
+
+export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = {}): Agent {
+  const log = (opts.log ?? silentLogger()).child({ component: 'agent', agent: config.id });
+  const ca = readCa(config);
+  let invalidRounds = 0;
+  let metrics: AgentMetrics | undefined;
+
+  const publisher = createPublisher({
+    config,
+    log: log.child({ component: 'publisher' }),
+    announce: () => buildAnnounce(config, readHostFacts()),
+    onCatalogue: (catalogue) => scheduler.setCatalogue(catalogue),
+    reconnectMinMs: opts.reconnectMinMs,
+    reconnectMaxMs: opts.reconnectMaxMs,
+    maxAttempts: opts.maxAttempts,
+  });
+
+  const scheduler = createScheduler({
+    intervalS: config.intervalS,
+    concurrency: config.concurrency,
+    localAddress: config.bindAddress,
+    ca,
+    log: log.child({ component: 'scheduler' }),
+    onProbe: (r) => metrics?.observe(r),
+    onRound: ({ seq, results }) => {
+      const message: Metrics = { v: 1, agent: config.id, seq, ts: Date.now(), intervalS: config.intervalS, results };
+      try {
+        parseMetrics(message, { topicAgent: config.id });
+      } catch (err) {
+        // A bug on our side: never publish what the selector would reject.
+        invalidRounds++;
+        log.error({ err: (err as Error).message, seq }, 'round failed v1 validation; not published');
+        return;
+      }
+      publisher.enqueueMetrics(message);
+      const failed = results.filter((r) => !r.ok).length;
+      log.debug({ seq, results: results.length, failed }, 'round done');
+    },
+  });
+
+  const stats = (): AgentStats => ({ ...publisher.stats(), ...scheduler.stats(), invalidRounds });
+
+  return {
+    async start() {
+      if (config.http.listen) {
+        metrics = createAgentMetrics(config.http.listen, stats);
+        await metrics.start();
+      }
+      publisher.start();
+      scheduler.start();
+      log.info({ intervalS: config.intervalS, concurrency: config.concurrency }, 'agent started');
+    },
+    async close() {
+      await scheduler.close();
+      await publisher.close();
+      await metrics?.close();
+      log.info('agent stopped');
+    },
+    stats,
+  };
+}

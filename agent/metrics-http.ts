@@ -1,0 +1,61 @@
+// Prometheus /metrics for the agent (prom-client, a registry of its own so tests
+// can run several agents in one process).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { parseHostPort } from '../shared/config.js';
+import type { Result } from '../shared/protocol.js';
+
+export interface AgentMetrics {
+  observe(result: Result): void;
+  start(): Promise<void>;
+  close(): Promise<void>;
+  port(): number;
+}
+
+interface StatsView { connected: boolean; queueDepth: number; dropped: number; rejected: number; published: number }
+
+export function createAgentMetrics(listen: string, stats: () => StatsView): AgentMetrics {
+  const registry = new Registry();
+  const duration = new Histogram({
+    name: 'vantage_agent_probe_duration_seconds', help: 'Probe phase durations', labelNames: ['site', 'phase'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+  });
+  const failures = new Counter({ name: 'vantage_agent_probe_failures_total', help: 'Failed probes by class', labelNames: ['error'], registers: [registry] });
+  const probes = new Counter({ name: 'vantage_agent_probes_total', help: 'Probes run', registers: [registry] });
+  new Gauge({ name: 'vantage_agent_broker_connected', help: '1 when connected to the broker', registers: [registry],
+    collect() { this.set(stats().connected ? 1 : 0); } });
+  new Gauge({ name: 'vantage_agent_queue_depth', help: 'Metrics messages waiting for the broker', registers: [registry],
+    collect() { this.set(stats().queueDepth); } });
+  new Gauge({ name: 'vantage_agent_messages_dropped', help: 'Metrics messages dropped (queue full or refused)', registers: [registry],
+    collect() { const s = stats(); this.set(s.dropped + s.rejected); } });
+
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then((text) => {
+      res.writeHead(200, { 'content-type': registry.contentType }).end(text);
+    }, () => res.writeHead(500).end());
+  });
+  const hp = parseHostPort(listen) as { host: string; port: number };
+
+  return {
+    observe(r) {
+      probes.inc();
+      if (r.error) failures.inc({ error: r.error });
+      const phases: [string, number | null][] = [['connect', r.connectMs], ['tls', r.tlsMs], ['ttfb', r.ttfbMs], ['total', r.totalMs]];
+      for (const [phase, ms] of phases) if (ms !== null) duration.observe({ site: r.site, phase }, ms / 1000);
+    },
+    start: () => new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(hp.port, hp.host, () => resolve());
+    }),
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+    port: () => (server.address() as AddressInfo | null)?.port ?? 0,
+  };
+}

@@ -1,0 +1,209 @@
+// MQTT side of the agent (protocol v1 over MQTT 3.1.1, which both aedes and
+// Mosquitto speak). Keeps a retained `status` (online, with a retained offline last
+// will) and `announce`, receives the retained service catalogue, and delivers metrics
+// with QoS 1 from a bounded queue of its own:
+// - broker down: rounds queue up (the oldest is dropped and counted past queueMax)
+//   and go out in order after the reconnect; reconnects back off up to a cap;
+// - mqtt.js would re-send every unacknowledged QoS 1 publish from its outgoing store
+//   on each reconnect, forever, so a message the broker refuses (MQTT 3.1.1 has no
+//   PUBACK reason code: brokers refuse by closing the connection) would loop. We
+//   take unacknowledged publishes back out of mqtt.js's store on every disconnect and
+//   retry them ourselves a bounded number of times, then drop and log them.
+import { readFileSync } from 'node:fs';
+import mqtt, { type MqttClient } from 'mqtt';
+import { VantageError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import {
+  CATALOGUE_TOPIC, agentTopic, parseAgentTopic, parseCatalogue,
+  type Announce, type Catalogue, type Metrics, type Status,
+} from '../shared/protocol.js';
+import type { AgentConfig } from './config.js';
+import { AGENT_VERSION } from './version.js';
+
+export interface PublisherOptions {
+  config: Readonly<AgentConfig>;
+  log: Logger;
+  /** Built on every (re)connect so the addresses are current. */
+  announce: () => Announce;
+  onCatalogue: (catalogue: Catalogue) => void;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** Connections a metrics message may see closed under it before it is dropped. */
+  maxAttempts?: number;
+}
+
+export interface PublisherStats {
+  connected: boolean;
+  queueDepth: number;
+  published: number;
+  /** Dropped because the queue was full. */
+  dropped: number;
+  /** Dropped after maxAttempts (refused by the broker). */
+  rejected: number;
+  cataloguesRejected: number;
+  connects: number;
+}
+
+export interface Publisher {
+  start(): void;
+  enqueueMetrics(message: Metrics): void;
+  close(): Promise<void>;
+  stats(): PublisherStats;
+}
+
+interface Pending {
+  payload: string;
+  seq: number;
+  attempts: number;
+}
+
+const CLOSE_ACK_TIMEOUT_MS = 2000;
+
+function checkedTopic(agent: string, kind: 'status' | 'announce' | 'metrics'): string {
+  const topic = agentTopic(agent, kind);
+  if (parseAgentTopic(topic)?.agent !== agent) throw new VantageError('BROKER_ERR', `invalid topic ${topic}`);
+  return topic;
+}
+
+export function createPublisher(opts: PublisherOptions): Publisher {
+  const { config, log } = opts;
+  const minMs = opts.reconnectMinMs ?? 1000;
+  const maxMs = opts.reconnectMaxMs ?? 60_000;
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const topics = {
+    status: checkedTopic(config.id, 'status'),
+    announce: checkedTopic(config.id, 'announce'),
+    metrics: checkedTopic(config.id, 'metrics'),
+  };
+  const status = (state: Status['state']): string =>
+    JSON.stringify({ v: 1, agent: config.id, state, ts: Date.now(), version: AGENT_VERSION } satisfies Status);
+
+  const queue: Pending[] = [];
+  let inFlight: Pending | undefined;
+  let client: MqttClient | undefined;
+  let closing = false;
+  const counters = { published: 0, dropped: 0, rejected: 0, cataloguesRejected: 0, connects: 0 };
+
+  function drain(): void {
+    const c = client;
+    if (!c || !c.connected || inFlight || closing) return;
+    const next = queue[0];
+    if (!next) return;
+    inFlight = next;
+    next.attempts++;
+    c.publish(topics.metrics, next.payload, { qos: 1 }, (err) => {
+      inFlight = undefined;
+      const at = queue.indexOf(next);
+      if (!err) {
+        if (at >= 0) queue.splice(at, 1);
+        counters.published++;
+      } else if (next.attempts >= maxAttempts) {
+        if (at >= 0) queue.splice(at, 1);
+        counters.rejected++;
+        log.warn({ seq: next.seq, attempts: next.attempts, err: err.message }, 'metrics message refused by the broker; dropped');
+      }
+      setImmediate(drain);
+    });
+  }
+
+  function onConnect(): void {
+    const c = client as MqttClient;
+    counters.connects++;
+    c.options.reconnectPeriod = minMs;
+    log.info({ url: config.mqtt.url }, 'connected to broker');
+    c.publish(topics.status, status('online'), { qos: 1, retain: true }, (err) => {
+      if (err) log.warn({ err: err.message }, 'status publish failed');
+    });
+    let announce: Announce | undefined;
+    try {
+      announce = opts.announce();
+    } catch (err) {
+      log.error({ err }, 'cannot build announce');
+    }
+    if (announce) {
+      c.publish(topics.announce, JSON.stringify(announce), { qos: 1, retain: true }, (err) => {
+        if (err) log.warn({ err: err.message }, 'announce publish failed');
+      });
+    }
+    drain();
+  }
+
+  function onClose(): void {
+    const c = client as MqttClient;
+    // Take every unacknowledged publish back from mqtt.js (see the header comment);
+    // their callbacks fire with an error and our queue decides what to retry.
+    const outgoing = c.outgoing as Record<number, { cmd?: string }>;
+    for (const [id, entry] of Object.entries(outgoing)) {
+      if (entry.cmd === 'publish') c.removeOutgoingMessage(Number(id));
+    }
+    if (closing) return;
+    const period = c.options.reconnectPeriod ?? minMs;
+    c.options.reconnectPeriod = Math.min(maxMs, Math.max(minMs, period * 2));
+    log.warn({ retryMs: period, queued: queue.length }, 'broker connection closed');
+  }
+
+  function onMessage(topic: string, payload: Buffer): void {
+    if (topic !== CATALOGUE_TOPIC || payload.length === 0) return;
+    try {
+      opts.onCatalogue(parseCatalogue(payload));
+    } catch (err) {
+      counters.cataloguesRejected++;
+      log.warn({ err: (err as Error).message }, 'catalogue rejected');
+    }
+  }
+
+  return {
+    start() {
+      if (client) return;
+      client = mqtt.connect(config.mqtt.url, {
+        protocolVersion: 4,
+        clientId: `vantage-agent-${config.id}`,
+        clean: true,
+        username: config.mqtt.username,
+        password: config.mqtt.password,
+        ca: config.mqtt.ca ? readFileSync(config.mqtt.ca) : undefined,
+        keepalive: config.mqtt.keepaliveS,
+        reconnectPeriod: minMs,
+        connectTimeout: 10_000,
+        queueQoSZero: false,
+        resubscribe: true,
+        will: { topic: topics.status, payload: Buffer.from(status('offline')), qos: 1, retain: true },
+      });
+      client.on('connect', onConnect);
+      client.on('close', onClose);
+      client.on('message', onMessage);
+      client.on('error', (err) => log.warn({ err: err.message }, 'broker error'));
+      client.subscribe(CATALOGUE_TOPIC, { qos: 1 }, (err) => {
+        if (err) log.warn({ err: err.message }, 'catalogue subscribe failed');
+      });
+    },
+    enqueueMetrics(message) {
+      queue.push({ payload: JSON.stringify(message), seq: message.seq, attempts: 0 });
+      while (queue.length > config.queueMax) {
+        // Never drop the message on the wire: its callback still refers to it.
+        const victim = queue[0] === inFlight ? 1 : 0;
+        queue.splice(victim, 1);
+        counters.dropped++;
+      }
+      drain();
+    },
+    async close() {
+      closing = true;
+      const c = client;
+      if (!c) return;
+      if (c.connected) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, CLOSE_ACK_TIMEOUT_MS);
+          c.publish(topics.status, status('offline'), { qos: 1, retain: true }, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        await c.endAsync().catch(() => undefined);
+      } else {
+        await c.endAsync(true).catch(() => undefined);
+      }
+    },
+    stats: () => ({ connected: client?.connected ?? false, queueDepth: queue.length, ...counters }),
+  };
+}

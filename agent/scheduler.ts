@@ -1,0 +1,190 @@
+// Probe scheduler: every intervalS each (service, site) of the catalogue is probed
+// once. Starts are spread over the interval (stratified, with random jitter) so a
+// POP box never bursts 1,000 connections at once; at most `concurrency` probes run
+// at the same time. Every probe is bounded by min(its timeoutMs, the round's end),
+// so a hanging site can delay neither the rest of its round nor the next one. Each
+// round ends in exactly one `onRound` call with one Result per target and a seq one
+// higher than the last.
+import type { Catalogue, Result } from '../shared/protocol.js';
+import type { Logger } from '../shared/log.js';
+import { probe as realProbe, type ProbeOptions, type ProbeTarget } from './probe.js';
+
+export interface RoundReport {
+  seq: number;
+  /** Epoch ms of the round's start. */
+  startedAt: number;
+  results: Result[];
+}
+
+export interface SchedulerOptions {
+  intervalS: number;
+  concurrency: number;
+  localAddress?: string;
+  ca?: string | Buffer;
+  /** First seq; default Date.now() so seq keeps increasing across restarts. */
+  seqStart?: number;
+  onRound: (report: RoundReport) => void;
+  log: Logger;
+  /** Exposed for the metrics endpoint: called after every probe. */
+  onProbe?: (result: Result) => void;
+  probe?: (target: ProbeTarget, options: ProbeOptions) => Promise<Result>;
+}
+
+export interface Scheduler {
+  setCatalogue(catalogue: Catalogue): void;
+  start(): void;
+  close(): Promise<void>;
+  stats(): { rounds: number; targets: number; inFlight: number; seq: number };
+}
+
+/** Left free at the end of a round so its report goes out before the next starts. */
+const ROUND_MARGIN_MS = 100;
+
+export function targetsOf(catalogue: Catalogue): ProbeTarget[] {
+  const out: ProbeTarget[] = [];
+  for (const svc of catalogue.services) {
+    for (const site of svc.sites) {
+      out.push({
+        service: svc.name, site: site.id, address: site.address,
+        scheme: svc.probe.scheme, port: svc.probe.port, path: svc.probe.path, host: svc.probe.host,
+        expectStatus: svc.probe.expectStatus, expectBody: svc.probe.expectBody, timeoutMs: svc.probe.timeoutMs,
+      });
+    }
+  }
+  return out;
+}
+
+function unfinished(t: ProbeTarget): Result {
+  return {
+    service: t.service, site: t.site, address: t.address, ok: false, status: null,
+    connectMs: null, tlsMs: null, ttfbMs: null, totalMs: null, bytes: 0, error: 'timeout',
+  };
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+export function createScheduler(opts: SchedulerOptions): Scheduler {
+  const intervalMs = opts.intervalS * 1000;
+  const runProbe = opts.probe ?? realProbe;
+  const log = opts.log;
+  let targets: ProbeTarget[] = [];
+  let seq = opts.seqStart ?? Date.now();
+  let rounds = 0;
+  let inFlight = 0;
+  let closed = false;
+  let roundActive = false;
+  let nextRoundTimer: NodeJS.Timeout | undefined;
+  const waiting: (() => void)[] = [];
+  const roundAborts = new Set<AbortController>();
+  const pendingTimers = new Set<NodeJS.Timeout>();
+
+  const later = (fn: () => void, ms: number): void => {
+    const t = setTimeout(() => { pendingTimers.delete(t); fn(); }, Math.max(0, ms));
+    pendingTimers.add(t);
+  };
+
+  function release(): void {
+    inFlight--;
+    const next = waiting.shift();
+    if (next) next();
+  }
+
+  function runRound(): void {
+    if (closed) return;
+    const startedAt = Date.now();
+    nextRoundTimer = setTimeout(runRound, intervalMs);
+    const planned = shuffle([...targets]);
+    if (planned.length === 0) return;
+    roundActive = true;
+    const endAt = startedAt + intervalMs - ROUND_MARGIN_MS;
+    const abort = new AbortController();
+    roundAborts.add(abort);
+    const results = new Map<ProbeTarget, Result>();
+    let settled = 0;
+    let reported = false;
+
+    const report = (): void => {
+      if (reported) return;
+      reported = true;
+      roundActive = false;
+      roundAborts.delete(abort);
+      abort.abort();
+      rounds++;
+      const ordered = planned.map((t) => results.get(t) ?? unfinished(t));
+      const current = seq++;
+      try {
+        opts.onRound({ seq: current, startedAt, results: ordered });
+      } catch (err) {
+        log.error({ err }, 'round report failed');
+      }
+    };
+
+    const launch = (t: ProbeTarget): void => {
+      if (abort.signal.aborted || closed) {
+        // This slot is free: hand it to the next waiting probe (of a later round).
+        waiting.shift()?.();
+        return;
+      }
+      inFlight++;
+      const timeoutMs = Math.min(t.timeoutMs, Math.max(1, endAt - Date.now()));
+      runProbe({ ...t, timeoutMs }, { localAddress: opts.localAddress, ca: opts.ca, signal: abort.signal })
+        .catch((err: unknown): Result => {
+          log.error({ err, site: t.site }, 'probe threw');
+          return { ...unfinished(t), error: 'other' };
+        })
+        .then((r) => {
+          release();
+          if (reported) return;
+          results.set(t, r);
+          opts.onProbe?.(r);
+          if (++settled === planned.length) report();
+        });
+    };
+
+    // Stratified offsets: slot i starts at a random point inside its own share of
+    // the spread window, so starts are even on average yet never in lock-step.
+    const spreadMs = Math.max(0, intervalMs - ROUND_MARGIN_MS - Math.max(...planned.map((t) => t.timeoutMs)));
+    const slotMs = planned.length > 0 ? spreadMs / planned.length : 0;
+    planned.forEach((t, i) => {
+      later(() => {
+        if (inFlight < opts.concurrency) launch(t);
+        else waiting.push(() => launch(t));
+      }, (i + Math.random()) * slotMs);
+    });
+    // The round closes at its end whatever is still running (reported as timeout).
+    later(report, endAt - Date.now());
+  }
+
+  return {
+    setCatalogue(catalogue) {
+      const wasEmpty = targets.length === 0;
+      targets = targetsOf(catalogue);
+      log.info({ targets: targets.length, services: catalogue.services.length }, 'catalogue applied');
+      // Start measuring at once instead of waiting for the next tick of an idle clock.
+      if (wasEmpty && targets.length > 0 && !roundActive && nextRoundTimer && !closed) {
+        clearTimeout(nextRoundTimer);
+        runRound();
+      }
+    },
+    start() {
+      if (nextRoundTimer || closed) return;
+      runRound();
+    },
+    async close() {
+      closed = true;
+      clearTimeout(nextRoundTimer);
+      for (const t of pendingTimers) clearTimeout(t);
+      pendingTimers.clear();
+      waiting.length = 0;
+      for (const a of roundAborts) a.abort();
+      roundAborts.clear();
+    },
+    stats: () => ({ rounds, targets: targets.length, inFlight, seq }),
+  };
+}
