@@ -87,7 +87,7 @@ export function createIngest(deps: IngestDeps) {
     freshness.noteMetrics(agent, m.ts, m.intervalS);
     if (!engine.isFresh(agent)) deps.onAgentActivity(agent);
     for (const svc of services) engine.rankAgent(agent, svc);
-    if (engine.isFresh(agent)) for (const svc of services) engine.rankDefault(svc);
+    if (engine.isFresh(agent)) for (const svc of services) engine.scheduleDefault(svc);
   }
 
   function handle(topic: string, payload: Buffer): void {

@@ -22,6 +22,8 @@ export class RankEngine {
   private readonly windows = new Map<string, Windows>(); // agent → …
   private readonly rankings = new Map<string, Map<string, Ranking>>(); // service → key → ranking
   private fresh = new Set<string>();
+  private readonly defaultAt = new Map<string, number>();
+  private readonly defaultTimers = new Map<string, NodeJS.Timeout>();
   /** When false (rebuild from SQLite), no events are recorded. */
   live = true;
   private readonly now: () => number;
@@ -117,6 +119,30 @@ export class RankEngine {
       const per = agents.map((a) => this.statsOf(a, service, site)).filter((x): x is SiteStats => x !== undefined);
       return aggregateStats(per);
     });
+  }
+
+  /**
+   * Re-ranks the aggregate after new metrics, at most once per `minGapMs` per service:
+   * with many agents the aggregate reads every agent's windows, so bursts are coalesced.
+   */
+  scheduleDefault(service: string, minGapMs = 100): void {
+    if (this.defaultTimers.has(service)) return;
+    const wait = (this.defaultAt.get(service) ?? 0) + minGapMs - this.now();
+    if (wait <= 0) {
+      this.defaultAt.set(service, this.now());
+      this.rankDefault(service);
+      return;
+    }
+    this.defaultTimers.set(service, setTimeout(() => {
+      this.defaultTimers.delete(service);
+      this.defaultAt.set(service, this.now());
+      this.rankDefault(service);
+    }, wait));
+  }
+
+  close(): void {
+    for (const t of this.defaultTimers.values()) clearTimeout(t);
+    this.defaultTimers.clear();
   }
 
   /** Sets the fresh agents; recomputes defaults when the set changed. */

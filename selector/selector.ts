@@ -137,6 +137,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       for (const t of timers.splice(0)) clearInterval(t);
       await dns?.close().catch((err: unknown) => log.error({ err }, 'dns close failed'));
       await bus?.close().catch((err: unknown) => log.error({ err }, 'mqtt close failed'));
+      engine?.close();
       writer?.close();
       store?.close();
       dns = undefined;

@@ -21,13 +21,14 @@ let writer: ResultWriter;
 let ingest: Ingest;
 let bus: MessageBus;
 let client: MqttClient;
+let engine: RankEngine;
 const table = new MemoryAnswerTable();
 
 beforeAll(async () => {
   store = new Store(cfg.db);
   store.syncConfigServices(cfg.services);
   writer = new ResultWriter(store);
-  const engine = new RankEngine({ ranking: cfg.ranking, table, event: (e) => writer.addEvent(e) });
+  engine = new RankEngine({ ranking: cfg.ranking, table, event: (e) => writer.addEvent(e) });
   engine.setServices(store.loadServices());
   const freshness = new Freshness(cfg.ranking.staleIntervals);
   ingest = createIngest({
@@ -44,6 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.endAsync();
   await bus?.close();
+  engine?.close();
   writer?.close();
   store?.close();
 });
