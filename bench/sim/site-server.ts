@@ -17,6 +17,7 @@ import type { World, WorldSite } from './world.js';
 
 const BODY = Buffer.from('<!doctype html><title>vantage sim</title><p>simulated site</p>\n'.repeat(16));
 const PARTIAL_BYTES = 256;
+const RESET_AFTER_MS = 10;
 
 export interface SiteServers {
   /** The common port every site listens on. */
@@ -75,7 +76,15 @@ export async function startSiteServers(world: World, clock: WorldClock): Promise
         if (state?.failure === 'reset') {
           bump(key, 'reset');
           res.writeHead(200, { 'content-type': 'text/html', 'content-length': BODY.length });
-          res.write(BODY.subarray(0, PARTIAL_BYTES), () => req.socket.resetAndDestroy());
+          // Reset a moment after the partial body is out: a reset issued in the write
+          // callback itself went out as a plain FIN on Linux in our trials.
+          res.write(BODY.subarray(0, PARTIAL_BYTES), () => {
+            const later = setTimeout(() => {
+              timers.delete(later);
+              req.socket.resetAndDestroy();
+            }, RESET_AFTER_MS);
+            timers.add(later);
+          });
           return;
         }
         bump(key, 'ok');

@@ -62,11 +62,12 @@ function crossCheck(world: World): void {
   checkUnique(world.sites, 'sites');
   const popIds = new Set(world.pops.map((p) => p.id));
   const siteIds = new Set(world.sites.map((s) => s.id));
-  const all = [...world.pops.map((p) => p.address), ...world.sites.map((s) => s.address)];
-  all.forEach((a) => {
-    // The simulation must never send traffic off the machine.
-    if (!a.startsWith('127.')) throw new ConfigError('pops', `address ${a} is not an IPv4 loopback address (127.0.0.0/8)`);
-  });
+  for (const what of ['pops', 'sites'] as const) {
+    world[what].forEach((item, i) => {
+      // The simulation must never send traffic off the machine.
+      if (!item.address.startsWith('127.')) throw new ConfigError(`${what}[${i}].address`, `${item.address} is not an IPv4 loopback address (127.0.0.0/8)`);
+    });
+  }
   for (const pop of world.pops) {
     const row = world.latencyMs[pop.id];
     if (!row) throw new ConfigError(`latencyMs.${pop.id}`, 'missing row for this POP');
