@@ -27,6 +27,8 @@ export interface SelectorOptions {
   tickMs?: number;
   /** Retention pruning period (ms); default 10 minutes. */
   pruneEveryMs?: number;
+  /** Replaces the DNS server factory (embedding the core without DNS). */
+  createDns?: typeof createDnsLink;
 }
 
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
@@ -127,7 +129,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) });
       await bus.start();
       await publishCatalogue();
-      dns = await createDnsLink({ dns: config.dns, table, mapper, log: log.child({ component: 'dns' }) });
+      dns = await (opts.createDns ?? createDnsLink)({ dns: config.dns, table, mapper, log: log.child({ component: 'dns' }) });
       await dns.start();
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
       timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
