@@ -55,7 +55,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     world = loadWorld(opts.world);
   } catch (err) {
-    fail(`${opts.world}: ${(err as Error).message}`, ExitCode.USAGE);
+    const message = (err as Error).message;
+    fail(message.includes(opts.world) ? message : `${opts.world}: ${message}`, ExitCode.USAGE);
   }
   const speed = Number(opts.speed);
   try {
