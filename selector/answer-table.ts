@@ -1,0 +1,187 @@
+// Precomputed DNS answers per (service, key). Ranking writes here when results change;
+// the DNS query path only reads the encoded RR bytes and copies them into a response.
+import { DEFAULT_KEY, type AnswerTable } from './contracts.js';
+import { parseAddress } from '../shared/prefix.js';
+import { VantageError } from '../shared/errors.js';
+import { nameToWire } from './dns/names.js';
+
+const TYPE_A = 1;
+const TYPE_AAAA = 28;
+const CLASS_IN = 1;
+
+/** One encoded answer: A and AAAA RRsets with the owner name as a pointer to the question. */
+export interface WireAnswer {
+  readonly key: string;
+  readonly addresses: readonly string[];
+  /** Concatenated A RRs (owner = 0xC00C, RFC 1035 §4.1.4 compression). */
+  readonly a: Buffer;
+  readonly aCount: number;
+  readonly aaaa: Buffer;
+  readonly aaaaCount: number;
+  /** Stats label `service addr` of the first A / AAAA address ('' when none). */
+  readonly aLabel: string;
+  readonly aaaaLabel: string;
+}
+
+export interface WireService {
+  readonly name: string;
+  readonly ttl: number;
+  readonly answers: ReadonlyMap<string, WireAnswer>;
+  readonly uniform: boolean;
+}
+
+/** An AnswerTable the DNS server can read wire bytes from, keyed by the wire form of a name. */
+export interface WireAnswerTable extends AnswerTable {
+  /** `wireKey` is the lower-cased wire-format name (labels + root byte) as a latin1 string. */
+  lookupWire(wireKey: string): WireService | undefined;
+  /** True when `wireKey` is an empty non-terminal above a service name (RFC 8020: NODATA, not NXDOMAIN). */
+  isEmptyNonTerminal(wireKey: string): boolean;
+}
+
+interface ServiceEntry {
+  name: string;
+  ttl: number;
+  answers: Map<string, WireAnswer>;
+  uniform: boolean;
+}
+
+function encodeRRs(addrs: readonly Uint8Array[], type: number, ttl: number): Buffer {
+  const rdlen = type === TYPE_A ? 4 : 16;
+  const rrLen = 12 + rdlen;
+  const buf = Buffer.alloc(addrs.length * rrLen);
+  addrs.forEach((bytes, i) => {
+    const o = i * rrLen;
+    buf.writeUInt16BE(0xc00c, o);
+    buf.writeUInt16BE(type, o + 2);
+    buf.writeUInt16BE(CLASS_IN, o + 4);
+    buf.writeUInt32BE(ttl >>> 0, o + 6);
+    buf.writeUInt16BE(rdlen, o + 10);
+    buf.set(bytes, o + 12);
+  });
+  return buf;
+}
+
+function encodeAnswer(service: string, key: string, addresses: readonly string[], ttl: number): WireAnswer {
+  const v4: Uint8Array[] = [];
+  const v6: Uint8Array[] = [];
+  const v4Text: string[] = [];
+  const v6Text: string[] = [];
+  for (const text of addresses) {
+    const { family, bytes } = parseAddress(text);
+    (family === 4 ? v4 : v6).push(bytes);
+    (family === 4 ? v4Text : v6Text).push(text);
+  }
+  return Object.freeze({
+    key,
+    addresses: Object.freeze([...addresses]),
+    a: encodeRRs(v4, TYPE_A, ttl),
+    aCount: v4.length,
+    aaaa: encodeRRs(v6, TYPE_AAAA, ttl),
+    aaaaCount: v6.length,
+    aLabel: v4Text[0] === undefined ? '' : `${service} ${v4Text[0]}`,
+    aaaaLabel: v6Text[0] === undefined ? '' : `${service} ${v6Text[0]}`,
+  });
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** In-memory AnswerTable; every write re-encodes only the entry it touches. */
+export class MemoryAnswerTable implements WireAnswerTable {
+  private readonly byName = new Map<string, ServiceEntry>();
+  private readonly byWire = new Map<string, ServiceEntry>();
+  private ents = new Set<string>();
+
+  setService(name: string, ttl: number): void {
+    const lower = name.toLowerCase().replace(/\.$/, '');
+    const entry = this.byName.get(lower);
+    if (entry) {
+      if (entry.ttl === ttl) return;
+      entry.ttl = ttl;
+      for (const [key, ans] of entry.answers) entry.answers.set(key, encodeAnswer(lower, key, ans.addresses, ttl));
+      return;
+    }
+    const created: ServiceEntry = { name: lower, ttl, answers: new Map(), uniform: true };
+    this.byName.set(lower, created);
+    this.byWire.set(nameToWire(lower), created);
+    this.rebuildEnts();
+  }
+
+  removeService(name: string): void {
+    const lower = name.toLowerCase().replace(/\.$/, '');
+    if (!this.byName.delete(lower)) return;
+    this.byWire.delete(nameToWire(lower));
+    this.rebuildEnts();
+  }
+
+  setAnswer(name: string, key: string, addresses: readonly string[]): void {
+    const entry = this.entry(name);
+    const old = entry.answers.get(key);
+    if (old && sameList(old.addresses, addresses)) return;
+    entry.answers.set(key, encodeAnswer(entry.name, key, addresses, entry.ttl));
+    entry.uniform = computeUniform(entry);
+  }
+
+  retainKeys(name: string, keys: ReadonlySet<string>): void {
+    const entry = this.entry(name);
+    for (const key of [...entry.answers.keys()]) {
+      if (key !== DEFAULT_KEY && !keys.has(key)) entry.answers.delete(key);
+    }
+    entry.uniform = computeUniform(entry);
+  }
+
+  getAnswer(name: string, key: string): { key: string; addresses: readonly string[]; ttl: number } | undefined {
+    const entry = this.byName.get(name.toLowerCase().replace(/\.$/, ''));
+    if (!entry) return undefined;
+    const ans = entry.answers.get(key) ?? entry.answers.get(DEFAULT_KEY);
+    return ans && { key: ans.key, addresses: ans.addresses, ttl: entry.ttl };
+  }
+
+  isUniform(name: string): boolean {
+    return this.byName.get(name.toLowerCase().replace(/\.$/, ''))?.uniform ?? true;
+  }
+
+  services(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  lookupWire(wireKey: string): WireService | undefined {
+    return this.byWire.get(wireKey);
+  }
+
+  isEmptyNonTerminal(wireKey: string): boolean {
+    return this.ents.has(wireKey);
+  }
+
+  private entry(name: string): ServiceEntry {
+    const entry = this.byName.get(name.toLowerCase().replace(/\.$/, ''));
+    if (!entry) throw new VantageError('ARG_ERR_INVALID', `unknown service "${name}": call setService first`);
+    return entry;
+  }
+
+  private rebuildEnts(): void {
+    const ents = new Set<string>();
+    for (const name of this.byName.keys()) {
+      const labels = name.split('.');
+      for (let i = 1; i < labels.length; i++) {
+        const parent = labels.slice(i).join('.');
+        if (!this.byName.has(parent)) ents.add(nameToWire(parent));
+      }
+    }
+    this.ents = ents;
+  }
+}
+
+/**
+ * Uniform when every key serves the same addresses: then the answer does not depend on
+ * the client and ECS scope 0 lets caches share it (RFC 7871 §7.2.1).
+ */
+function computeUniform(entry: ServiceEntry): boolean {
+  let first: readonly string[] | undefined;
+  for (const ans of entry.answers.values()) {
+    if (first === undefined) first = ans.addresses;
+    else if (!sameList(first, ans.addresses)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,131 @@
+// The selector's DNS server: UDP and TCP on every `dns.listen` address, answering from
+// the responder (answer.ts). createDnsServer(...) → { start(), close(), addresses(), stats() }.
+import type dgram from 'node:dgram';
+import type net from 'node:net';
+import type { SelectorConfig } from '../config.js';
+import type { ClientMapper } from '../contracts.js';
+import type { WireAnswerTable } from '../answer-table.js';
+import { parseHostPort } from '../../shared/config.js';
+import { parseAddress, type Family } from '../../shared/prefix.js';
+import { silentLogger, type Logger } from '../../shared/log.js';
+import { createResponder, OUR_UDP_SIZE, type Responder } from './answer.js';
+import { ConfigError } from '../../shared/errors.js';
+import { DnsCounters, type DnsStats } from './stats.js';
+import { ResponseRateLimiter } from './rate-limit.js';
+import { createUdpSocket } from './udp.js';
+import { createTcpServer } from './tcp.js';
+
+export interface DnsServerOptions {
+  dns: SelectorConfig['dns'];
+  table: WireAnswerTable;
+  mapper: ClientMapper;
+  log?: Logger;
+  /** Configured service names: NODATA (not NXDOMAIN) for them even before answers exist. */
+  services?: readonly { name: string }[] | readonly string[];
+  /** SOA serial for zones without one (default: start time). */
+  serial?: number;
+}
+
+export interface DnsAddress {
+  host: string;
+  port: number;
+  family: Family;
+}
+
+export interface DnsServer {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  addresses(): DnsAddress[];
+  stats(): DnsStats;
+  /** The decision the query path would make (for `explain`), without a packet. */
+  decide: Responder['decide'];
+  /** The pure query path, for tests and tools: response bytes or undefined (dropped). */
+  answer: Responder['answer'];
+}
+
+interface Listener {
+  host: string;
+  family: Family;
+  udp: dgram.Socket;
+  tcp: { server: net.Server; destroyAll(): void };
+  port: number;
+}
+
+const PORT_RETRIES = 20;
+
+export function createDnsServer(opts: DnsServerOptions): DnsServer {
+  const log = (opts.log ?? silentLogger()).child({ component: 'dns' });
+  const counters = new DnsCounters();
+  const services = (opts.services ?? []).map((s) => (typeof s === 'string' ? s : s.name));
+  const responder = createResponder({ zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters, serial: opts.serial });
+  const limiter = opts.dns.rateLimit > 0 ? new ResponseRateLimiter(opts.dns.rateLimit) : undefined;
+  const listeners: Listener[] = [];
+  const onError = (err: Error): void => log.warn({ err }, 'dns socket error');
+
+  const udpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, OUR_UDP_SIZE);
+  const tcpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, 'tcp');
+
+  async function bindOne(host: string, family: Family, wantPort: number): Promise<Listener> {
+    // With port 0, UDP picks the port and TCP must get the same one; retry if TCP's is taken.
+    for (let attempt = 0; ; attempt++) {
+      const udp = createUdpSocket({ host, port: wantPort, family, counters, limiter, answer: udpAnswer, onError });
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind({ address: host, port: wantPort, exclusive: true }, () => {
+          udp.off('error', reject);
+          resolve();
+        });
+      });
+      const port = udp.address().port;
+      const tcp = createTcpServer({
+        idleTimeoutMs: opts.dns.tcpIdleTimeoutMs, maxConnections: opts.dns.maxTcpConnections, counters, answer: tcpAnswer, onError,
+      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          tcp.server.once('error', reject);
+          tcp.server.listen({ host, port, ipv6Only: family === 6, exclusive: true }, () => {
+            tcp.server.off('error', reject);
+            resolve();
+          });
+        });
+        return { host, family, udp, tcp, port };
+      } catch (err) {
+        udp.close();
+        if (wantPort !== 0 || attempt >= PORT_RETRIES || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      }
+    }
+  }
+
+  async function start(): Promise<void> {
+    try {
+      for (const text of opts.dns.listen) {
+        const hp = parseHostPort(text);
+        if (!hp) throw new ConfigError('dns.listen', `expected host:port, got "${text}"`);
+        const family = parseAddress(hp.host).family;
+        listeners.push(await bindOne(hp.host, family, hp.port));
+        log.info({ host: hp.host, port: listeners.at(-1)?.port }, 'dns listening (udp+tcp)');
+      }
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+
+  async function close(): Promise<void> {
+    const all = listeners.splice(0);
+    await Promise.all(all.map(async (l) => {
+      l.tcp.destroyAll();
+      await new Promise<void>((resolve) => l.tcp.server.close(() => resolve()));
+      await new Promise<void>((resolve) => { try { l.udp.close(() => resolve()); } catch { resolve(); } });
+    }));
+  }
+
+  return {
+    start,
+    close,
+    addresses: () => listeners.map((l) => ({ host: l.host, port: l.port, family: l.family })),
+    stats: () => counters.snapshot(),
+    decide: responder.decide,
+    answer: responder.answer,
+  };
+}

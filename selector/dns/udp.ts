@@ -1,0 +1,79 @@
+// DNS over UDP: one dgram socket per listen address; each datagram is answered
+// synchronously from the responder and sent back with the size limit of RFC 6891.
+import dgram from 'node:dgram';
+import { parseAddress, type Family } from '../../shared/prefix.js';
+import type { DnsCounters } from './stats.js';
+import { RateDecision, slipResponse, type ResponseRateLimiter } from './rate-limit.js';
+
+/** Writes dotted-quad `text` into `out` (4 bytes) without allocating. */
+function parseV4Into(text: string, out: Uint8Array): void {
+  let part = 0;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      out[part++] = n;
+      n = 0;
+    } else {
+      n = n * 10 + (c - 0x30);
+    }
+  }
+  out[part] = n;
+}
+
+/** Address text of a peer → bytes (IPv4-mapped IPv6 becomes IPv4). */
+export function addressBytes(text: string, family: Family): Uint8Array {
+  if (family === 4) {
+    const out = new Uint8Array(4);
+    parseV4Into(text, out);
+    return out;
+  }
+  const cleaned = text.replace(/%.*$/, '');
+  return parseAddress(cleaned).bytes;
+}
+
+export interface UdpOptions {
+  host: string;
+  port: number;
+  family: Family;
+  counters: DnsCounters;
+  limiter?: ResponseRateLimiter;
+  answer(msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined;
+  onError(err: Error): void;
+}
+
+export function createUdpSocket(opts: UdpOptions): dgram.Socket {
+  const { counters, limiter } = opts;
+  // ipv6Only keeps an IPv6 wildcard from also taking the IPv4 port (listed separately).
+  const socket = dgram.createSocket({ type: opts.family === 4 ? 'udp4' : 'udp6', ipv6Only: opts.family === 6 });
+  const v4 = new Uint8Array(4);
+  socket.on('message', (msg, rinfo) => {
+    counters.udpQueries++;
+    let family: Family;
+    let src: Uint8Array;
+    if (rinfo.family === 'IPv4') {
+      parseV4Into(rinfo.address, v4);
+      family = 4;
+      src = v4;
+    } else {
+      family = 6;
+      src = addressBytes(rinfo.address, 6);
+    }
+    let resp = opts.answer(msg, family, src);
+    if (!resp) return;
+    if (limiter) {
+      const d = limiter.check(family, src);
+      if (d !== RateDecision.SEND) {
+        counters.rateLimited++;
+        if (d === RateDecision.DROP) {
+          counters.dropped++;
+          return;
+        }
+        resp = slipResponse(resp);
+      }
+    }
+    socket.send(resp, rinfo.port, rinfo.address);
+  });
+  socket.on('error', opts.onError);
+  return socket;
+}
