@@ -1,0 +1,146 @@
+// `npm run bench:dns`: dnsperf against the Vantage DNS server (child process, 3 sites,
+// 100 agents, 10,000 prefixes, queries with ECS) and against gdnsd serving the same
+// record with multifo, in the same run. Prints QPS, lost queries, average latency and
+// the ratio. Env: BENCH_SECONDS (default 20), BENCH_GDNSD_THREADS (default 1, like our
+// one Node thread), BENCH_ECS (default 198.51.100.0/24).
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parsePrefix } from '../shared/prefix.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const GDNSD_THREADS = Number(process.env.BENCH_GDNSD_THREADS ?? 1);
+const ECS = process.env.BENCH_ECS ?? '198.51.100.0/24';
+
+interface PerfResult { name: string; sent: number; completed: number; lost: number; qps: number; avgLatencyMs: number }
+
+/** dnsperf -E value for an ECS option (RFC 7871 §6): code 8, FAMILY, SOURCE, SCOPE=0, ADDRESS. */
+function ecsOption(text: string): string {
+  const p = parsePrefix(text);
+  const addr = Buffer.from(p.bytes.subarray(0, (p.length + 7) >> 3));
+  const body = Buffer.concat([Buffer.from([0, p.family === 4 ? 1 : 2, p.length, 0]), addr]);
+  return `8:${body.toString('hex')}`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Sends one A query until an answer arrives (the server is up). */
+async function waitForDns(port: number, timeoutMs = 10_000): Promise<void> {
+  const name = Buffer.from('\x03www\x07example\x04test\x00', 'latin1');
+  const query = Buffer.concat([Buffer.from([0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), name, Buffer.from([0, 1, 0, 1])]);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = dgram.createSocket('udp4');
+      const t = setTimeout(() => { s.close(); resolve(false); }, 200);
+      s.on('message', () => { clearTimeout(t); s.close(); resolve(true); });
+      s.send(query, port, '127.0.0.1');
+    });
+    if (ok) return;
+  }
+  throw new Error(`no DNS server on port ${port}`);
+}
+
+function dnsperf(name: string, port: number, dataFile: string): Promise<PerfResult> {
+  return new Promise((resolve, reject) => {
+    const args = ['-s', '127.0.0.1', '-p', String(port), '-d', dataFile, '-l', String(SECONDS), '-q', '100', '-E', ecsOption(ECS)];
+    const p = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
+      if (code !== 0) return reject(new Error(`dnsperf exited ${code}:\n${out}`));
+      resolve({
+        name,
+        sent: num(/Queries sent:\s+(\d+)/),
+        completed: num(/Queries completed:\s+(\d+)/),
+        lost: num(/Queries lost:\s+(\d+)/),
+        qps: num(/Queries per second:\s+([\d.]+)/),
+        avgLatencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+      });
+    });
+  });
+}
+
+function gdnsdConfig(dir: string, port: number): void {
+  mkdirSync(join(dir, 'zones'), { recursive: true });
+  mkdirSync(join(dir, 'run'), { recursive: true });
+  mkdirSync(join(dir, 'state'), { recursive: true });
+  writeFileSync(join(dir, 'config'), `options => {
+  listen => [ 127.0.0.1:${port} ]
+  run_dir => ${join(dir, 'run')}
+  state_dir => ${join(dir, 'state')}
+  udp_threads => ${GDNSD_THREADS}
+  tcp_threads => 1
+}
+plugins => {
+  multifo => {
+    www => { service_types => up, s1 => 192.0.2.1, s2 => 192.0.2.2, s3 => 192.0.2.3 }
+  }
+}
+`);
+  writeFileSync(join(dir, 'zones', 'example.test'), `$TTL 3600
+@ SOA ns1 hostmaster 1 3600 600 604800 30
+@ NS ns1
+ns1 A 192.0.2.53
+www 30 DYNA multifo!www
+`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-dns-'));
+  const dataFile = join(dir, 'queries.txt');
+  writeFileSync(dataFile, 'www.example.test A\n'.repeat(5000));
+  const results: PerfResult[] = [];
+  const child = fork(fileURLToPath(new URL('./dns/server-child.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    const info = await new Promise<{ port: number; prefixes: number }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { port: number; prefixes: number }));
+      child.once('exit', (c) => reject(new Error(`DNS child exited ${c}`)));
+    });
+    await waitForDns(info.port);
+    console.log(`vantage: 127.0.0.1:${info.port}, ${info.prefixes} prefixes, 100 agents, 3 sites; ECS ${ECS}; ${SECONDS} s per run`);
+    results.push(await dnsperf('vantage', info.port, dataFile));
+  } finally {
+    child.disconnect();
+  }
+  const port = await freePort();
+  gdnsdConfig(dir, port);
+  const gd = spawn('gdnsd', ['-c', dir, 'start'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let gdLog = '';
+  gd.stderr.on('data', (d) => { gdLog += d; });
+  try {
+    await waitForDns(port).catch((err) => { throw new Error(`${(err as Error).message}\n${gdLog}`); });
+    console.log(`gdnsd: 127.0.0.1:${port}, multifo with 3 addresses, udp_threads ${GDNSD_THREADS}`);
+    results.push(await dnsperf('gdnsd', port, dataFile));
+  } finally {
+    gd.kill('SIGTERM');
+    await new Promise((r) => gd.once('close', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log('');
+  console.table(results.map((r) => ({ server: r.name, qps: Math.round(r.qps), sent: r.sent, completed: r.completed, lost: r.lost, 'avg latency ms': r.avgLatencyMs.toFixed(3) })));
+  const [v, g] = results as [PerfResult, PerfResult];
+  const ratio = v.qps / g.qps;
+  console.log(`ratio vantage/gdnsd: ${ratio.toFixed(2)} (target ≥ 0.70, nothing lost: ${v.lost === 0 ? 'yes' : `no, ${v.lost} lost`})`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,45 @@
+// Child process of `npm run bench:dns`: the Vantage DNS server on its own core with
+// 3 sites, 100 agents and 10,000 client prefixes loaded. Reports its port over IPC.
+import { MemoryAnswerTable } from '../../selector/answer-table.js';
+import { PrefixClientMapper } from '../../selector/mapping.js';
+import { ZoneConfigSchema } from '../../selector/config.js';
+import { DEFAULT_KEY } from '../../selector/contracts.js';
+import { createDnsServer } from '../../selector/dns/index.js';
+
+export const BENCH_SERVICE = 'www.example.test';
+export const SITES = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
+export const AGENTS = 100;
+export const PREFIXES = 10_000;
+
+async function main(): Promise<void> {
+  const table = new MemoryAnswerTable();
+  const mapper = new PrefixClientMapper();
+  table.setService(BENCH_SERVICE, 30);
+  table.setAnswer(BENCH_SERVICE, DEFAULT_KEY, SITES);
+  const states = new Map<string, 'fresh'>();
+  for (let a = 0; a < AGENTS; a++) {
+    const id = `agent-${a}`;
+    states.set(id, 'fresh');
+    // Each agent sees the sites in a different order (rotation), as ranking would give.
+    table.setAnswer(BENCH_SERVICE, id, [...SITES.slice(a % 3), ...SITES.slice(0, a % 3)]);
+  }
+  // 10,000 /24s spread over the agents, plus the ECS prefix the queries carry.
+  const prefixes: { prefix: string; agent: string }[] = [{ prefix: '198.51.100.0/24', agent: 'agent-1' }];
+  for (let i = 0; prefixes.length < PREFIXES; i++) prefixes.push({ prefix: `10.${(i >> 8) & 255}.${i & 255}.0/24`, agent: `agent-${i % AGENTS}` });
+  mapper.setPrefixes(prefixes);
+  mapper.setAgentStates(states);
+  const dns = {
+    listen: ['127.0.0.1:0'],
+    zones: [ZoneConfigSchema.parse({ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'hostmaster.example.test' })],
+    maxTcpConnections: 1024, tcpIdleTimeoutMs: 10_000, rateLimit: 0,
+  };
+  const server = createDnsServer({ dns, table, mapper });
+  await server.start();
+  process.send?.({ port: server.addresses()[0]?.port, prefixes: mapper.prefixCount });
+  process.on('message', (m) => {
+    if (m === 'stats') process.send?.({ stats: server.stats() });
+  });
+  process.on('disconnect', () => { void server.close().then(() => process.exit(0)); });
+}
+
+void main();
