@@ -107,7 +107,7 @@ async function main(): Promise<void> {
   const dataFile = join(dir, 'queries.txt');
   writeFileSync(dataFile, 'www.example.test A\n'.repeat(5000));
   const results: PerfResult[] = [];
-  const child = fork(fileURLToPath(new URL('./dns/server-child.js', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(new URL('./dns/server-child.js', import.meta.url)), [], { execArgv: (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const info = await new Promise<{ port: number; prefixes: number }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as { port: number; prefixes: number }));

@@ -49,6 +49,18 @@ export interface Responder {
 // RFC 8482 §4.2: answer ANY with one synthesized HINFO, CPU "RFC8482", OS "".
 const HINFO_RDATA = Buffer.from([7, ...Buffer.from('RFC8482'), 0]);
 
+/** Byte loop copy: for the few dozen bytes of a DNS message it beats Buffer#copy's native call. */
+function copyInto(src: Uint8Array, dst: Uint8Array, at: number, start: number, end: number): number {
+  for (let i = start; i < end; i++) dst[at++] = src[i] as number;
+  return at;
+}
+
+function put16(buf: Uint8Array, at: number, v: number): number {
+  buf[at] = v >>> 8;
+  buf[at + 1] = v & 0xff;
+  return at + 2;
+}
+
 interface Section {
   /** Owner pointer written before `body` (0 = none: body carries its owner). */
   ptr: number;
@@ -64,6 +76,7 @@ export function createResponder(opts: ResponderOptions): Responder {
   const q = newQuery();
   const an: Section = { ptr: 0, body: undefined, count: 0 };
   const ns: Section = { ptr: 0, body: undefined, count: 0 };
+  const serviceZones = new Map<string, { zone: ZoneData; at: number }>();
 
   function findZone(key: string, labels: readonly number[], count: number, base: number): { zone: ZoneData; at: number } | undefined {
     for (let i = 0; i < count; i++) {
@@ -98,43 +111,44 @@ export function createResponder(opts: ResponderOptions): Responder {
       }
     }
     const out = Buffer.allocUnsafe(size);
-    msg.copy(out, 0, 0, qEnd);
+    copyInto(msg, out, 0, 0, qEnd);
     out[2] = 0x80 | ((msg[2] as number) & 0x79) | (aa ? 0x04 : 0) | (tc ? 0x02 : 0); // QR, opcode, AA, TC, RD
     out[3] = ((msg[3] as number) & 0x10) | (rcode & 0x0f); // RA=0 (no recursion), CD copied
-    out.writeUInt16BE(q.questionEnd === 0 ? 0 : 1, 4);
+    put16(out, 4, q.questionEnd === 0 ? 0 : 1);
     let o = qEnd;
     if (tc) {
-      out.writeUInt32BE(0, 6);
+      put16(out, 6, 0);
+      put16(out, 8, 0);
     } else {
-      out.writeUInt16BE(an.body ? an.count : 0, 6);
-      out.writeUInt16BE(ns.body ? ns.count : 0, 8);
+      put16(out, 6, an.body ? an.count : 0);
+      put16(out, 8, ns.body ? ns.count : 0);
       if (an.body) {
-        if (an.ptr) o = out.writeUInt16BE(an.ptr, o);
-        o += an.body.copy(out, o);
+        if (an.ptr) o = put16(out, o, an.ptr);
+        o = copyInto(an.body, out, o, 0, an.body.length);
       }
       if (ns.body) {
-        if (ns.ptr) o = out.writeUInt16BE(ns.ptr, o);
-        o += ns.body.copy(out, o);
+        if (ns.ptr) o = put16(out, o, ns.ptr);
+        o = copyInto(ns.body, out, o, 0, ns.body.length);
       }
     }
-    out.writeUInt16BE(q.edns ? 1 : 0, 10);
+    put16(out, 10, q.edns ? 1 : 0);
     if (q.edns) {
       // RFC 6891 §6.1.2: OPT owner root, CLASS = our UDP size, TTL = ext-rcode|version|DO.
       out[o] = 0;
-      o = out.writeUInt16BE(TYPE.OPT, o + 1);
-      o = out.writeUInt16BE(OUR_UDP_SIZE, o);
+      o = put16(out, o + 1, TYPE.OPT);
+      o = put16(out, o, OUR_UDP_SIZE);
       out[o++] = (rcode >> 4) & 0xff;
       out[o++] = 0;
-      o = out.writeUInt16BE(q.dnssecOk ? 0x8000 : 0, o);
-      o = out.writeUInt16BE(echoEcs ? 8 + q.ecsAddrLen : 0, o);
+      o = put16(out, o, q.dnssecOk ? 0x8000 : 0);
+      o = put16(out, o, echoEcs ? 8 + q.ecsAddrLen : 0);
       if (echoEcs) {
         // RFC 7871 §7.2.1: echo FAMILY, SOURCE PREFIX-LENGTH and ADDRESS; set SCOPE.
-        o = out.writeUInt16BE(8, o);
-        o = out.writeUInt16BE(4 + q.ecsAddrLen, o);
-        o = out.writeUInt16BE(q.ecsFamily === 4 ? 1 : 2, o);
+        o = put16(out, o, 8);
+        o = put16(out, o, 4 + q.ecsAddrLen);
+        o = put16(out, o, q.ecsFamily === 4 ? 1 : 2);
         out[o++] = q.ecsSource;
         out[o++] = scope;
-        msg.copy(out, o, q.ecsAddrOffset, q.ecsAddrOffset + q.ecsAddrLen);
+        copyInto(msg, out, o, q.ecsAddrOffset, q.ecsAddrOffset + q.ecsAddrLen);
       }
     }
     counters.rcodes[rcode] = (counters.rcodes[rcode] ?? 0) + 1;
@@ -201,13 +215,15 @@ export function createResponder(opts: ResponderOptions): Responder {
     if (q.qclass !== CLASS_IN && q.qclass !== CLASS_ANY) return respond(msg, RCODE.REFUSED, false, 0, limit);
     if (q.qtype === TYPE.OPT) return respond(msg, RCODE.FORMERR, false, -1, limit); // RFC 6891 §6.1.1
     const key = wireKeyOf(msg, 12, q.nameEnd);
-    const found = findZone(key, q.labels, q.labelCount, 12);
+    const found = serviceZones.get(key) ?? findZone(key, q.labels, q.labelCount, 12);
     if (!found) return respond(msg, RCODE.REFUSED, false, 0, limit);
     // Zone transfers are not offered.
     if (q.qtype === TYPE.AXFR || q.qtype === TYPE.IXFR) return respond(msg, RCODE.REFUSED, false, 0, limit);
     const { zone, at } = found;
     const qtype = q.qtype;
     const svc = table.lookupWire(key);
+    // A name's zone and apex offset never change: remember them for service names.
+    if (svc && serviceZones.size < 100_000) serviceZones.set(key, found);
     if (svc && (qtype === TYPE.A || qtype === TYPE.AAAA)) return serviceAnswer(msg, svc, zone, at, srcFamily, src, limit);
     const apex = at === 12;
     if (qtype === TYPE.ANY && (svc || apex)) return anyAnswer(msg, svc ? svc.ttl : zone.ttl, limit);

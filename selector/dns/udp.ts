@@ -45,7 +45,13 @@ export interface UdpOptions {
 export function createUdpSocket(opts: UdpOptions): dgram.Socket {
   const { counters, limiter } = opts;
   // ipv6Only keeps an IPv6 wildcard from also taking the IPv4 port (listed separately).
-  const socket = dgram.createSocket({ type: opts.family === 4 ? 'udp4' : 'udp6', ipv6Only: opts.family === 6 });
+  // Replies go to the literal source address: a synchronous identity lookup skips the
+  // dns.lookup + nextTick that dgram#send otherwise does per datagram.
+  const socket = dgram.createSocket({
+    type: opts.family === 4 ? 'udp4' : 'udp6',
+    ipv6Only: opts.family === 6,
+    lookup: (address: string, _o: unknown, cb: (err: Error | null, address: string, family: number) => void) => cb(null, address, opts.family),
+  } as dgram.SocketOptions);
   const v4 = new Uint8Array(4);
   socket.on('message', (msg, rinfo) => {
     counters.udpQueries++;
