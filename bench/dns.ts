@@ -15,6 +15,7 @@ import { parsePrefix } from '../shared/prefix.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GDNSD_THREADS = Number(process.env.BENCH_GDNSD_THREADS ?? 1);
 const ECS = process.env.BENCH_ECS ?? '198.51.100.0/24';
+const OUTSTANDING = Number(process.env.BENCH_OUTSTANDING ?? 100);
 
 interface PerfResult { name: string; sent: number; completed: number; lost: number; qps: number; avgLatencyMs: number }
 
@@ -56,7 +57,7 @@ async function waitForDns(port: number, timeoutMs = 10_000): Promise<void> {
 
 function dnsperf(name: string, port: number, dataFile: string): Promise<PerfResult> {
   return new Promise((resolve, reject) => {
-    const args = ['-s', '127.0.0.1', '-p', String(port), '-d', dataFile, '-l', String(SECONDS), '-q', '100', '-E', ecsOption(ECS)];
+    const args = ['-s', '127.0.0.1', '-p', String(port), '-d', dataFile, '-l', String(SECONDS), '-q', String(OUTSTANDING), '-E', ecsOption(ECS)];
     const p = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });

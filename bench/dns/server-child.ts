@@ -4,6 +4,7 @@ import { MemoryAnswerTable } from '../../selector/answer-table.js';
 import { PrefixClientMapper } from '../../selector/mapping.js';
 import { ZoneConfigSchema } from '../../selector/config.js';
 import { DEFAULT_KEY } from '../../selector/contracts.js';
+import cluster from 'node:cluster';
 import { createDnsServer } from '../../selector/dns/index.js';
 
 export const BENCH_SERVICE = 'www.example.test';
@@ -11,7 +12,25 @@ export const SITES = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
 export const AGENTS = 100;
 export const PREFIXES = 10_000;
 
+/** BENCH_WORKERS > 1: a node:cluster of workers sharing the primary's sockets. */
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+
+async function primary(): Promise<void> {
+  const port = await new Promise<number>((resolve) => {
+    for (let i = 0; i < WORKERS; i++) {
+      const w = cluster.fork();
+      w.on('message', (m: { port: number }) => resolve(m.port));
+    }
+  });
+  process.send?.({ port, prefixes: PREFIXES, workers: WORKERS });
+  process.on('disconnect', () => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+    process.exit(0);
+  });
+}
+
 async function main(): Promise<void> {
+  if (WORKERS > 1 && cluster.isPrimary) return primary();
   const table = new MemoryAnswerTable();
   const mapper = new PrefixClientMapper();
   table.setService(BENCH_SERVICE, 30);
@@ -33,7 +52,7 @@ async function main(): Promise<void> {
     zones: [ZoneConfigSchema.parse({ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'hostmaster.example.test' })],
     maxTcpConnections: 1024, tcpIdleTimeoutMs: 10_000, rateLimit: 0,
   };
-  const server = createDnsServer({ dns, table, mapper });
+  const server = createDnsServer({ dns, table, mapper, clusterShared: cluster.isWorker });
   await server.start();
   process.send?.({ port: server.addresses()[0]?.port, prefixes: mapper.prefixCount });
   process.on('message', (m) => {

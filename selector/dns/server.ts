@@ -24,6 +24,11 @@ export interface DnsServerOptions {
   services?: readonly { name: string }[] | readonly string[];
   /** SOA serial for zones without one (default: start time). */
   serial?: number;
+  /**
+   * In a node:cluster worker, share the primary's sockets so several workers serve one
+   * address (node 20's dgram has no SO_REUSEPORT). Default false: sockets are our own.
+   */
+  clusterShared?: boolean;
 }
 
 export interface DnsAddress {
@@ -60,6 +65,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const responder = createResponder({ zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters, serial: opts.serial });
   const limiter = opts.dns.rateLimit > 0 ? new ResponseRateLimiter(opts.dns.rateLimit) : undefined;
   const listeners: Listener[] = [];
+  const exclusive = opts.clusterShared !== true;
   const onError = (err: Error): void => log.warn({ err }, 'dns socket error');
 
   const udpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, OUR_UDP_SIZE);
@@ -71,7 +77,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       const udp = createUdpSocket({ host, port: wantPort, family, counters, limiter, answer: udpAnswer, onError });
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
-        udp.bind({ address: host, port: wantPort, exclusive: true }, () => {
+        udp.bind({ address: host, port: wantPort, exclusive }, () => {
           udp.off('error', reject);
           resolve();
         });
@@ -83,7 +89,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       try {
         await new Promise<void>((resolve, reject) => {
           tcp.server.once('error', reject);
-          tcp.server.listen({ host, port, ipv6Only: family === 6, exclusive: true }, () => {
+          tcp.server.listen({ host, port, ipv6Only: family === 6, exclusive }, () => {
             tcp.server.off('error', reject);
             resolve();
           });
