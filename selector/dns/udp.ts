@@ -55,6 +55,11 @@ export function createUdpSocket(opts: UdpOptions): dgram.Socket {
   const v4 = new Uint8Array(4);
   socket.on('message', (msg, rinfo) => {
     counters.udpQueries++;
+    // Source port 0 cannot be replied to (and dgram#send would throw): a spoofed packet.
+    if (rinfo.port === 0) {
+      counters.dropped++;
+      return;
+    }
     let family: Family;
     let src: Uint8Array;
     if (rinfo.family === 'IPv4') {
@@ -78,7 +83,12 @@ export function createUdpSocket(opts: UdpOptions): dgram.Socket {
         resp = slipResponse(resp);
       }
     }
-    socket.send(resp, rinfo.port, rinfo.address);
+    try {
+      socket.send(resp, rinfo.port, rinfo.address);
+    } catch (err) {
+      counters.dropped++;
+      opts.onError(err as Error);
+    }
   });
   socket.on('error', opts.onError);
   return socket;
