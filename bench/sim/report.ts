@@ -40,6 +40,12 @@ export function checkTargets(result: RunResult): TargetCheck {
   };
 }
 
+function missedBeforeChanges(result: RunResult): number {
+  const inWindows = result.score.transitions.reduce((n, x) => n + x.missedS, 0);
+  const missed = Math.round((1 - result.score.strategies.vantage.optimalShare) * result.score.scoredSamples);
+  return Math.max(0, missed - inWindows);
+}
+
 function markdown(result: RunResult, svgFiles: readonly string[]): string {
   const { world, score } = result;
   const t = checkTargets(result);
@@ -69,6 +75,15 @@ function markdown(result: RunResult, svgFiles: readonly string[]): string {
     '',
     `failover.maxS = ${score.failover.maxS} (bound 2 × probeIntervalS + 2 = ${t.failoverBoundS} s).`,
     '',
+    '## Following the best site',
+    '',
+    'Each change of a POP\'s best site (oracle), how many seconds Vantage took to answer the new best first, and how many of that POP\'s seconds until its next change were not sent to the best.',
+    '',
+    score.transitions.length ? '| at (s) | POP | best from → to | lag (s) | missed POP-seconds |\n|---:|---|---|---:|---:|' : 'The best site never changed.',
+    ...score.transitions.map((x) => `| ${x.s} | ${x.pop} | ${x.from ?? '-'} → ${x.to} | ${x.lagS ?? 'never'} | ${x.missedS} |`),
+    '',
+    `Missed POP-seconds outside these windows (before any change): ${missedBeforeChanges(result)}.`,
+    '',
     '## Targets',
     '',
     `- Vantage optimalShare ≥ 0.90: ${yes(t.optimalShareOk)} (${score.strategies.vantage.optimalShare.toFixed(3)}).`,
@@ -93,7 +108,9 @@ export function writeReport(result: RunResult, dir: string): string[] {
     files.push(file);
   }
   writeFileSync(join(dir, 'report.md'), markdown(result, files));
-  return ['report.md', ...files];
+  // The raw samples, for anyone who wants to redo the arithmetic.
+  writeFileSync(join(dir, 'samples.json'), `${JSON.stringify({ world: result.world.name, warmupS: result.warmupS, samples: result.samples })}\n`);
+  return ['report.md', 'samples.json', ...files];
 }
 
 /** A short human-readable summary (the default output, and the end of the demo). */

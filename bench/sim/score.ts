@@ -31,12 +31,49 @@ export interface FailoverEvent {
   failoverS: number;
 }
 
+/** One change of a POP's oracle best, and how long Vantage took to follow it. */
+export interface Transition {
+  pop: string;
+  s: number;
+  from: string | null;
+  to: string;
+  /** Seconds until Vantage's first answer was (one of) the new best; null if never within the run. */
+  lagS: number | null;
+  /** POP-seconds of this POP not sent to the best from this change until the next one. */
+  missedS: number;
+}
+
 export interface Score {
   strategies: Record<Strategy, StrategyScore>;
   failover: { maxS: number; events: FailoverEvent[] };
   /** POP-seconds scored (those with no up site at all are left out). */
   scoredSamples: number;
   oracleChanges: number;
+  transitions: Transition[];
+}
+
+/** Every change of a POP's oracle best, with Vantage's lag and the seconds it missed. */
+export function transitions(world: World, samples: readonly Sample[]): Transition[] {
+  const out: Transition[] = [];
+  for (const pop of world.pops) {
+    const mine = samples.filter((x) => x.pop === pop.id);
+    let current: Transition | undefined;
+    let prevBest: string | null = null;
+    mine.forEach((sample, i) => {
+      const best = oracleBest(world, pop.id, sample.tS);
+      const first = best?.sites[0] ?? null;
+      if (i > 0 && first !== null && first !== prevBest) {
+        current = { pop: pop.id, s: sample.s, from: prevBest, to: first, lagS: null, missedS: 0 };
+        out.push(current);
+      }
+      prevBest = first;
+      const hit = best !== undefined && sample.answers.vantage !== null && best.sites.includes(sample.answers.vantage);
+      if (!current) return;
+      if (hit && current.lagS === null) current.lagS = sample.s - current.s;
+      if (!hit && best) current.missedS++;
+    });
+  }
+  return out.sort((a, b) => a.s - b.s || a.pop.localeCompare(b.pop));
 }
 
 const round = (x: number, digits: number): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -106,5 +143,6 @@ export function scoreRun(world: World, samples: readonly Sample[]): Score {
     failover: { maxS: events.reduce((m, e) => Math.max(m, e.failoverS), 0), events },
     scoredSamples: scored,
     oracleChanges: countChanges(samples, (s) => oracleBest(world, s.pop, s.tS)?.sites[0] ?? null),
+    transitions: transitions(world, samples),
   };
 }

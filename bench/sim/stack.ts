@@ -27,12 +27,13 @@ export interface Stack {
 }
 
 /**
- * Ranking tuned to the world's probe interval: the window holds the last 3 rounds, so
- * the median follows a path change after 2 rounds; one round is enough to rank; a
- * site is down after 2 failed probes. Hysteresis stays at the design defaults.
+ * Ranking tuned to the world's probe interval: the window is the last 3 rounds
+ * (windowS of one interval prunes everything older, minRounds keeps 3), so the median
+ * follows a path change after 2 rounds and ignores a single outlier; a site is down
+ * after 2 failed probes. Hysteresis and failure penalty stay at the design defaults.
  */
 export function rankingFor(intervalS: number): Partial<RankingConfig> {
-  return { windowS: 3 * intervalS, minRounds: 1, downAfter: 2, upAfter: 2, staleIntervals: 3 };
+  return { windowS: intervalS, minRounds: 3, downAfter: 2, upAfter: 2, staleIntervals: 3 };
 }
 
 const zoneOfService = (service: string): string => service.split('.').slice(1).join('.');
