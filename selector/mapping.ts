@@ -34,7 +34,6 @@ export class PrefixClientMapper implements ClientMapper {
     // address gets the same LPM result, so nested prefixes of other agents are never
     // covered by a cached answer (RFC 7871 §7.3.1). No prefixes at all → scope 0.
     let scope = 0;
-    let skipped: ClientMatch | undefined;
     if (this.hasPrefixes[family]) {
       const found = this.prefixes.lookup(family, client, sourceLength);
       scope = found.scope;
@@ -43,7 +42,9 @@ export class PrefixClientMapper implements ClientMapper {
         const { agent, text } = match.value;
         const state = this.states.get(agent);
         if (state === 'fresh') return { key: agent, scope, via: 'prefix', prefix: text, agent };
-        skipped = { key: DEFAULT_KEY, scope, via: 'default', prefix: text, agent, skipped: state ?? 'unknown' };
+        // DESIGN.md: a stale or offline agent's clients fall back to the default. The
+        // prefix is the most specific knowledge we have, so the resolver is not tried.
+        return { key: DEFAULT_KEY, scope, via: 'default', prefix: text, agent, skipped: state ?? 'unknown' };
       }
     }
     if (this.resolvers.size > 0) {
@@ -51,11 +52,10 @@ export class PrefixClientMapper implements ClientMapper {
       if (agent !== undefined) {
         const state = this.states.get(agent);
         if (state === 'fresh') return { key: agent, scope, via: 'resolver', agent };
-        // A prefix skip is the more useful explanation; keep it if there was one.
-        skipped ??= { key: DEFAULT_KEY, scope, via: 'default', agent, skipped: state ?? 'unknown' };
+        return { key: DEFAULT_KEY, scope, via: 'default', agent, skipped: state ?? 'unknown' };
       }
     }
-    return skipped ?? { key: DEFAULT_KEY, scope, via: 'default' };
+    return { key: DEFAULT_KEY, scope, via: 'default' };
   }
 
   /** Replaces the prefix map. Configured entries win; otherwise the first entry for a prefix wins. */

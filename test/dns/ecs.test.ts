@@ -75,8 +75,10 @@ describe('ECS mapping and scope', () => {
       // The ECS prefix wins over the resolver.
       expect(addressesOf(await udp(w.port, query('www.example.test', 'A', { ecs: '198.51.7.0/24' })))[0]).toBe('192.0.2.1');
       w.mapper.setAgentStates(new Map([['agent-a', 'stale'], ['agent-b', 'fresh']]));
-      // Stale agent-a's prefix is skipped; the resolver (agent-b) is next.
-      expect(addressesOf(await udp(w.port, query('www.example.test', 'A', { ecs: '198.51.7.0/24' })))[0]).toBe('192.0.2.2');
+      // Stale agent-a's prefix is skipped straight to the default (not the resolver).
+      expect(addressesOf(await udp(w.port, query('www.example.test', 'A', { ecs: '198.51.7.0/24' })))[0]).toBe('192.0.2.3');
+      // A client outside every prefix still maps by its resolver.
+      expect(addressesOf(await udp(w.port, query('www.example.test', 'A', { ecs: '203.0.113.0/24' })))[0]).toBe('192.0.2.2');
       w.mapper.setAgentStates(new Map([['agent-a', 'stale'], ['agent-b', 'offline']]));
       expect(addressesOf(await udp(w.port, query('www.example.test', 'A', { ecs: '198.51.7.0/24' })))[0]).toBe('192.0.2.3');
     } finally {

@@ -54,7 +54,7 @@ describe('PrefixClientMapper order', () => {
     { what: 'resolver when no prefix matches', states: all, client: '192.0.2.99', source: '192.0.2.53', key: 'res', via: 'resolver' },
     { what: 'IPv6 resolver', states: all, client: '192.0.2.99', source: '2001:db8::53', key: 'res6', via: 'resolver' },
     { what: 'default when neither', states: all, client: '192.0.2.99', source: '192.0.2.54', key: DEFAULT_KEY, via: 'default' },
-    { what: 'stale prefix agent → resolver', states: { ...all, pfx: 'stale' }, client: '198.51.100.7', source: '192.0.2.53', key: 'res', via: 'resolver' },
+    { what: 'stale prefix agent → default, even with a known resolver', states: { ...all, pfx: 'stale' }, client: '198.51.100.7', source: '192.0.2.53', key: DEFAULT_KEY, via: 'default', skipped: 'stale' },
     { what: 'stale prefix agent, no resolver → default', states: { ...all, pfx: 'stale' }, client: '198.51.100.7', source: '192.0.2.54', key: DEFAULT_KEY, via: 'default', skipped: 'stale' },
     { what: 'offline resolver agent → default', states: { ...all, res: 'offline' }, client: '192.0.2.99', source: '192.0.2.53', key: DEFAULT_KEY, via: 'default', skipped: 'offline' },
     { what: 'unknown agent → default', states: { res: 'fresh' }, client: '198.51.100.7', source: '192.0.2.54', key: DEFAULT_KEY, via: 'default', skipped: 'unknown' },
