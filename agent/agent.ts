@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from '../shared/log.js';
 import { parseMetrics, type Metrics } from '../shared/protocol.js';
 import { buildAnnounce, readHostFacts } from './announce.js';
 import type { AgentConfig } from './config.js';
-import { createAgentMetrics, type AgentMetrics } from './metrics-http.js';
+import type { AgentMetrics } from './metrics-http.js';
 import { createPublisher, type PublisherStats } from './publisher.js';
 import { createScheduler } from './scheduler.js';
 
@@ -84,6 +84,8 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
   return {
     async start() {
       if (config.http.listen) {
+        // Loaded only when wanted: prom-client adds to every agent's memory otherwise.
+        const { createAgentMetrics } = await import('./metrics-http.js');
         metrics = createAgentMetrics(config.http.listen, stats);
         await metrics.start();
       }

@@ -5,6 +5,7 @@
 // so a hanging site can delay neither the rest of its round nor the next one. Each
 // round ends in exactly one `onRound` call with one Result per target and a seq one
 // higher than the last.
+import { setMaxListeners } from 'node:events';
 import type { Catalogue, Result } from '../shared/protocol.js';
 import type { Logger } from '../shared/log.js';
 import { probe as realProbe, type ProbeOptions, type ProbeTarget } from './probe.js';
@@ -104,6 +105,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     roundActive = true;
     const endAt = startedAt + intervalMs - ROUND_MARGIN_MS;
     const abort = new AbortController();
+    // One listener per probe in flight (bounded by concurrency), not a leak.
+    setMaxListeners(opts.concurrency + 8, abort.signal);
     roundAborts.add(abort);
     const results = new Map<ProbeTarget, Result>();
     let settled = 0;
