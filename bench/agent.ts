@@ -31,10 +31,16 @@ const BODY = Buffer.alloc(2048, 0x61);
 
 const siteAddress = (i: number): string => `127.4.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 
-function cpuTicks(pid: number): number {
+/** utime and stime (fields 14 and 15 of /proc/PID/stat) in clock ticks. */
+function cpuSplit(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  return { user: Number(fields[11]), sys: Number(fields[12]) };
+}
+
+function cpuTicks(pid: number): number {
+  const { user, sys } = cpuSplit(pid);
+  return user + sys;
 }
 
 function statusKb(pid: number, key: string): number {
@@ -103,7 +109,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-agent-'));
   const conf = join(dir, 'agent.yaml');
   writeFileSync(conf, [
-    'id: pop-bench', 'pop: Bench', `mqtt: { url: "mqtt://127.0.0.1:${mqttPort}" }`, 'bindAddress: 127.1.9.1',
+    'id: pop-bench', 'pop: Bench', `mqtt: { url: "mqtt://127.0.0.1:${mqttPort}" }`, ...(process.env.BENCH_AGENT_NO_BIND ? [] : ['bindAddress: 127.1.9.1']),
     'prefixes: [198.51.100.0/24]', 'resolvers: [192.0.2.53]', `intervalS: ${INTERVAL_S}`, 'concurrency: 32', 'log: { level: warn }',
   ].join('\n'));
   const cli = fileURLToPath(new URL('../agent/cli.js', import.meta.url));
@@ -129,6 +135,7 @@ async function main(): Promise<void> {
     }
   }
   const endTicks = cpuTicks(agentPid);
+  const split = cpuSplit(agentPid);
   const hwmKb = statusKb(agentPid, 'VmHWM');
   const ended = Date.now();
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -139,6 +146,7 @@ async function main(): Promise<void> {
   console.log(`rounds received        ${messages} (${results} results, ${failed} failed)`);
   console.log(`probes per second      ${(results / ((ended - started) / 1000)).toFixed(1)}`);
   console.log(`CPU, whole run         ${share(endTicks - startTicks, ended - started)} of one core`);
+  console.log(`  of which user / sys   ${(split.user / CLK_TCK).toFixed(2)} s / ${(split.sys / CLK_TCK).toFixed(2)} s (since process start)`);
   if (firstRoundAt) console.log(`CPU, after 1st round   ${share(endTicks - ticksAtFirstRound, ended - firstRoundAt)} of one core`);
   console.log(`peak RSS (VmHWM)       ${(hwmKb / 1024).toFixed(1)} MB (sampled VmRSS max ${(peakRssKb / 1024).toFixed(1)} MB at ${peakAtS.toFixed(1)} s)`);
   console.log(`agent exit on SIGTERM  ${code}`);
