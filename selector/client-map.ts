@@ -12,7 +12,12 @@ function normPrefix(text: string): string {
 export class ClientMapFeeder {
   private readonly announced = new Map<string, { prefixes: string[]; resolvers: string[] }>();
 
-  constructor(private readonly mapper: ClientMapper, private readonly configured: readonly { agent: string; prefixes: readonly string[] }[]) {}
+  constructor(private readonly mapper: ClientMapper, private configured: readonly { agent: string; prefixes: readonly string[] }[]) {}
+
+  /** Replaces the configured list (selector.yaml plus prefixes added through the admin API). */
+  setConfigured(list: readonly { agent: string; prefixes: readonly string[] }[]): void {
+    this.configured = list;
+  }
 
   setAnnounce(agent: string, a: Pick<Announce, 'prefixes' | 'resolvers'>): void {
     this.announced.set(agent, { prefixes: [...a.prefixes], resolvers: [...a.resolvers] });

@@ -4,12 +4,15 @@
 import type { Logger } from '../shared/log.js';
 import type { SelectorConfig } from './config.js';
 import type { AnswerTable, ClientMapper } from './contracts.js';
+import type { Responder } from './dns/answer.js';
 
 export interface DnsLink {
   start(): Promise<void>;
   close(): Promise<void>;
   addresses(): { host: string; port: number; family?: unknown }[];
   stats(): unknown;
+  /** What the query path would answer for a name and client (for `explain`). */
+  decide?: Responder['decide'];
 }
 
 export interface DnsLinkDeps {

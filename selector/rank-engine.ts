@@ -26,6 +26,8 @@ export class RankEngine {
   private readonly defaultTimers = new Map<string, NodeJS.Timeout>();
   /** When false (rebuild from SQLite), no events are recorded. */
   live = true;
+  /** rankSites() runs since start (a plain counter read by /metrics). */
+  recomputations = 0;
   private readonly now: () => number;
 
   constructor(private readonly deps: RankEngineDeps) {
@@ -85,6 +87,7 @@ export class RankEngine {
     let byKey = this.rankings.get(svc.name);
     if (!byKey) this.rankings.set(svc.name, (byKey = new Map()));
     const prev = byKey.get(key);
+    this.recomputations++;
     const r = rankSites({
       policy: svc.policy,
       sites: svc.sites.map((s) => ({ ...s, stats: statsFor(s.id) })),

@@ -21,6 +21,7 @@ export function selectorConfig(extra: Record<string, unknown> = {}): Readonly<Se
   return parseSelectorConfig({
     dns: { listen: ['127.0.0.1:0'], zones: [{ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'hostmaster.example.test' }] },
     mqtt: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0' },
     db: tmpDb(),
     auth: { agents: 'off' },
     services: [{ name: SERVICE, answers: 3, probe: { port: 8080 }, sites: SITES }],
