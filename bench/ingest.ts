@@ -19,7 +19,9 @@ const SITES = Number(process.env.BENCH_SITES ?? 250);
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 4);
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 15);
 const INFLIGHT = 4;
-const DNS_QPS = Number(process.env.BENCH_DNS_QPS ?? 5000);
+const DNS_QPS = Number(process.env.BENCH_DNS_QPS ?? 2000);
+/** Offered load in results/s; 0 = as fast as the selector acknowledges (saturation). */
+const RATE = Number(process.env.BENCH_RATE ?? 0);
 
 function siteAddress(i: number): string {
   return `127.3.${Math.floor(i / 250)}.${(i % 250) + 1}`;
@@ -46,13 +48,26 @@ async function publisher(port: number): Promise<void> {
       service: svc.name, site: site.id, address: site.address, ok: i % 17 !== 0, status: i % 17 ? 200 : null,
       connectMs: 1.5, tlsMs: null, ttfbMs: 5 + (i % 7), totalMs: i % 17 ? 10 + ((i * 7 + a) % 50) : null, bytes: 1024, error: i % 17 ? null : 'reset',
     })));
-    const loop = async (): Promise<void> => {
+    const publish = (): Promise<unknown> => client.publishAsync(agentTopic(agent, 'metrics'),
+      JSON.stringify({ v: 1, agent, seq: seq++, ts: Date.now(), intervalS: 10, results }), { qos: 1 });
+    if (RATE > 0) {
+      // Paced: each agent sends its share of RATE, one message every gapMs.
+      const gapMs = (AGENTS * results.length * 1000) / RATE;
+      let next = Date.now() + Math.random() * gapMs;
+      const pending = new Set<Promise<unknown>>();
       while (Date.now() < deadline) {
-        const payload = JSON.stringify({ v: 1, agent, seq: seq++, ts: Date.now(), intervalS: 10, results });
-        await client.publishAsync(agentTopic(agent, 'metrics'), payload, { qos: 1 });
+        await sleep(Math.max(0, next - Date.now()));
+        next += gapMs;
+        const p = publish().finally(() => pending.delete(p));
+        pending.add(p);
       }
-    };
-    await Promise.all(Array.from({ length: INFLIGHT }, loop));
+      await Promise.all(pending);
+    } else {
+      const loop = async (): Promise<void> => {
+        while (Date.now() < deadline) await publish();
+      };
+      await Promise.all(Array.from({ length: INFLIGHT }, loop));
+    }
     await client.endAsync();
   }));
 }
@@ -91,7 +106,8 @@ async function main(): Promise<void> {
   const mqttPort = selector.mqttAddress()?.port as number;
   const dnsPort = selector.dnsAddresses()[0]?.port as number;
   const perMessage = SITES * SERVICES;
-  console.log(`bench:ingest — ${AGENTS} agents × ${INFLIGHT} in flight, ${perMessage} results per message, ${DURATION_S} s, DNS at ${DNS_QPS} q/s`);
+  const offered = RATE > 0 ? `offered ${RATE} results/s` : `saturating (${INFLIGHT} messages in flight per agent)`;
+  console.log(`bench:ingest — ${AGENTS} agents, ${perMessage} results per message, ${offered}, ${DURATION_S} s, dnsperf at ${DNS_QPS} q/s with ECS`);
 
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'publisher', String(mqttPort)], { stdio: 'inherit' });
   const childDone = new Promise<void>((resolve) => child.on('exit', () => resolve()));

@@ -48,11 +48,34 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
   let aedes: Aedes | undefined;
   let server: net.Server | tls.Server | undefined;
   let bound: { host: string; port: number } | undefined;
+  // One message per event-loop turn, acknowledged after it is handled: a burst of
+  // large metrics messages then yields to the DNS sockets between messages, and
+  // QoS 1 publishers are paced by our PUBACKs instead of growing a queue here.
+  const queue: { topic: string; payload: Buffer; cb: () => void }[] = [];
+  let head = 0;
+  let draining = false;
+  const drainOne = (): void => {
+    const item = queue[head++];
+    if (item) {
+      try {
+        opts.onMessage(item.topic, item.payload);
+      } finally {
+        item.cb();
+      }
+    }
+    if (head < queue.length) {
+      setImmediate(drainOne);
+      return;
+    }
+    queue.length = 0;
+    head = 0;
+    draining = false;
+  };
   const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
-    try {
-      opts.onMessage(packet.topic, packet.payload as Buffer);
-    } finally {
-      cb();
+    queue.push({ topic: packet.topic, payload: packet.payload as Buffer, cb });
+    if (!draining) {
+      draining = true;
+      setImmediate(drainOne);
     }
   };
 

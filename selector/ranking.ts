@@ -77,21 +77,64 @@ function shareOf(stats: SiteStats): number {
 }
 
 /** Scores one site under a policy; lower is better on (primary, score). */
-export function scoreSite(policy: Policy, site: RankSite, stats: SiteStats, failurePenalty: number): { primary: number; score: number; formula: string } {
+export function scoreSite(policy: Policy, site: RankSite, stats: SiteStats, failurePenalty: number): { primary: number; score: number } {
   const share = shareOf(stats);
   const med = stats.medianMs;
   const latency = med === null ? Infinity : med * (1 + failurePenalty * share);
-  const lat = `median ${med === null ? 'n/a' : fmt(med)} ms × (1 + ${failurePenalty} × ${fmt(share)} failure share) = ${fmt(latency)}`;
   switch (policy) {
     case 'latency':
-      return { primary: 0, score: latency, formula: lat };
+      return { primary: 0, score: latency };
     case 'availability':
-      return { primary: share, score: med ?? Infinity, formula: `failure share ${fmt(share)} first, then median ${med === null ? 'n/a' : fmt(med)} ms` };
+      return { primary: share, score: med ?? Infinity };
     case 'cost':
-      return { primary: site.cost, score: latency, formula: `cost ${fmt(site.cost)} first, then ${lat}` };
+      return { primary: site.cost, score: latency };
     case 'weighted':
-      return { primary: 0, score: latency * site.weight, formula: `${lat} × weight ${fmt(site.weight)} = ${fmt(latency * site.weight)}` };
+      return { primary: 0, score: latency * site.weight };
   }
+}
+
+/** The arithmetic behind a score, as text for `explain`. */
+export function formulaOf(policy: Policy, site: RankSite, stats: SiteStats, failurePenalty: number): string {
+  const share = shareOf(stats);
+  const med = stats.medianMs;
+  const latency = med === null ? Infinity : med * (1 + failurePenalty * share);
+  const medText = med === null ? 'n/a' : fmt(med);
+  const lat = `median ${medText} ms × (1 + ${failurePenalty} × ${fmt(share)} failure share) = ${fmt(latency)}`;
+  switch (policy) {
+    case 'latency':
+      return lat;
+    case 'availability':
+      return `failure share ${fmt(share)} first, then median ${medText} ms`;
+    case 'cost':
+      return `cost ${fmt(site.cost)} first, then ${lat}`;
+    case 'weighted':
+      return `${lat} × weight ${fmt(site.weight)} = ${fmt(latency * site.weight)}`;
+  }
+}
+
+/**
+ * One site's explanation. Ranking runs for every metrics message, so the formula
+ * text is built only when read (an enumerable getter: JSON output includes it).
+ */
+function explainSite(policy: Policy, site: RankSite, st: SiteStats | undefined, s: { primary: number; score: number } | null, failurePenalty: number): SiteExplanation {
+  const measured = s !== null && st !== undefined;
+  const state: SiteState = site.drained ? 'drained' : !measured ? 'no_data' : st.down ? 'down' : 'up';
+  const e = {
+    id: site.id, address: site.address, cost: site.cost, weight: site.weight, state,
+    streak: st?.streak ?? 0, samples: st?.samples ?? 0,
+    failureShare: measured ? shareOf(st) : null, medianMs: measured ? st.medianMs : null,
+    primary: s?.primary ?? null, score: s?.score ?? null,
+  } as SiteExplanation;
+  Object.defineProperty(e, 'formula', {
+    enumerable: true,
+    get: (): string => {
+      if (site.drained) return 'excluded: drained';
+      if (!measured) return 'no data: after measured sites, configured order';
+      const f = formulaOf(policy, site, st, failurePenalty);
+      return st.down ? `excluded: down (${f})` : f;
+    },
+  });
+  return e;
 }
 
 function compare(a: Candidate, b: Candidate): number {
@@ -124,20 +167,13 @@ export function rankSites(input: RankInput): Ranking {
   const noData: RankSite[] = [];
   input.sites.forEach((site, index) => {
     const st = site.stats;
-    const base = { id: site.id, address: site.address, cost: site.cost, weight: site.weight };
     if (site.drained || !st || st.samples === 0) {
-      explained.push({
-        ...base, state: site.drained ? 'drained' : 'no_data', streak: st?.streak ?? 0, samples: st?.samples ?? 0,
-        failureShare: null, medianMs: null, primary: null, score: null, formula: site.drained ? 'excluded: drained' : 'no data: after measured sites, configured order',
-      });
+      explained.push(explainSite(input.policy, site, st, null, input.ranking.failurePenalty));
       if (!site.drained) noData.push(site);
       return;
     }
     const s = scoreSite(input.policy, site, st, input.ranking.failurePenalty);
-    explained.push({
-      ...base, state: st.down ? 'down' : 'up', streak: st.streak, samples: st.samples, failureShare: shareOf(st),
-      medianMs: st.medianMs, primary: s.primary, score: s.score, formula: st.down ? `excluded: down (${s.formula})` : s.formula,
-    });
+    explained.push(explainSite(input.policy, site, st, s, input.ranking.failurePenalty));
     if (!st.down) candidates.push({ site, index, primary: s.primary, score: s.score });
   });
   candidates.sort(compare);

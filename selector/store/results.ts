@@ -1,6 +1,8 @@
 // Batched writer for raw results, 1-minute rollups, agent sequence marks and the
 // decision log. Ingest queues rows; one transaction per flush (every flushMs or
-// maxRows) keeps SQLite far above the ingest target. Also prunes by retention.
+// maxRows) keeps SQLite far above the ingest target. Rollups of the open minutes
+// are kept in memory and written every rollupWriteMs (one row per key, not per
+// result). Also prunes by retention.
 import type { Statement } from 'better-sqlite3';
 import type { ErrorClass } from '../../shared/protocol.js';
 import { HISTOGRAM_BOUNDS_MS, histogramBucket } from './schema.js';
@@ -31,6 +33,8 @@ interface Rollup {
 export interface ResultWriterOptions {
   flushMs?: number;
   maxRows?: number;
+  /** How often in-memory rollups are written (ms); default 5000. */
+  rollupWriteMs?: number;
   onError?: (err: unknown) => void;
 }
 
@@ -41,6 +45,10 @@ export class ResultWriter {
   private events: EventRecord[] = [];
   private seen = new Map<string, { seq: number; intervalS: number; ts: number }>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly rollups = new Map<string, Rollup>();
+  private readonly dirtyRollups = new Set<Rollup>();
+  private rollupsWrittenAt = 0;
+  private readonly rollupWriteMs: number;
   private readonly flushMs: number;
   private readonly maxRows: number;
   private readonly onError: (err: unknown) => void;
@@ -56,6 +64,7 @@ export class ResultWriter {
   constructor(private readonly store: Store, opts: ResultWriterOptions = {}) {
     this.flushMs = opts.flushMs ?? 100;
     this.maxRows = opts.maxRows ?? 5000;
+    this.rollupWriteMs = opts.rollupWriteMs ?? 5000;
     this.onError = opts.onError ?? (() => {});
     const db = store.db;
     this.insertResult = db.prepare(`INSERT INTO results (agent, service, site, ts, ok, status, connect_ms, tls_ms, ttfb_ms, total_ms, bytes, error)
@@ -98,11 +107,15 @@ export class ResultWriter {
     }, this.flushMs);
   }
 
-  /** Writes everything queued in one transaction. */
-  flush(): void {
+  /** Writes everything queued in one transaction; `all` also writes every open rollup. */
+  flush(all = false): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (!this.results.length && !this.events.length && !this.seen.size) return;
+    const writeRollups = all || Date.now() - this.rollupsWrittenAt >= this.rollupWriteMs;
+    if (!this.results.length && !this.events.length && !this.seen.size && !(writeRollups && this.dirtyRollups.size)) {
+      this.scheduleRollups();
+      return;
+    }
     const results = this.results;
     const events = this.events;
     const seen = this.seen;
@@ -111,12 +124,11 @@ export class ResultWriter {
     this.seen = new Map();
     try {
       this.store.db.transaction(() => {
-        const rollups = new Map<string, Rollup>();
         for (const r of results) {
           this.insertResult.run(r.agent, r.service, r.site, r.ts, r.ok ? 1 : 0, r.status, r.connectMs, r.tlsMs, r.ttfbMs, r.totalMs, r.bytes, r.error);
-          foldRollup(rollups, r);
+          foldRollup(this.rollupFor(r), r);
         }
-        for (const r of rollups.values()) this.mergeRollup(r);
+        if (writeRollups) this.writeRollups();
         for (const [agent, s] of seen) this.store.recordMetricsSeen(agent, s.seq, s.intervalS, s.ts);
         for (const e of events) this.store.addEvent(e);
       })();
@@ -124,23 +136,54 @@ export class ResultWriter {
     } catch (err) {
       this.onError(err);
     }
+    this.scheduleRollups();
   }
 
-  private mergeRollup(r: Rollup): void {
-    const old = this.getRollup.get(r.agent, r.service, r.site, r.minute) as Row | undefined;
-    if (old) {
-      r.samples += old.samples as number;
-      r.failures += old.failures as number;
-      for (const [k, v] of Object.entries(JSON.parse(old.failure_classes as string) as Record<string, number>)) r.classes[k] = (r.classes[k] ?? 0) + v;
-      r.totalSum += old.total_sum as number;
-      r.totalMin = minOf(r.totalMin, old.total_min as number | null);
-      r.totalMax = maxOf(r.totalMax, old.total_max as number | null);
-      r.ttfbSum += old.ttfb_sum as number;
-      r.ttfbCount += old.ttfb_count as number;
-      (JSON.parse(old.histogram as string) as number[]).forEach((v, i) => { r.histogram[i] = (r.histogram[i] ?? 0) + v; });
+  /** Makes sure dirty rollups get written even when no more results arrive. */
+  private scheduleRollups(): void {
+    if (this.timer || !this.dirtyRollups.size) return;
+    const waitMs = Math.max(0, this.rollupsWrittenAt + this.rollupWriteMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, waitMs);
+  }
+
+  /** The open rollup for a result's minute, loaded from the DB the first time (restart mid-minute). */
+  private rollupFor(r: StoredResult): Rollup {
+    const minute = Math.floor(r.ts / 60_000);
+    const key = `${r.agent}\0${r.service}\0${r.site}\0${minute}`;
+    let u = this.rollups.get(key);
+    if (!u) {
+      u = emptyRollup(r.agent, r.service, r.site, minute);
+      const old = this.getRollup.get(r.agent, r.service, r.site, minute) as Row | undefined;
+      if (old) {
+        u.samples = old.samples as number;
+        u.failures = old.failures as number;
+        u.classes = JSON.parse(old.failure_classes as string) as Record<string, number>;
+        u.totalSum = old.total_sum as number;
+        u.totalMin = old.total_min as number | null;
+        u.totalMax = old.total_max as number | null;
+        u.ttfbSum = old.ttfb_sum as number;
+        u.ttfbCount = old.ttfb_count as number;
+        (JSON.parse(old.histogram as string) as number[]).forEach((v, i) => { u!.histogram[i] = v; });
+      }
+      this.rollups.set(key, u);
     }
-    this.putRollup.run(r.agent, r.service, r.site, r.minute, r.samples, r.failures, JSON.stringify(r.classes),
-      r.totalSum, r.totalMin, r.totalMax, r.ttfbSum, r.ttfbCount, JSON.stringify(r.histogram));
+    this.dirtyRollups.add(u);
+    return u;
+  }
+
+  private writeRollups(): void {
+    for (const r of this.dirtyRollups) {
+      this.putRollup.run(r.agent, r.service, r.site, r.minute, r.samples, r.failures, JSON.stringify(r.classes),
+        r.totalSum, r.totalMin, r.totalMax, r.ttfbSum, r.ttfbCount, JSON.stringify(r.histogram));
+    }
+    this.dirtyRollups.clear();
+    this.rollupsWrittenAt = Date.now();
+    // Minutes more than 2 minutes old are closed: late results reload the row.
+    const open = Math.floor(Date.now() / 60_000) - 2;
+    for (const [key, r] of this.rollups) if (r.minute < open) this.rollups.delete(key);
   }
 
   /** Results with ts ≥ sinceMs, oldest first (window rebuild at start). */
@@ -164,7 +207,7 @@ export class ResultWriter {
   }
 
   close(): void {
-    this.flush();
+    this.flush(true);
   }
 }
 
@@ -175,18 +218,16 @@ function maxOf(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
-function foldRollup(rollups: Map<string, Rollup>, r: StoredResult): void {
-  const minute = Math.floor(r.ts / 60_000);
-  const key = `${r.agent}\0${r.service}\0${r.site}\0${minute}`;
-  let u = rollups.get(key);
-  if (!u) {
-    u = {
-      agent: r.agent, service: r.service, site: r.site, minute, samples: 0, failures: 0, classes: {},
-      totalSum: 0, totalMin: null, totalMax: null, ttfbSum: 0, ttfbCount: 0,
-      histogram: new Array<number>(HISTOGRAM_BOUNDS_MS.length + 1).fill(0),
-    };
-    rollups.set(key, u);
-  }
+function emptyRollup(agent: string, service: string, site: string, minute: number): Rollup {
+  return {
+    agent, service, site, minute, samples: 0, failures: 0, classes: {},
+    totalSum: 0, totalMin: null, totalMax: null, ttfbSum: 0, ttfbCount: 0,
+    histogram: new Array<number>(HISTOGRAM_BOUNDS_MS.length + 1).fill(0),
+  };
+}
+
+/** Folds one result into its minute; total* and the histogram cover successful probes only. */
+function foldRollup(u: Rollup, r: StoredResult): void {
   u.samples++;
   if (!r.ok) {
     u.failures++;

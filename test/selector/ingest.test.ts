@@ -59,7 +59,7 @@ describe('ingest over a real broker', () => {
     await until(() => ingest.counters.accepted.metrics === 1, 5000, 'metrics accepted');
     expect(table.getAnswer(SERVICE, 'pop-a')?.addresses).toEqual(['127.2.0.2', '127.2.0.3', '127.2.0.1']);
     expect(table.getAnswer(SERVICE, DEFAULT_KEY)?.addresses).toEqual(['127.2.0.2', '127.2.0.3', '127.2.0.1']);
-    writer.flush();
+    writer.flush(true);
     const n = store.db.prepare('SELECT COUNT(*) AS n FROM results').get() as { n: number };
     expect(n.n).toBe(3);
     const roll = store.db.prepare(`SELECT samples, failures, total_sum FROM rollups WHERE site = 'eu-west'`).get();
