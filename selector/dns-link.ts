@@ -1,10 +1,12 @@
 // Starts the DNS server (selector/dns/, owned by the DNS side) over the answer table
-// and client mapper. Kept behind this one function so selector.ts does not depend on
-// the server's module layout.
+// and client mapper. Kept behind this one function so selector.ts depends only on
+// this small surface of the server.
 import type { Logger } from '../shared/log.js';
+import type { WireAnswerTable } from './answer-table.js';
 import type { SelectorConfig } from './config.js';
-import type { AnswerTable, ClientMapper } from './contracts.js';
+import type { ClientMapper } from './contracts.js';
 import type { Responder } from './dns/answer.js';
+import { createDnsServer } from './dns/server.js';
 
 export interface DnsLink {
   start(): Promise<void>;
@@ -17,13 +19,13 @@ export interface DnsLink {
 
 export interface DnsLinkDeps {
   dns: SelectorConfig['dns'];
-  table: AnswerTable;
+  table: WireAnswerTable;
   mapper: ClientMapper;
   log: Logger;
+  /** Service names: NODATA rather than NXDOMAIN for them even before answers exist. */
+  services?: readonly string[];
 }
 
 export async function createDnsLink(deps: DnsLinkDeps): Promise<DnsLink> {
-  const specifier = './dns/server.js';
-  const mod = (await import(specifier)) as { createDnsServer(d: DnsLinkDeps): DnsLink };
-  return mod.createDnsServer(deps);
+  return createDnsServer(deps);
 }

@@ -129,7 +129,9 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) });
       await bus.start();
       await publishCatalogue();
-      dns = await (opts.createDns ?? createDnsLink)({ dns: config.dns, table, mapper, log: log.child({ component: 'dns' }) });
+      dns = await (opts.createDns ?? createDnsLink)({
+        dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
+      });
       await dns.start();
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
       timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
