@@ -1,0 +1,91 @@
+// The SQLite store on a real file: config sync semantics, rollups across a restart
+// in the middle of a minute, retention pruning, window rebuild input.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ResultWriter, type StoredResult } from '../../selector/store/results.js';
+import { Store, type ServiceRecord } from '../../selector/store/store.js';
+import { selectorConfig, SERVICE, tmpDb } from './fixtures.js';
+
+const open: Store[] = [];
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+function store(path: string): Store {
+  const s = new Store(path);
+  open.push(s);
+  return s;
+}
+function row(ts: number, site = 'us-east', totalMs: number | null = 20): StoredResult {
+  return { agent: 'pop-a', service: SERVICE, site, ts, ok: totalMs !== null, status: totalMs !== null ? 200 : null, connectMs: 1, tlsMs: null,
+    ttfbMs: 5, totalMs, bytes: 10, error: totalMs !== null ? null : 'timeout' };
+}
+
+describe('store', () => {
+  it('opens in WAL mode with synchronous=NORMAL', () => {
+    const s = store(tmpDb());
+    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(s.db.pragma('synchronous', { simple: true })).toBe(1);
+  });
+
+  it('config is the source of truth for what it lists; admin-added services and sites persist', () => {
+    const path = tmpDb();
+    const cfg = selectorConfig();
+    let s = store(path);
+    s.syncConfigServices(cfg.services);
+    const admin: ServiceRecord = { name: 'api.example.test', ttl: 10, answers: 1, policy: 'cost', probe: cfg.services[0]!.probe, sites: [{ id: 'x', address: '127.2.9.1', cost: 1, weight: 1, drained: false }] };
+    s.upsertService(admin);
+    s.db.prepare(`INSERT INTO sites (service, id, address, source, position) VALUES (?, 'extra', '127.2.9.9', 'admin', 99)`).run(SERVICE);
+    s.setDrained(SERVICE, 'eu-west', true);
+    s.close();
+    // Restart with a config that drops ap-south and changes us-east's address.
+    const next = selectorConfig({ services: [{ name: SERVICE, sites: [{ id: 'us-east', address: '127.2.0.11' }, { id: 'eu-west', address: '127.2.0.2' }] }] });
+    s = store(path);
+    s.syncConfigServices(next.services);
+    const services = s.loadServices();
+    expect(services.map((x) => x.name)).toEqual([SERVICE, 'api.example.test']);
+    expect(services[0]?.sites.map((x) => [x.id, x.address, x.drained])).toEqual([
+      ['us-east', '127.2.0.11', false], ['eu-west', '127.2.0.2', false], ['extra', '127.2.9.9', false],
+    ]);
+    // Config without the service at all deletes it; the admin one stays.
+    s.syncConfigServices([]);
+    expect(s.loadServices().map((x) => x.name)).toEqual(['api.example.test']);
+  });
+
+  it('keeps rollups right across a restart in the middle of a minute', () => {
+    const path = tmpDb();
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    let s = store(path);
+    let w = new ResultWriter(s);
+    w.addResults([row(minute + 1000, 'us-east', 10), row(minute + 2000, 'us-east', null)]);
+    w.close();
+    s.close();
+    s = store(path);
+    w = new ResultWriter(s);
+    w.addResults([row(minute + 3000, 'us-east', 30), row(minute + 4000, 'us-east', 3000)]);
+    w.close();
+    const r = s.db.prepare('SELECT samples, failures, failure_classes, total_sum, total_min, total_max, ttfb_count, histogram FROM rollups').all();
+    expect(r).toEqual([{ samples: 4, failures: 1, failure_classes: '{"timeout":1}', total_sum: 3040, total_min: 10, total_max: 3000, ttfb_count: 4,
+      histogram: JSON.stringify([0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0]) }]);
+    expect(w.committed).toBe(2);
+  });
+
+  it('prunes raw results after rawHours and rollups after rollupDays', () => {
+    const s = store(tmpDb());
+    const w = new ResultWriter(s);
+    const now = Date.now();
+    w.addResults([row(now - 49 * 3_600_000), row(now - 47 * 3_600_000), row(now - 31 * 86_400_000), row(now)]);
+    w.flush(true);
+    expect(w.prune(now, 48, 30)).toEqual({ results: 2, rollups: 1 });
+    expect([...w.resultsSince(0)].map((r) => r.ts)).toEqual([now - 47 * 3_600_000, now]);
+    w.close();
+  });
+
+  it('records events and agent sequence marks', () => {
+    const s = store(tmpDb());
+    const w = new ResultWriter(s);
+    w.markSeen('pop-a', 41, 10, 1234);
+    w.addEvent({ ts: 5, kind: 'site_down', agent: 'pop-a', service: SERVICE, site: 'us-east', detail: { streak: -2 } });
+    w.close();
+    expect(s.getAgent('pop-a')).toMatchObject({ lastSeq: 41, intervalS: 10, lastSeen: 1234, enrolled: false });
+    expect(s.listEvents(0)).toEqual([{ ts: 5, kind: 'site_down', agent: 'pop-a', service: SERVICE, site: 'us-east', detail: { streak: -2 } }]);
+  });
+});
