@@ -118,4 +118,18 @@ describe('selector', () => {
     // No fresh agent left: configured order, ECS scope from the prefix table.
     expect((await queryA('127.0.0.1', dnsPort, SERVICE, NYC)).addresses).toEqual(['127.2.0.1', '127.2.0.2', '127.2.0.3']);
   });
+
+  it('an agent whose metrics stop goes stale after staleIntervals × intervalS; its clients fall back', async () => {
+    const { sel, dnsPort, client } = await boot(selectorConfig({ ranking: { staleIntervals: 1 } }));
+    await client.publishAsync(agentTopic('pop-nyc', 'announce'), announce('pop-nyc', ['198.51.100.0/24']), { qos: 1 });
+    await client.publishAsync(agentTopic('pop-nyc', 'metrics'),
+      metrics('pop-nyc', 1, [result('us-east', 90), result('eu-west', 70), result('ap-south', 5)], { intervalS: 1 }), { qos: 1 });
+    await until(() => sel.agentStates().get('pop-nyc') === 'fresh', 5000, 'fresh');
+    expect((await queryA('127.0.0.1', dnsPort, SERVICE, NYC)).addresses[0]).toBe('127.2.0.3');
+    await until(() => sel.agentStates().get('pop-nyc') === 'stale', 4000, 'stale');
+    expect((await queryA('127.0.0.1', dnsPort, SERVICE, NYC)).addresses).toEqual(['127.2.0.1', '127.2.0.2', '127.2.0.3']);
+    sel.flush();
+    expect(sel.store()?.listEvents(0).filter((e) => e.agent === 'pop-nyc' && e.kind.startsWith('agent_')).map((e) => e.kind))
+      .toEqual(['agent_online', 'agent_stale']);
+  });
 });
