@@ -15,7 +15,7 @@ export function describeEvent(ev: WorldEvent): string {
   switch (ev.kind) {
     case 'slow': return `${ev.site} is ${ev.extraMs} ms slower from ${who} (path congestion)`;
     case 'load': return `${ev.site} is loaded: ${ev.extraMs} ms slower for every POP`;
-    case 'down': return `${ev.site} refuses connections from ${who}`;
+    case 'down': return `${ev.site} is down for ${who} (connections reset at once)`;
     case 'reset': return `${ev.site} resets connections mid-response for ${who}`;
   }
 }
