@@ -123,3 +123,38 @@ describe('embedded broker auth', () => {
     expect(maySubscribe('#', false)).toBe(true);
   });
 });
+
+describe('embedded broker over TLS (mqtts)', () => {
+  it('serves mqtts with the configured cert and still authenticates', async () => {
+    const { makeTestCerts } = await import('../helpers/certs.js');
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const certs = makeTestCerts(['localhost']);
+    const cert = join(certs.dir, 'srv.pem');
+    const key = join(certs.dir, 'srv.key');
+    writeFileSync(cert, certs.cert);
+    writeFileSync(key, certs.key);
+    const tlsBus = createEmbeddedBroker({
+      mqtt: { listen: '127.0.0.1:0', tls: { cert, key } }, authRequired: true, store, log: silentLogger(), onMessage: () => undefined,
+    });
+    await tlsBus.start();
+    try {
+      const port = tlsBus.address()?.port;
+      const c = await mqtt.connectAsync(`mqtts://localhost:${port}`, { username: 'pop-a', password: passA, ca: certs.ca, reconnectPeriod: 0 });
+      expect(c.connected).toBe(true);
+      await c.endAsync();
+      // A plain-MQTT client gets no CONNACK from the TLS listener.
+      const plain = mqtt.connect(`mqtt://127.0.0.1:${port}`, { username: 'pop-a', password: passA, reconnectPeriod: 0, connectTimeout: 500 });
+      const outcome = await new Promise<string>((resolve) => {
+        plain.once('connect', () => resolve('connected'));
+        plain.once('close', () => resolve('closed'));
+        plain.once('error', () => resolve('closed'));
+      });
+      plain.end(true);
+      expect(outcome).toBe('closed');
+    } finally {
+      await tlsBus.close();
+      certs.cleanup();
+    }
+  });
+});
