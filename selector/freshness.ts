@@ -1,7 +1,9 @@
 // Agent freshness (DESIGN.md "Ranking"): an agent whose newest metrics are older
 // than staleIntervals × its intervalS is stale; one whose status is the MQTT last
-// will ("offline") is offline — unless metrics newer than that status arrived. Only
-// fresh agents get their own answers and feed the aggregate.
+// will ("offline") is offline — unless metrics arrived after that status. Times are
+// the selector's arrival times (agent clocks may be skewed, and a last will carries
+// the ts of the agent's connect). Only fresh agents get their own answers and feed
+// the aggregate.
 
 export type AgentState = 'fresh' | 'stale' | 'offline';
 

@@ -84,7 +84,8 @@ export function createIngest(deps: IngestDeps) {
     counters.results += rows.length;
     writer.addResults(rows);
     writer.markSeen(agent, m.seq, m.intervalS, m.ts);
-    freshness.noteMetrics(agent, m.ts, m.intervalS);
+    // Arrival time, not the agent's clock: a skewed agent clock must not make it look stale.
+    freshness.noteMetrics(agent, now(), m.intervalS);
     if (!engine.isFresh(agent)) deps.onAgentActivity(agent);
     for (const svc of services) engine.rankAgent(agent, svc);
     if (engine.isFresh(agent)) for (const svc of services) engine.scheduleDefault(svc);
@@ -105,7 +106,8 @@ export function createIngest(deps: IngestDeps) {
         const s = parseStatus(payload, check);
         counters.accepted.status++;
         store.recordStatus(agent, s.state, s.ts);
-        freshness.noteStatus(agent, s.state, s.ts);
+        // Arrival time: a last will carries the ts of the agent's connect, older than its metrics.
+        freshness.noteStatus(agent, s.state, now());
         writer.addEvent({ ts: s.ts, kind: `agent_status_${s.state}`, agent });
         deps.onAgentActivity(agent);
       } else {

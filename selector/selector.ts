@@ -81,7 +81,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     const agents = s.listAgents();
     for (const a of agents) {
       if (a.lastSeq !== null) i.setLastSeq(a.id, a.lastSeq);
-      if ((a.state === 'online' || a.state === 'offline') && a.lastSeen !== null) freshness.noteStatus(a.id, a.state, a.lastSeen);
+      // Offline before the restart: stays offline until its metrics arrive again.
+      if (a.state === 'offline') freshness.noteStatus(a.id, 'offline', Date.now());
       const ann = a.announce as { prefixes?: string[]; resolvers?: string[] } | null;
       if (ann?.prefixes && ann.resolvers) feeder.setAnnounce(a.id, { prefixes: ann.prefixes, resolvers: ann.resolvers });
     }

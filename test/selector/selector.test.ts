@@ -107,13 +107,13 @@ describe('selector', () => {
     await until(() => sel.ingestCounters()?.rejected.stale_seq === 1, 5000, 'stale_seq');
   });
 
-  it('treats an agent whose last will says offline as gone: its clients get the default answer', async () => {
+  it('treats an agent whose last will (stamped at its connect, before its metrics) says offline as gone', async () => {
     const { sel, dnsPort, client } = await boot();
     await client.publishAsync(agentTopic('pop-nyc', 'announce'), announce('pop-nyc', ['198.51.100.0/24']), { qos: 1 });
     await client.publishAsync(agentTopic('pop-nyc', 'metrics'), metrics('pop-nyc', 1, [result('us-east', 90), result('eu-west', 70), result('ap-south', 5)]), { qos: 1 });
     await until(() => sel.agentStates().get('pop-nyc') === 'fresh', 5000, 'fresh');
     expect((await queryA('127.0.0.1', dnsPort, SERVICE, NYC)).addresses[0]).toBe('127.2.0.3');
-    await client.publishAsync(agentTopic('pop-nyc', 'status'), JSON.stringify({ v: 1, agent: 'pop-nyc', state: 'offline', ts: Date.now() + 1 }), { qos: 1 });
+    await client.publishAsync(agentTopic('pop-nyc', 'status'), JSON.stringify({ v: 1, agent: 'pop-nyc', state: 'offline', ts: Date.now() - 60_000 }), { qos: 1 });
     await until(() => sel.agentStates().get('pop-nyc') === 'offline', 5000, 'offline');
     // No fresh agent left: configured order, ECS scope from the prefix table.
     expect((await queryA('127.0.0.1', dnsPort, SERVICE, NYC)).addresses).toEqual(['127.2.0.1', '127.2.0.2', '127.2.0.3']);
@@ -131,5 +131,35 @@ describe('selector', () => {
     sel.flush();
     expect(sel.store()?.listEvents(0).filter((e) => e.agent === 'pop-nyc' && e.kind.startsWith('agent_')).map((e) => e.kind))
       .toEqual(['agent_online', 'agent_stale']);
+  });
+
+  it('maps a client without ECS by its resolver address; configured prefixes win over announced ones', async () => {
+    const cfg = selectorConfig({ prefixes: [{ agent: 'pop-lon', prefixes: ['198.51.100.0/24'] }] });
+    const { sel, dnsPort, client } = await boot(cfg);
+    await client.publishAsync(agentTopic('pop-nyc', 'announce'), announce('pop-nyc', ['198.51.100.0/24'], ['127.0.0.1']), { qos: 1 });
+    await client.publishAsync(agentTopic('pop-nyc', 'metrics'), metrics('pop-nyc', 1, [result('us-east', 9), result('eu-west', 70), result('ap-south', 50)]), { qos: 1 });
+    await client.publishAsync(agentTopic('pop-lon', 'metrics'), metrics('pop-lon', 1, [result('us-east', 90), result('eu-west', 7), result('ap-south', 50)]), { qos: 1 });
+    await until(() => sel.agentStates().get('pop-lon') === 'fresh' && sel.agentStates().get('pop-nyc') === 'fresh', 5000, 'both fresh');
+    // No ECS: the packet comes from 127.0.0.1, pop-nyc's announced resolver.
+    expect((await queryA('127.0.0.1', dnsPort, SERVICE)).addresses[0]).toBe('127.2.0.1');
+    // ECS in 198.51.100.0/24: configured for pop-lon, although pop-nyc announced it too.
+    expect((await queryA('127.0.0.1', dnsPort, SERVICE, NYC)).addresses[0]).toBe('127.2.0.2');
+  });
+
+  it('republishes the catalogue and re-ranks after a service change (drained site)', async () => {
+    const { sel, dnsPort, client } = await boot();
+    await client.publishAsync(agentTopic('pop-nyc', 'announce'), announce('pop-nyc', ['198.51.100.0/24']), { qos: 1 });
+    await client.publishAsync(agentTopic('pop-nyc', 'metrics'), metrics('pop-nyc', 1, [result('us-east', 9), result('eu-west', 70), result('ap-south', 50)]), { qos: 1 });
+    await until(() => sel.agentStates().get('pop-nyc') === 'fresh', 5000, 'fresh');
+    const catalogues: { services: { sites: { id: string; drained?: boolean }[] }[] }[] = [];
+    client.on('message', (_t, p) => catalogues.push(JSON.parse(p.toString())));
+    await client.subscribeAsync(CATALOGUE_TOPIC, { qos: 1 });
+    await until(() => catalogues.length === 1, 3000, 'retained catalogue');
+    sel.store()?.setDrained(SERVICE, 'us-east', true);
+    await sel.servicesChanged();
+    await until(() => catalogues.length === 2, 3000, 'republished catalogue');
+    expect(catalogues[1]?.services[0]?.sites[0]).toEqual({ id: 'us-east', address: '127.2.0.1', drained: true });
+    expect((await queryA('127.0.0.1', dnsPort, SERVICE, NYC)).addresses).toEqual(['127.2.0.3', '127.2.0.2']);
+    expect(sel.engine()?.explain(SERVICE, 'pop-nyc')?.explanation.sites[0]).toMatchObject({ id: 'us-east', state: 'drained', formula: 'excluded: drained' });
   });
 });
