@@ -18,6 +18,8 @@ import { createIngest, type Ingest } from './ingest.js';
 import { PrefixClientMapper } from './mapping.js';
 import { RankEngine } from './rank-engine.js';
 import { createDnsLink, type DnsLink } from './dns-link.js';
+import { createAdmin, type Admin } from './admin/admin.js';
+import { loadAdminState } from './admin/catalogue-admin.js';
 import { ResultWriter } from './store/results.js';
 import { Store, type EventRecord } from './store/store.js';
 
@@ -44,6 +46,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let ingest: Ingest | undefined;
   let bus: MessageBus | undefined;
   let dns: DnsLink | undefined;
+  let admin: Admin | undefined;
+  let dbWriteErrors = 0;
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
 
@@ -64,6 +68,13 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   async function publishCatalogue(): Promise<void> {
     if (!bus || !engine) return;
     await bus.publishRetained(CATALOGUE_TOPIC, JSON.stringify(buildCatalogue(engine.serviceList(), Date.now())));
+  }
+
+  /** Re-reads services from the DB (after an admin change), re-ranks, republishes the catalogue. */
+  async function servicesChanged(): Promise<void> {
+    if (!store || !engine) return;
+    engine.setServices(store.loadServices());
+    await publishCatalogue();
   }
 
   function prune(): void {
@@ -111,7 +122,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       const s = (store = new Store(config.db));
       s.syncConfigServices(config.services);
       s.setStaticPrefixes(config.prefixes);
-      const w = (writer = new ResultWriter(s, { onError: (err) => log.error({ err }, 'result write failed') }));
+      loadAdminState(s, feeder, config.prefixes);
+      const w = (writer = new ResultWriter(s, { onError: (err) => { dbWriteErrors++; log.error({ err }, 'result write failed'); } }));
       const e = (engine = new RankEngine({ ranking: config.ranking, table, event }));
       e.setServices(s.loadServices());
       const i = (ingest = createIngest({
@@ -134,12 +146,19 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
       });
       await dns.start();
+      admin = createAdmin({
+        config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }),
+        dbWriteErrors: () => dbWriteErrors, servicesChanged,
+      });
+      await admin.start();
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
       timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
-      log.info({ dns: dns.addresses(), mqtt: bus.address() ?? config.mqtt.url }, 'selector started');
+      log.info({ dns: dns.addresses(), mqtt: bus.address() ?? config.mqtt.url, http: admin.address() }, 'selector started');
     },
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
+      await admin?.close().catch((err: unknown) => log.error({ err }, 'admin close failed'));
+      admin = undefined;
       await dns?.close().catch((err: unknown) => log.error({ err }, 'dns close failed'));
       await bus?.close().catch((err: unknown) => log.error({ err }, 'mqtt close failed'));
       engine?.close();
@@ -152,6 +171,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     },
     dnsAddresses: () => dns?.addresses() ?? [],
     mqttAddress: () => bus?.address(),
+    /** The admin API's bound address (http.listen). */
+    adminAddress: () => admin?.address(),
     dnsStats: () => dns?.stats(),
     ingestCounters: () => ingest?.counters,
     /** Rows committed to SQLite since start. */
@@ -160,12 +181,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     store: () => store,
     engine: () => engine,
     agentStates: () => freshness.current(),
-    /** Re-reads services from the DB (after an admin change), re-ranks, republishes the catalogue. */
-    async servicesChanged(): Promise<void> {
-      if (!store || !engine) return;
-      engine.setServices(store.loadServices());
-      await publishCatalogue();
-    },
+    servicesChanged,
   };
 }
 

@@ -1,0 +1,172 @@
+// The admin API on `http.listen` (createAdmin(deps) → { start(), close(), address() }):
+// JSON endpoints for every CLI command, Prometheus `/metrics`, and the status page
+// at `/`. Started by createSelector after the DNS server; reads the daemon's live
+// state (freshness, rankings, DNS decide) and its SQLite connection.
+import type { Logger } from '../../shared/log.js';
+import type { ClientMapFeeder } from '../client-map.js';
+import type { SelectorConfig } from '../config.js';
+import type { DnsLink } from '../dns-link.js';
+import type { DnsStats } from '../dns/stats.js';
+import type { Freshness } from '../freshness.js';
+import type { Ingest } from '../ingest.js';
+import { createSelectorMetrics } from '../metrics.js';
+import type { RankEngine } from '../rank-engine.js';
+import type { ResultWriter } from '../store/results.js';
+import type { Store } from '../store/store.js';
+import { statusData } from '../status-page/data.js';
+import { STATUS_PAGE_HTML } from '../status-page/page.js';
+import { agentsView, type LiveAgents } from './agents-view.js';
+import { AdminError, CatalogueAdmin } from './catalogue-admin.js';
+import { queryEvents } from './events-query.js';
+import { explain } from './explain.js';
+import { createHttpServer, type Request, type Route } from './http-server.js';
+import { queryMetrics } from './metrics-query.js';
+import { listPrefixes, listServices } from './read-model.js';
+
+export interface AdminDeps {
+  config: Readonly<SelectorConfig>;
+  store: Store;
+  engine: RankEngine;
+  freshness: Freshness;
+  feeder: ClientMapFeeder;
+  dns: DnsLink;
+  ingest: Ingest;
+  writer: ResultWriter;
+  dbWriteErrors(): number;
+  /** Reloads services from the DB, re-ranks and republishes the retained catalogue. */
+  servicesChanged(): Promise<void>;
+  log: Logger;
+}
+
+function durationParam(req: Request, name: string, fallbackMs: number): number {
+  const v = req.query.get(name);
+  if (v === null) return fallbackMs;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new AdminError(400, `${name}: expected a positive number of milliseconds`);
+  return n;
+}
+
+function required(req: Request, name: string): string {
+  const v = req.query.get(name);
+  if (!v) throw new AdminError(400, `missing query parameter "${name}"`);
+  return v;
+}
+
+export function createAdmin(deps: AdminDeps) {
+  const { store, engine, freshness, config, log } = deps;
+  const catalogue = new CatalogueAdmin(store, config.dns.zones, deps.feeder, config.prefixes);
+  const live: LiveAgents = {
+    state: (a) => freshness.current().get(a),
+    lastMetricsTs: (a) => freshness.info(a)?.lastMetricsTs,
+  };
+  const agents = () => agentsView(store.db, Date.now(), config.ranking.staleIntervals, live);
+  const dnsStats = (): DnsStats | undefined => deps.dns.stats() as DnsStats | undefined;
+  const siteIds = (): Map<string, Map<string, string>> =>
+    new Map(engine.serviceList().map((s) => [s.name, new Map(s.sites.map((x) => [x.address, x.id]))]));
+  const registry = createSelectorMetrics({
+    dns: dnsStats,
+    ingest: () => deps.ingest.counters,
+    agentStates: () => freshness.current(),
+    recomputations: () => engine.recomputations,
+    dbWriteErrors: deps.dbWriteErrors,
+    committedResults: () => deps.writer.committed,
+    siteIds,
+  });
+
+  const known = (service: string | null): void => {
+    if (service && !engine.serviceList().some((s) => s.name === service)) throw new AdminError(404, `unknown service "${service}"`);
+  };
+  const changed = async (what: string, detail: Record<string, unknown>): Promise<void> => {
+    await deps.servicesChanged();
+    log.info(detail, what);
+  };
+
+  const routes: Route[] = [
+    { method: 'GET', pattern: /^\/api\/services$/, handler: () => ({ json: listServices(store.db) }) },
+    { method: 'POST', pattern: /^\/api\/services$/, handler: async (req) => {
+      const name = catalogue.addService(req.body);
+      await changed('service added', { service: name });
+      return { status: 201, json: listServices(store.db).find((s) => s.name === name) };
+    } },
+    { method: 'DELETE', pattern: /^\/api\/services\/([^/]+)$/, handler: async ({ params: [name = ''] }) => {
+      catalogue.removeService(name);
+      await changed('service removed', { service: name });
+      return { json: { removed: name } };
+    } },
+    { method: 'GET', pattern: /^\/api\/services\/([^/]+)\/sites$/, handler: ({ params: [name = ''] }) => {
+      const svc = listServices(store.db).find((s) => s.name === name);
+      if (!svc) throw new AdminError(404, `unknown service "${name}"`);
+      return { json: svc.sites };
+    } },
+    { method: 'POST', pattern: /^\/api\/services\/([^/]+)\/sites$/, handler: async ({ params: [name = ''], body }) => {
+      const id = catalogue.addSite(name, body);
+      await changed('site added', { service: name, site: id });
+      return { status: 201, json: listServices(store.db).find((s) => s.name === name)?.sites.find((s) => s.id === id) };
+    } },
+    { method: 'DELETE', pattern: /^\/api\/services\/([^/]+)\/sites\/([^/]+)$/, handler: async ({ params: [name = '', site = ''] }) => {
+      catalogue.removeSite(name, site);
+      await changed('site removed', { service: name, site });
+      return { json: { service: name, removed: site } };
+    } },
+    { method: 'POST', pattern: /^\/api\/services\/([^/]+)\/sites\/([^/]+)\/(drain|undrain)$/, handler: async ({ params: [name = '', site = '', op] }) => {
+      catalogue.setDrained(name, site, op === 'drain');
+      await changed(op === 'drain' ? 'site drained' : 'site undrained', { service: name, site });
+      return { json: { service: name, site, drained: op === 'drain' } };
+    } },
+    { method: 'GET', pattern: /^\/api\/agents$/, handler: () => ({ json: agents() }) },
+    { method: 'GET', pattern: /^\/api\/prefixes$/, handler: () => ({ json: listPrefixes(store.db) }) },
+    { method: 'POST', pattern: /^\/api\/prefixes$/, handler: ({ body }) => {
+      const b = (body ?? {}) as { prefix?: unknown; agent?: unknown };
+      if (typeof b.prefix !== 'string' || typeof b.agent !== 'string') throw new AdminError(400, 'body must be {"prefix": "...", "agent": "..."}');
+      const prefix = catalogue.addPrefix(b.prefix, b.agent);
+      log.info({ prefix, agent: b.agent }, 'prefix added');
+      return { status: 201, json: { prefix, agent: b.agent, source: 'admin' } };
+    } },
+    { method: 'DELETE', pattern: /^\/api\/prefixes$/, handler: (req) => {
+      const prefix = required(req, 'prefix');
+      catalogue.removePrefix(prefix);
+      log.info({ prefix }, 'prefix removed');
+      return { json: { removed: prefix } };
+    } },
+    { method: 'GET', pattern: /^\/api\/metrics$/, handler: (req) => {
+      const service = req.query.get('service');
+      known(service);
+      const agent = req.query.get('agent');
+      if (agent && !store.getAgent(agent)) throw new AdminError(404, `unknown agent "${agent}"`);
+      const site = req.query.get('site');
+      if (site && !engine.serviceList().some((s) => (!service || s.name === service) && s.sites.some((x) => x.id === site))) throw new AdminError(404, `unknown site "${site}"`);
+      deps.writer.flush();
+      const now = Date.now();
+      const buckets = Number(req.query.get('buckets') ?? 24);
+      return { json: queryMetrics(store.db, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 }) };
+    } },
+    { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
+      json: explain({ decide: deps.dns.decide, engine, freshness }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
+    }) },
+    { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
+      deps.writer.flush();
+      return { json: queryEvents(store.db, Date.now() - durationParam(req, 'sinceMs', 3_600_000)) };
+    } },
+    { method: 'GET', pattern: /^\/api\/stats$/, handler: () => {
+      const dns = dnsStats();
+      const ids = siteIds();
+      const answersBySite: Record<string, Record<string, number>> = {};
+      for (const [service, byAddr] of Object.entries(dns?.answers ?? {})) {
+        for (const [addr, n] of Object.entries(byAddr)) (answersBySite[service] ??= {})[ids.get(service)?.get(addr) ?? addr] = n;
+      }
+      return { json: { ts: Date.now(), queries: dns?.queries ?? 0, byRcode: dns?.byRcode ?? {}, answersBySite, agents: agents(), ingest: deps.ingest.counters, recomputations: engine.recomputations } };
+    } },
+    { method: 'GET', pattern: /^\/api\/status$/, handler: () => ({ json: statusData(engine, agents(), Date.now()) }) },
+    { method: 'GET', pattern: /^\/metrics$/, handler: async () => ({ text: await registry.metrics(), contentType: registry.contentType }) },
+    { method: 'GET', pattern: /^\/$/, handler: () => ({ text: STATUS_PAGE_HTML, contentType: 'text/html; charset=utf-8' }) },
+  ];
+
+  const server = createHttpServer({ listen: config.http.listen, token: config.http.token, routes, log });
+  return {
+    start: server.start,
+    close: server.close,
+    address: server.address,
+  };
+}
+
+export type Admin = ReturnType<typeof createAdmin>;
