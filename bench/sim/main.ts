@@ -77,25 +77,27 @@ export async function main(argv: string[]): Promise<void> {
 
   let live: LiveTable | undefined;
   let observer: Observer | undefined;
-  const interactive = Boolean(opts.live && process.stdout.isTTY);
+  // With --json, stdout carries only the summary: the live table goes to stderr.
+  const screen = opts.json ? process.stderr : process.stdout;
+  const interactive = Boolean(opts.live && screen.isTTY);
   let result: RunResult;
   try {
     result = await runWorld({
       world, speed, log, agents: opts.agents, signal: abort.signal,
       onReady: (info) => {
         if (!opts.live) return;
-        process.stdout.write(`Selector DNS on ${info.dns.host}:${info.dns.port}, sites on port ${info.sitePort}; warming up (agents' first probe rounds)...\n${digHint(world, info.dns.port)}`);
-        live = createLiveTable(world, process.stdout, undefined, { clear: interactive });
+        screen.write(`Selector DNS on ${info.dns.host}:${info.dns.port}, sites on port ${info.sitePort}; warming up (agents' first probe rounds)...\n${digHint(world, info.dns.port)}`);
+        live = createLiveTable(world, screen, undefined, { clear: interactive });
         createObserver(info.mqttUrl).then((o) => {
           observer = o;
-          live = createLiveTable(world, process.stdout, o, { clear: interactive });
+          live = createLiveTable(world, screen, o, { clear: interactive });
         }, (err: unknown) => log.warn({ err }, 'measurement observer unavailable'));
       },
       onSecond: (s, samples) => live?.second(s, samples),
       beforeClose: async (r) => {
         await observer?.close();
         if (!interactive) return;
-        process.stdout.write(`\n${textSummary(r)}\nThe selector is still answering on 127.0.0.1:${r.info.dns.port} (the agents keep measuring; no events any more).\n${digHint(world, r.info.dns.port)}Press Ctrl-C to stop.\n`);
+        screen.write(`\n${textSummary(r)}\nThe selector is still answering on 127.0.0.1:${r.info.dns.port} (the agents keep measuring; no events any more).\n${digHint(world, r.info.dns.port)}Press Ctrl-C to stop.\n`);
         await new Promise<void>((resolve) => { stopHold = resolve; });
       },
     });

@@ -3,7 +3,7 @@
 // the POP's address. Agents run as child processes (`node dist/agent/cli.js run`) —
 // the real deployment shape — or in-process for the short test world.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,7 +91,11 @@ async function importModule<T>(relative: string): Promise<T> {
 
 function spawnAgent(cli: string, configPath: string, logPath: string): ChildProcess {
   const fd = openSync(logPath, 'a');
-  return spawn(process.execPath, [cli, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', fd] });
+  try {
+    return spawn(process.execPath, [cli, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', fd] });
+  } finally {
+    closeSync(fd); // the child has its own copy
+  }
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -139,9 +143,14 @@ export async function startStack(world: World, opts: { sitePort: number; interva
       } else {
         const configPath = join(dir, `${pop.id}.json`);
         writeFileSync(configPath, JSON.stringify(raw));
-        const child = spawnAgent(resolve(cli), configPath, join(dir, `${pop.id}.log`));
+        const logPath = join(dir, `${pop.id}.log`);
+        const child = spawnAgent(resolve(cli), configPath, logPath);
         child.on('exit', (code, signal) => {
-          if (code !== 0 && signal !== 'SIGTERM') opts.log.warn({ agent: pop.id, code, signal }, 'agent process exited');
+          if (code === 0 || signal === 'SIGTERM') return;
+          // Its stderr file goes with the temp dir: keep the tail in our log.
+          let tail = '';
+          try { tail = readFileSync(logPath, 'utf8').slice(-2000); } catch { /* already removed */ }
+          opts.log.warn({ agent: pop.id, code, signal, stderr: tail }, 'agent process exited');
         });
         closers.push(() => stopChild(child));
       }
