@@ -6,9 +6,19 @@ import { ExitCode } from '../shared/errors.js';
 import { registerAgents } from './commands/agents.js';
 import { describeError, PROG, type Register } from './commands/context.js';
 import { registerRun } from './commands/run.js';
+import { registerAgentsList } from './commands/agents-list.js';
+import { registerCatalogue } from './commands/catalogue.js';
+import { registerEvents } from './commands/events.js';
+import { registerExplain } from './commands/explain.js';
+import { registerMetrics } from './commands/metrics.js';
+import { registerPrefixes } from './commands/prefixes.js';
+import { registerTop } from './commands/top.js';
 
 /** Subcommands; other command files (admin, explain, metrics) add themselves here. */
-const COMMANDS: Register[] = [registerRun, registerAgents];
+const COMMANDS: Register[] = [
+  registerRun, registerAgents, registerAgentsList, registerCatalogue, registerPrefixes,
+  registerMetrics, registerExplain, registerEvents, registerTop,
+];
 
 export function buildProgram(): Command {
   const program = new Command(PROG)
@@ -17,9 +27,13 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   for (const register of COMMANDS) register(program);
-  // Subcommands inherit exitOverride so usage errors come back as CommanderError.
+  // Subcommands inherit exitOverride so usage errors come back as CommanderError;
+  // commander's own error text is silenced: main() prints exactly one line.
+  const quiet = { writeErr: () => undefined, outputError: () => undefined };
+  program.configureOutput(quiet);
   program.commands.forEach(function override(c: Command): void {
     c.exitOverride();
+    c.configureOutput(quiet);
     c.commands.forEach(override);
   });
   return program;
@@ -32,7 +46,11 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version "fail" with exit code 0.
-      return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+      if (err.exitCode === 0) return ExitCode.OK;
+      // A command group run without a subcommand "fails" with its help (silenced above).
+      const line = err.code === 'commander.help' ? 'missing subcommand; add --help for usage' : err.message.replace(/^error: /, '');
+      process.stderr.write(`${PROG}: ${line}\n`);
+      return ExitCode.USAGE;
     }
     const { code, line } = describeError(err);
     process.stderr.write(`${PROG}: ${line}\n`);

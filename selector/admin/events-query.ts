@@ -44,6 +44,8 @@ export function queryEvents(db: Db, sinceMs: number, limit = 1000): EventView[] 
         + (h?.reason ? `; ${h.reason}` : '')
         + (detail?.failOpen ? '; all sites down: fail-open' : '')
         + (!h ? '; previous first choice went down, was drained or had no data' : '');
+    } else if (kind === 'agent_stale' && agent && detail?.from === null) {
+      evidence = 'first seen (status or announce) before any metrics';
     } else if (kind === 'agent_stale' && agent) {
       const last = (lastMetrics.get(agent, ts) as { ts: number | null }).ts;
       const iv = (interval.get(agent) as { interval_s: number | null } | undefined)?.interval_s;

@@ -1,0 +1,98 @@
+// How operator commands reach the selector: the admin API (URL and token from
+// --url/--token, else from --config's http.listen/http.token, else the default
+// 127.0.0.1:8053), or — for read-only commands — the SQLite file with --db.
+import type { Command } from 'commander';
+import { ExitCode } from '../../shared/errors.js';
+import { parseHostPort } from '../../shared/config.js';
+import { openReadOnly, type Db } from '../admin/read-model.js';
+import { CommandExit, loadConfig } from './context.js';
+
+export interface TargetOptions {
+  config?: string;
+  url?: string;
+  token?: string;
+  db?: string;
+  json?: boolean;
+}
+
+export function addTargetOptions(cmd: Command, opts: { db?: boolean; json?: boolean } = {}): Command {
+  cmd.option('-c, --config <file>', 'selector.yaml (gives http.listen, http.token and ranking settings)')
+    .option('--url <url>', 'admin API base URL (overrides the config), e.g. http://127.0.0.1:8053')
+    .option('--token <token>', 'admin API bearer token (overrides the config)');
+  if (opts.db) cmd.option('--db <file>', 'read the SQLite database directly (read-only; works while the selector is down)');
+  if (opts.json !== false) cmd.option('--json', 'print JSON');
+  return cmd;
+}
+
+export class AdminClient {
+  constructor(readonly baseUrl: string, private readonly token: string | undefined) {}
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.baseUrl), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new CommandExit(ExitCode.FAILURE, `cannot reach the selector admin API at ${this.baseUrl} (${why}); is it running? read-only commands accept --db FILE`);
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const msg = (parsed as { error?: string } | undefined)?.error ?? `HTTP ${res.status}`;
+      throw new CommandExit(res.status === 400 ? ExitCode.USAGE : ExitCode.FAILURE, res.status === 401 ? `admin API refused the request: ${msg} (--token or http.token)` : msg);
+    }
+    return parsed as T;
+  }
+
+  get<T>(path: string): Promise<T> {
+    return this.request<T>('GET', path);
+  }
+}
+
+function urlOfListen(listen: string): string {
+  const hp = parseHostPort(listen);
+  if (!hp) throw new CommandExit(ExitCode.USAGE, `http.listen: expected host:port, got "${listen}"`);
+  let host = hp.host;
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '::') host = '::1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${hp.port}`;
+}
+
+export function adminClient(opts: TargetOptions): AdminClient {
+  const config = opts.config ? loadConfig(opts.config) : undefined;
+  let url = opts.url ?? (config ? urlOfListen(config.http.listen) : 'http://127.0.0.1:8053');
+  if (!/^https?:\/\/[^/]+/.test(url)) throw new CommandExit(ExitCode.USAGE, `--url: expected http://host:port, got "${url}"`);
+  if (!url.endsWith('/')) url += '/';
+  return new AdminClient(url, opts.token ?? config?.http.token);
+}
+
+/** Ranking staleness factor for `--db` mode (config's value when given). */
+export function staleIntervalsOf(opts: TargetOptions): number {
+  return opts.config ? loadConfig(opts.config).ranking.staleIntervals : 3;
+}
+
+/** Runs `viaDb` on a read-only connection when --db is given, else `viaApi` on the admin API. */
+export async function readFrom<T>(opts: TargetOptions, viaApi: (c: AdminClient) => Promise<T>, viaDb: (db: Db) => T): Promise<T> {
+  if (opts.db) {
+    const db = openReadOnly(opts.db);
+    try {
+      return viaDb(db);
+    } finally {
+      db.close();
+    }
+  }
+  return viaApi(adminClient(opts));
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,98 @@
+// `vantage-selector services list|add|remove` and `sites list|add|remove|drain|undrain`:
+// the catalogue through the admin API (changes are persisted, re-ranked and
+// re-published to agents by the daemon); `list` also reads a database with --db.
+import type { Command } from 'commander';
+import { ArgumentError } from '../../shared/errors.js';
+import { listServices, type ServiceView, type SiteView } from '../admin/read-model.js';
+import { addTargetOptions, adminClient, printJson, readFrom, type TargetOptions } from './admin-client.js';
+import { table } from './format.js';
+
+type Opts = TargetOptions & Record<string, unknown>;
+
+function num(flag: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || v.trim() === '') throw new ArgumentError(`${flag}: expected a number, got "${v}"`);
+    return n;
+  };
+}
+
+function siteArg(v: string, prev: { id: string; address: string }[] = []): { id: string; address: string }[] {
+  const m = /^([^=]+)=(.+)$/.exec(v);
+  if (!m) throw new ArgumentError(`--site: expected ID=ADDRESS, got "${v}"`);
+  return [...prev, { id: m[1] as string, address: m[2] as string }];
+}
+
+function sitesTable(svc: ServiceView): string[][] {
+  return svc.sites.map((s: SiteView) => [svc.name, s.id, s.address, String(s.cost), String(s.weight), s.drained ? 'drained' : 'active', s.source]);
+}
+
+export function registerCatalogue(program: Command): void {
+  const services = program.command('services').description('list, add and remove load-balanced services');
+  addTargetOptions(services.command('list').description('list services and their sites'), { db: true })
+    .action(async (opts: Opts) => {
+      const list = await readFrom(opts, (c) => c.get<ServiceView[]>('api/services'), listServices);
+      if (opts.json) return printJson(list);
+      process.stdout.write(table(['SERVICE', 'TTL', 'ANSWERS', 'POLICY', 'PROBE', 'SITES', 'SOURCE'], list.map((s) => {
+        const p = s.probe as { scheme: string; port: number; path: string };
+        return [s.name, String(s.ttl), String(s.answers), s.policy, `${p.scheme}:${p.port}${p.path}`,
+          s.sites.map((x) => `${x.id}${x.drained ? ' (drained)' : ''}`).join(', ') || '–', s.source];
+      })));
+    });
+  addTargetOptions(services.command('add').description('add a service (persisted; published to agents)').argument('<name>', 'DNS name inside a configured zone'))
+    .option('--ttl <s>', 'answer TTL in seconds', num('--ttl'))
+    .option('--answers <n>', 'addresses per answer', num('--answers'))
+    .option('--policy <policy>', 'latency | availability | cost | weighted')
+    .option('--scheme <scheme>', 'probe scheme: http | https')
+    .option('--port <port>', 'probe port', num('--port'))
+    .option('--path <path>', 'probe path')
+    .option('--site <id=address>', 'a site (repeatable)', siteArg)
+    .action(async (name: string, opts: Opts) => {
+      const probe = Object.fromEntries(Object.entries({ scheme: opts.scheme, port: opts.port, path: opts.path }).filter(([, v]) => v !== undefined));
+      const body = Object.fromEntries(Object.entries({ name, ttl: opts.ttl, answers: opts.answers, policy: opts.policy, probe: Object.keys(probe).length ? probe : undefined, sites: opts.site }).filter(([, v]) => v !== undefined));
+      const out = await adminClient(opts).request<ServiceView>('POST', 'api/services', body);
+      if (opts.json) return printJson(out);
+      process.stdout.write(`service ${out.name} added with ${out.sites.length} site(s)\n`);
+    });
+  addTargetOptions(services.command('remove').description('remove a service added through the admin API').argument('<name>', 'service name'))
+    .action(async (name: string, opts: Opts) => {
+      const out = await adminClient(opts).request('DELETE', `api/services/${encodeURIComponent(name)}`);
+      if (opts.json) return printJson(out);
+      process.stdout.write(`service ${name} removed\n`);
+    });
+
+  const sites = program.command('sites').description('list, add, remove, drain and undrain the sites of a service');
+  addTargetOptions(sites.command('list').description('list sites (all services, or one)').argument('[service]', 'service name'), { db: true })
+    .action(async (service: string | undefined, opts: Opts) => {
+      const list = await readFrom(opts, (c) => c.get<ServiceView[]>('api/services'), listServices);
+      const chosen = service ? list.filter((s) => s.name === service) : list;
+      if (service && !chosen.length) throw new ArgumentError(`unknown service "${service}"`);
+      if (opts.json) return printJson(chosen.flatMap((s) => s.sites.map((x) => ({ service: s.name, ...x }))));
+      process.stdout.write(table(['SERVICE', 'SITE', 'ADDRESS', 'COST', 'WEIGHT', 'STATE', 'SOURCE'], chosen.flatMap(sitesTable)));
+    });
+  addTargetOptions(sites.command('add').description('add a site to a service').argument('<service>').argument('<site>', 'site id').argument('<address>', 'IP address'))
+    .option('--cost <n>', 'static cost (policy cost)', num('--cost'))
+    .option('--weight <n>', 'weight (policy weighted)', num('--weight'))
+    .action(async (service: string, id: string, address: string, opts: Opts) => {
+      const body = Object.fromEntries(Object.entries({ id, address, cost: opts.cost, weight: opts.weight }).filter(([, v]) => v !== undefined));
+      const out = await adminClient(opts).request('POST', `api/services/${encodeURIComponent(service)}/sites`, body);
+      if (opts.json) return printJson(out);
+      process.stdout.write(`site ${id} (${address}) added to ${service}\n`);
+    });
+  addTargetOptions(sites.command('remove').description('remove a site added through the admin API').argument('<service>').argument('<site>'))
+    .action(async (service: string, site: string, opts: Opts) => {
+      const out = await adminClient(opts).request('DELETE', `api/services/${encodeURIComponent(service)}/sites/${encodeURIComponent(site)}`);
+      if (opts.json) return printJson(out);
+      process.stdout.write(`site ${site} removed from ${service}\n`);
+    });
+  for (const op of ['drain', 'undrain'] as const) {
+    addTargetOptions(sites.command(op)
+      .description(op === 'drain' ? 'stop answering with a site (persisted; agents are told via the catalogue)' : 'answer with a drained site again')
+      .argument('<service>').argument('<site>'))
+      .action(async (service: string, site: string, opts: Opts) => {
+        const out = await adminClient(opts).request('POST', `api/services/${encodeURIComponent(service)}/sites/${encodeURIComponent(site)}/${op}`);
+        if (opts.json) return printJson(out);
+        process.stdout.write(`site ${site} of ${service} ${op}ed\n`);
+      });
+  }
+}

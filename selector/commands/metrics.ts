@@ -1,0 +1,36 @@
+// `vantage-selector metrics [--agent ID] [--service NAME] [--site ID] [--since 15m] [--json]`
+// (DESIGN.md command-line contract): what each agent measured of each site.
+import type { Command } from 'commander';
+import { queryMetrics, type MetricsReport } from '../admin/metrics-query.js';
+import { addTargetOptions, printJson, readFrom, type TargetOptions } from './admin-client.js';
+import { ms, parseDuration, pct, sparkline, table } from './format.js';
+
+interface Opts extends TargetOptions { agent?: string; service?: string; site?: string; since: string }
+
+export function registerMetrics(program: Command): void {
+  addTargetOptions(program.command('metrics').description('per agent × site: samples, availability, failures by class, p50/p90 latency, sparkline'), { db: true })
+    .option('--agent <id>', 'only this agent')
+    .option('--service <name>', 'only this service')
+    .option('--site <id>', 'only this site')
+    .option('--since <duration>', 'period: 30s, 15m, 1h, 2d', '15m')
+    .action(async (opts: Opts) => {
+      const sinceMs = parseDuration('--since', opts.since);
+      const q = new URLSearchParams({ sinceMs: String(sinceMs) });
+      for (const k of ['agent', 'service', 'site'] as const) if (opts[k]) q.set(k, opts[k] as string);
+      const report = await readFrom(opts, (c) => c.get<MetricsReport>(`api/metrics?${q}`), (db) => {
+        const now = Date.now();
+        return queryMetrics(db, { agent: opts.agent, service: opts.service, site: opts.site, sinceMs: now - sinceMs, nowMs: now });
+      });
+      if (opts.json) return printJson(report);
+      if (!report.rows.length) {
+        process.stdout.write(`no results since ${new Date(report.sinceMs).toISOString()}\n`);
+        return;
+      }
+      const header = ['AGENT', 'SERVICE', 'SITE', 'SAMPLES', 'AVAIL', 'RESETS', 'OTHER FAILURES', 'P50 MS', 'P90 MS', 'TTFB P50', 'TTFB P90', `LAST ${opts.since}`];
+      process.stdout.write(table(header, report.rows.map((r) => {
+        const other = Object.entries(r.failures).filter(([k]) => k !== 'reset').map(([k, n]) => `${k}:${n}`).join(' ');
+        return [r.agent, r.service, r.site, String(r.samples), pct(r.availability), String(r.failures.reset ?? 0), other || '–',
+          ms(r.totalMs.p50), ms(r.totalMs.p90), ms(r.ttfbMs.p50), ms(r.ttfbMs.p90), sparkline(r.series)];
+      })));
+    });
+}
