@@ -111,6 +111,11 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     counters.connects++;
     c.options.reconnectPeriod = minMs;
     log.info({ url: config.mqtt.url }, 'connected to broker');
+    // Clean session: subscribe on every connect; the broker then re-sends the retained
+    // catalogue, which also covers a broker that restarted and lost nothing else.
+    c.subscribe(CATALOGUE_TOPIC, { qos: 1 }, (err) => {
+      if (err) log.warn({ err: err.message }, 'catalogue subscribe failed');
+    });
     c.publish(topics.status, status('online'), { qos: 1, retain: true }, (err) => {
       if (err) log.warn({ err: err.message }, 'status publish failed');
     });
@@ -166,16 +171,13 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         reconnectPeriod: minMs,
         connectTimeout: 10_000,
         queueQoSZero: false,
-        resubscribe: true,
+        resubscribe: false,
         will: { topic: topics.status, payload: Buffer.from(status('offline')), qos: 1, retain: true },
       });
       client.on('connect', onConnect);
       client.on('close', onClose);
       client.on('message', onMessage);
       client.on('error', (err) => log.warn({ err: err.message }, 'broker error'));
-      client.subscribe(CATALOGUE_TOPIC, { qos: 1 }, (err) => {
-        if (err) log.warn({ err: err.message }, 'catalogue subscribe failed');
-      });
     },
     enqueueMetrics(message) {
       queue.push({ payload: JSON.stringify(message), seq: message.seq, attempts: 0 });

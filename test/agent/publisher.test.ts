@@ -152,4 +152,21 @@ describe('agent with aedes', () => {
     await watcher.waitFor((m) => parseMetrics(m.payload).ts > upAt, 5000, 'a fresh round');
     expect(agent.stats().queueDepth).toBeLessThanOrEqual(1);
   });
+
+  it('serves Prometheus /metrics on http.listen', async () => {
+    const broker = await startAedes();
+    brokers.push(broker);
+    await publishRetained(broker.url, CATALOGUE_TOPIC, catalogue(site, ['a', 'b']));
+    const port = await freeTcpPort('127.0.0.1');
+    agent = createAgent(agentConfig(broker.url, { http: { listen: `127.0.0.1:${port}` } }));
+    await agent.start();
+    const t0 = Date.now();
+    while (agent.stats().rounds < 1 && Date.now() - t0 < 5000) await sleep(50);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toMatch(/^vantage_agent_probes_total 2$/m);
+    expect(text).toMatch(/^vantage_agent_probe_failures_total\{error="refused"\} 1$/m);
+    expect(text).toMatch(/^vantage_agent_broker_connected 1$/m);
+    expect(text).toMatch(/^vantage_agent_probe_duration_seconds_count\{site="a",phase="total"\} 1$/m);
+    expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+  });
 });
