@@ -96,6 +96,7 @@ async function main(): Promise<void> {
   const config = parseSelectorConfig({
     dns: { listen: ['127.0.0.1:0'], zones: [{ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'h.example.test' }] },
     mqtt: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0' },
     db: join(dir, 'selector.db'),
     auth: { agents: 'off' },
     services: services().map((s) => ({ ...s, answers: 2 })),

@@ -9,6 +9,8 @@ import type { Logger } from '../shared/log.js';
 import { INGEST_TOPIC, type MessageBus, type MessageHandler } from './bus.js';
 import type { SelectorConfig } from './config.js';
 
+const PUBLISH_TIMEOUT_MS = 10_000;
+
 export function createExternalBus(cfg: SelectorConfig['mqtt'], onMessage: MessageHandler, log: Logger): MessageBus {
   let client: MqttClient | undefined;
   return {
@@ -40,7 +42,17 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], onMessage: Messag
     },
     async publishRetained(topic, payload) {
       if (!client) throw new VantageError('BROKER_ERR', 'not connected');
-      await client.publishAsync(topic, payload, { qos: 1, retain: true });
+      // A broker ACL that refuses us drops the connection and mqtt.js would retry
+      // forever: bound the wait so start() fails with a reason instead of hanging.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new VantageError('BROKER_ERR', `no PUBACK for ${topic} within ${PUBLISH_TIMEOUT_MS} ms (is the selector allowed to publish it?)`)), PUBLISH_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([client.publishAsync(topic, payload, { qos: 1, retain: true }), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     address: () => undefined,
     async close() {

@@ -1,0 +1,53 @@
+// External broker over mqtts: the selector as an mqtt.js client verifying the
+// broker's certificate against `mqtt.ca`. The broker is a plain real aedes
+// instance listening with TLS (no auth, no ACL), standing in for any external broker.
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Aedes } from 'aedes';
+import tls from 'node:tls';
+import { createSelector, type Selector } from '../../selector/selector.js';
+import { agentTopic } from '../../shared/protocol.js';
+import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
+import { queryA } from './dns-client.js';
+import { announce, metrics, result, selectorConfig, SERVICE, until } from './fixtures.js';
+
+let certs: TestCerts;
+let broker: Aedes;
+let server: tls.Server;
+let sel: Selector | undefined;
+let url: string;
+
+beforeAll(async () => {
+  certs = makeTestCerts(['localhost']);
+  broker = await Aedes.createBroker();
+  server = tls.createServer({ cert: certs.cert, key: certs.key }, broker.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `mqtts://localhost:${(server.address() as { port: number }).port}`;
+});
+
+afterAll(async () => {
+  await sel?.close();
+  await new Promise<void>((resolve) => (broker ? broker.close(() => resolve()) : resolve()));
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  certs?.cleanup();
+});
+
+describe('external broker over mqtts', () => {
+  it('refuses to start when the broker certificate is not trusted', async () => {
+    const s = createSelector(selectorConfig({ mqtt: { url } }));
+    await expect(s.start()).rejects.toMatchObject({ code: 'BROKER_ERR' });
+    await s.close();
+  });
+
+  it('connects with mqtt.ca and ingests', async () => {
+    sel = createSelector(selectorConfig({ mqtt: { url, ca: certs.caFile } }));
+    await sel.start();
+    const agent = await mqtt.connectAsync(url, { ca: certs.ca, reconnectPeriod: 0 });
+    await agent.publishAsync(agentTopic('pop-nyc', 'announce'), announce('pop-nyc', ['198.51.100.0/24']), { qos: 1 });
+    await agent.publishAsync(agentTopic('pop-nyc', 'metrics'), metrics('pop-nyc', 1, [result('us-east', 60), result('eu-west', 50), result('ap-south', 4)]), { qos: 1 });
+    await until(() => sel?.ingestCounters()?.accepted.metrics === 1, 5000, 'metrics over mqtts');
+    const reply = await queryA('127.0.0.1', sel.dnsAddresses()[0]?.port as number, SERVICE, { ip: '198.51.100.0', length: 24 });
+    expect(reply.addresses[0]).toBe('127.2.0.3');
+    await agent.endAsync();
+  });
+});
