@@ -43,6 +43,8 @@ interface ProbeState {
   socket?: net.Socket;
   tConnect?: bigint;
   tSecure?: bigint;
+  /** Fails a connect still in progress (the deadline fired before TCP/TLS completed). */
+  abortConnect?: () => void;
   /** First error seen on the raw socket or during connect (ECONNRESET, TLS...). */
   socketError?: NodeJS.ErrnoException;
   timedOut: boolean;
@@ -66,6 +68,13 @@ function pinnedConnector(target: ProbeTarget, host: string, opts: ProbeOptions, 
     };
     const onError = (err: NodeJS.ErrnoException): void => {
       state.socketError ??= err;
+      finish(err);
+    };
+    // destroy() emits no 'error', and undici cannot abort a request whose connection
+    // is still being made: without this a hanging connect or handshake would hang the probe.
+    state.abortConnect = () => {
+      const err: NodeJS.ErrnoException = new Error('connect deadline exceeded');
+      err.code = 'UND_ERR_CONNECT_TIMEOUT';
       finish(err);
     };
     tcp.once('error', onError);
@@ -139,6 +148,7 @@ export async function probe(target: ProbeTarget, options: ProbeOptions = {}): Pr
     state.timedOut = true;
     abort.abort();
     state.socket?.destroy();
+    state.abortConnect?.();
   };
   const timer = setTimeout(onTimeout, target.timeoutMs);
   const onOuterAbort = (): void => onTimeout();

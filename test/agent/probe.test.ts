@@ -176,6 +176,16 @@ describe('probe over HTTPS', () => {
     expect(r).toMatchObject({ ok: false, error: 'truncated', bytes: 100 });
   });
 
+  it('a handshake that never completes → timeout, no tlsMs', async () => {
+    const silent = net.createServer((c) => { c.resume(); c.on('error', () => undefined); });
+    await new Promise<void>((r) => silent.listen(0, '127.2.1.6', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const r = await probe({ ...tlsTarget(https, '/ok', { timeoutMs: 300 }), address: '127.2.1.6', port }, { ca: certs.ca });
+    silent.close();
+    expect(r).toMatchObject({ ok: false, error: 'timeout', tlsMs: null, status: null });
+    expect(r.connectMs).toBeGreaterThan(0);
+  });
+
   it('hang over TLS → timeout', async () => {
     const r = await probe(tlsTarget(https, '/hang', { timeoutMs: 300 }), { ca: certs.ca });
     expect(r).toMatchObject({ ok: false, error: 'timeout' });
