@@ -37,9 +37,13 @@ export async function startUnbound(opts: { zone: string; upstream: { host: strin
   max-client-subnet-ipv4: 24
   max-client-subnet-ipv6: 56
   domain-insecure: "${opts.zone}"
+  # Unbound serves RFC 6761 names like test. itself; let the stub zone through.
+  local-zone: "${opts.zone}." transparent
   harden-referral-path: no
   qname-minimisation: no
   minimal-responses: yes
+  # The order is the answer: Unbound 1.17 rotates RRsets by default, which would undo the ranking.
+  rrset-roundrobin: no
   local-zone: "health.invalid." static
   local-data: "health.invalid. A 127.0.0.1"
 stub-zone:
