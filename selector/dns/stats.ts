@@ -25,6 +25,7 @@ export class DnsCounters {
   /** Exceptions caught on the query path (answered SERVFAIL). */
   errors = 0;
   tcpConnections = 0;
+  /** Connections closed because of maxTcpConnections (the idlest one makes room). */
   tcpRejected = 0;
   tcpTimeouts = 0;
   tcpOpen = 0;

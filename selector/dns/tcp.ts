@@ -1,6 +1,9 @@
 // DNS over TCP (RFC 7766): 2-byte length framing, several queries per connection,
 // pipelined answers written as soon as each is ready, an idle timeout and a cap on
 // open connections. A 0-length frame closes the connection.
+// At the cap, the connection idle the longest is closed to make room for the new one
+// (RFC 7766 §6.2.3: servers may close idle connections under pressure); refusing the
+// new one instead let a flood of idle connections starve every real TCP client.
 import net from 'node:net';
 import type { Family } from '../../shared/prefix.js';
 import type { DnsCounters } from './stats.js';
@@ -16,12 +19,16 @@ export interface TcpOptions {
 
 export function createTcpServer(opts: TcpOptions): { server: net.Server; destroyAll(): void } {
   const { counters } = opts;
+  // Insertion order = least recently active first: a socket is moved to the end on data.
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ noDelay: true }, (socket) => {
     if (sockets.size >= opts.maxConnections) {
-      counters.tcpRejected++;
-      socket.destroy();
-      return;
+      const idlest = sockets.values().next().value;
+      if (idlest) {
+        counters.tcpRejected++;
+        sockets.delete(idlest);
+        idlest.destroy();
+      }
     }
     counters.tcpConnections++;
     counters.tcpOpen++;
@@ -39,6 +46,7 @@ export function createTcpServer(opts: TcpOptions): { server: net.Server; destroy
     const src = addressBytes(socket.remoteAddress ?? '0.0.0.0', family);
     let pending: Buffer | undefined;
     socket.on('data', (chunk: Buffer) => {
+      if (sockets.delete(socket)) sockets.add(socket);
       const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
       pending = undefined;
       let off = 0;
