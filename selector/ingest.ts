@@ -14,7 +14,7 @@ import type { Store } from './store/store.js';
 /** Message-level rejection reasons (shared RejectReason + the selector's own). */
 export type IngestReject =
   | 'topic' | 'json' | 'schema' | 'version' | 'agent_mismatch' | 'future_ts' | 'oversize'
-  | 'not_enrolled' | 'stale_seq';
+  | 'not_enrolled' | 'stale_seq' | 'old_ts';
 /** Result-level rejection reasons: the rest of the message is still used. */
 export type ResultReject = 'unknown_service' | 'unknown_site' | 'address_mismatch' | 'impossible';
 
@@ -37,6 +37,8 @@ export interface IngestDeps {
   /** Called after a status or metrics message that may change the agent's state. */
   onAgentActivity(agent: string): void;
   now?: () => number;
+  /** Metrics older than this are rejected (old_ts); default 48 h (retention.rawHours). */
+  maxAgeMs?: number;
 }
 
 /** A phase can never exceed the total (allow 1 ms for rounding of separate clocks). */
@@ -51,6 +53,7 @@ export function createIngest(deps: IngestDeps) {
   const now = deps.now ?? Date.now;
   const counters: IngestCounters = { accepted: { status: 0, announce: 0, metrics: 0 }, rejected: {}, results: 0, resultsRejected: {} };
   const lastSeq = new Map<string, number>();
+  const maxAgeMs = deps.maxAgeMs ?? 48 * 3_600_000;
 
   function reject(reason: IngestReject, agent: string | undefined, detail: string): void {
     counters.rejected[reason] = (counters.rejected[reason] ?? 0) + 1;
@@ -62,6 +65,9 @@ export function createIngest(deps: IngestDeps) {
   }
 
   function onMetrics(agent: string, m: Metrics): void {
+    // A round older than raw retention would be pruned at once and could drag a window
+    // back in time (ts 0 is schema-valid): reject it before it touches seq or the store.
+    if (m.ts < now() - maxAgeMs) return reject('old_ts', agent, `ts ${m.ts} older than ${maxAgeMs} ms`);
     const last = lastSeq.get(agent);
     if (last !== undefined && m.seq <= last) return reject('stale_seq', agent, `seq ${m.seq} ≤ ${last}`);
     lastSeq.set(agent, m.seq);

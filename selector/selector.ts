@@ -128,6 +128,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       e.setServices(s.loadServices());
       const i = (ingest = createIngest({
         store: s, writer: w, engine: e, freshness, authRequired, log: log.child({ component: 'ingest' }),
+        maxAgeMs: config.retention.rawHours * 3_600_000,
         onAnnounce: (agent, a) => {
           feeder.setAnnounce(agent, a);
           feeder.apply();
