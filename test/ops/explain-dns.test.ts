@@ -51,7 +51,7 @@ describe('explain == DNS answer', () => {
   for (const c of cases) {
     it(c.what, async () => {
       const e = await explain(c.client, c.source);
-      const d = dig(env.ports.dns, SERVICE, { subnet: c.subnet, from: c.from });
+      const d = await dig(env.ports.dns, SERVICE, { subnet: c.subnet, from: c.from });
       expect(d.status).toBe('NOERROR');
       expect(e.match.via).toBe(c.via);
       expect(e.answerKey).toBe(c.key);
@@ -97,15 +97,15 @@ describe('drain', () => {
   const clients = [{ subnet: '198.51.100.0/24' }, { subnet: '203.0.113.0/24' }, { from: '127.0.0.53' }, { subnet: '192.0.2.128/25' }, {}];
 
   it('a drained site is never answered, for any client, and agents are told', async () => {
-    expect(dig(env.ports.dns, SERVICE, { subnet: '203.0.113.0/24' }).addresses[0]).toBe(ADDR['eu-west']);
+    expect((await dig(env.ports.dns, SERVICE, { subnet: '203.0.113.0/24' })).addresses[0]).toBe(ADDR['eu-west']);
     const r = await cli(['sites', 'drain', SERVICE, 'eu-west', ...cfg]);
     expect(r).toMatchObject({ code: 0, stdout: 'site eu-west of www.example.test drained\n' });
     for (const c of clients) {
-      const d = dig(env.ports.dns, SERVICE, c);
+      const d = await dig(env.ports.dns, SERVICE, c);
       expect(d.addresses, JSON.stringify(c)).not.toContain(ADDR['eu-west']);
       expect(d.addresses.length).toBeGreaterThan(0);
     }
-    expect(dig(env.ports.dns, SERVICE, { subnet: '203.0.113.0/24' }).addresses).toEqual([ADDR['us-east']]);
+    expect((await dig(env.ports.dns, SERVICE, { subnet: '203.0.113.0/24' })).addresses).toEqual([ADDR['us-east']]);
     const e = await explain('203.0.113.0/24', '127.0.0.1');
     expect(e.sites.find((s: Json) => s.id === 'eu-west')).toMatchObject({ state: 'drained', formula: 'excluded: drained' });
     // Before the drain the retained catalogue had no drained site; the new one marks eu-west.
@@ -119,10 +119,10 @@ describe('drain', () => {
   it('the drain survives a restart; undrain brings the site back', async () => {
     expect(await daemon.stop()).toBe(0);
     daemon = await startDaemon(env.conf);
-    for (const c of clients) expect(dig(env.ports.dns, SERVICE, c).addresses).not.toContain(ADDR['eu-west']);
+    for (const c of clients) expect((await dig(env.ports.dns, SERVICE, c)).addresses).not.toContain(ADDR['eu-west']);
     const listed = JSON.parse((await cli(['sites', 'list', ...cfg, '--json'])).stdout) as Json[];
     expect(listed.find((s) => s.id === 'eu-west')?.drained).toBe(true);
     expect(await cli(['sites', 'undrain', SERVICE, 'eu-west', ...cfg])).toMatchObject({ code: 0, stdout: 'site eu-west of www.example.test undrained\n' });
-    expect(dig(env.ports.dns, SERVICE, { subnet: '203.0.113.0/24' }).addresses).toEqual([ADDR['eu-west'], ADDR['us-east']]);
+    expect((await dig(env.ports.dns, SERVICE, { subnet: '203.0.113.0/24' })).addresses).toEqual([ADDR['eu-west'], ADDR['us-east']]);
   }, 30_000);
 });

@@ -134,11 +134,12 @@ export async function feedWorld(mqttPort: number, rounds = 4): Promise<void> {
 export interface DigAnswer { addresses: string[]; ttls: number[]; scope: number | null; status: string }
 
 /** One A query with dig; `subnet` adds an ECS option, `from` binds the source address. */
-export function dig(port: number, name: string, opts: { subnet?: string; from?: string } = {}): DigAnswer {
+export async function dig(port: number, name: string, opts: { subnet?: string; from?: string } = {}): Promise<DigAnswer> {
   const args = ['@127.0.0.1', '-p', String(port), name, 'A', '+norec', '+tries=1', '+time=2'];
   if (opts.subnet) args.push(`+subnet=${opts.subnet}`);
   if (opts.from) args.push('-b', opts.from);
-  const out = execFileSync('dig', args, { encoding: 'utf8' });
+  // Async: the selector may run in this very process.
+  const { stdout: out } = await run('dig', args, { encoding: 'utf8' });
   const answers = [...out.matchAll(/^\S+\s+(\d+)\s+IN\s+A\s+(\S+)$/gm)];
   const ecs = /CLIENT-SUBNET: \S+\/\d+\/(\d+)/.exec(out);
   return {
