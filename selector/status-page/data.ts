@@ -11,7 +11,9 @@ export interface StatusRow {
   pop: string | null;
   state: string;
   dataAgeS: number | null;
+  /** What this POP's clients get first now: the agent's own first choice, or the default's when it is not online. */
   first: string | null;
+  firstVia: 'agent' | 'default';
   order: string[];
   cells: Record<string, StatusCell>;
 }
@@ -30,9 +32,12 @@ export function statusData(engine: RankEngine, agents: readonly AgentView[], now
       rows.push({
         agent: key === DEFAULT_KEY ? 'default' : key, pop: view ? view.pop : 'aggregate of online agents',
         state: view ? view.state : 'online', dataAgeS: view ? view.dataAgeS : null,
-        first: r?.order[0] ?? null, order: r?.order ?? [], cells,
+        first: r?.order[0] ?? null, firstVia: view && view.state !== 'online' ? 'default' : 'agent', order: r?.order ?? [], cells,
       });
     }
+    // DESIGN.md: a stale or offline agent's clients get the default answer.
+    const fallback = rows.find((r) => r.agent === 'default')?.first ?? null;
+    for (const r of rows) if (r.firstVia === 'default') r.first = fallback;
     return { name: svc.name, policy: svc.policy, sites: svc.sites.map((s) => ({ id: s.id, address: s.address, drained: s.drained })), rows };
   });
   return { ts: nowMs, services, agents: [...agents] };

@@ -17,7 +17,7 @@ td.down{background:#3b0a0a!important;color:#fff} td.drained{background:#d5d8de;c
 td.first{font-weight:700} .state{font-size:11px;padding:1px 6px;border-radius:8px;margin-left:6px}
 .online{background:#d7f5df;color:#135c2b}.stale{background:#fff0c2;color:#6b5200}.offline{background:#f8d7da;color:#7a1020}
 .legend span{display:inline-block;padding:2px 8px;margin-right:4px;border-radius:3px;font-size:12px}
-tr.default td{background:#fafbfc;font-style:italic}
+tr.default td{background:#fafbfc;font-style:italic} tr.inactive td{opacity:.55}
 </style></head>
 <body>
 <h1>Vantage selector</h1>
@@ -54,11 +54,11 @@ tr.default td{background:#fafbfc;font-style:italic}
       svc.sites.forEach(function(s){ html += '<th title="' + esc(s.address) + '">' + esc(s.id) + '</th>'; });
       html += '<th>first choice</th></tr></thead><tbody>';
       svc.rows.forEach(function(r){
-        html += '<tr class="' + (r.agent === 'default' ? 'default' : '') + '" data-agent="' + esc(r.agent) + '"><td class="agent">' + esc(r.agent)
+        html += '<tr class="' + (r.agent === 'default' ? 'default' : r.state !== 'online' ? 'inactive' : '') + '" data-agent="' + esc(r.agent) + '"><td class="agent">' + esc(r.agent)
           + '<span class="state ' + esc(r.state) + '">' + esc(r.state) + '</span></td><td>' + esc(r.pop) + '</td><td>'
           + (r.dataAgeS == null ? '–' : r.dataAgeS.toFixed(1) + ' s') + '</td>';
         svc.sites.forEach(function(s){ html += cell(s, r.cells[s.id]); });
-        html += '<td class="first">' + esc(r.first || '–') + '</td></tr>';
+        html += '<td class="first">' + esc(r.first || '–') + (r.firstVia === 'default' ? ' <small>(via default)</small>' : '') + '</td></tr>';
       });
       html += '</tbody></table>';
     });
