@@ -4,7 +4,8 @@
 // prints only the summary object on stdout.
 import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../../shared/log.js';
-import { ExitCode } from '../../shared/errors.js';
+import { ArgumentError, ExitCode } from '../../shared/errors.js';
+import { RankingConfigSchema, type RankingConfig } from '../../selector/config.js';
 import { loadWorld, type World } from './world.js';
 import { agentIntervalFor, runWorld, type RunResult } from './run.js';
 import { jsonSummary, textSummary, writeReport } from './report.js';
@@ -18,6 +19,7 @@ interface Options {
   report?: string;
   speed: string;
   live?: boolean;
+  ranking?: string;
   agents: AgentMode;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -25,6 +27,25 @@ interface Options {
 function fail(message: string, code: number): never {
   process.stderr.write(`vantage-sim: ${message}\n`);
   process.exit(code);
+}
+
+/** `k=v,k=v` → ranking overrides, checked against the selector's ranking schema. */
+function parseRankingOverrides(text: string | undefined): Partial<RankingConfig> {
+  if (!text) return {};
+  const raw: Record<string, number> = {};
+  for (const pair of text.split(',')) {
+    const [k, v] = pair.split('=');
+    if (!k || v === undefined || v === '' || !Number.isFinite(Number(v))) throw new ArgumentError(`--ranking: expected key=number, got "${pair}"`);
+    raw[k] = Number(v);
+  }
+  const parsed = RankingConfigSchema.partial().safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue?.code === 'unrecognized_keys' ? issue.keys[0] : issue?.path.join('.');
+    throw new ArgumentError(`--ranking ${key}: ${issue?.code === 'unrecognized_keys' ? 'unknown key' : issue?.message}`);
+  }
+  // zod fills in defaults for absent keys: keep only the keys given.
+  return Object.fromEntries(Object.entries(parsed.data).filter(([k]) => k in raw)) as Partial<RankingConfig>;
 }
 
 function digHint(world: World, port: number): string {
@@ -40,6 +61,7 @@ export async function main(argv: string[]): Promise<void> {
     .option('--report <dir>', 'write report.md and one SVG timeline per POP into DIR')
     .option('--speed <n>', 'world seconds per wall second (probeIntervalS / n must be whole)', '1')
     .option('--live', 'print a live table every second (the demo)')
+    .option('--ranking <k=v,...>', 'override the tuned ranking settings, e.g. hysteresisPct=0,minRounds=1 (experiments)')
     .addOption(new Option('--agents <mode>', 'agents as child processes or in this process').choices(['process', 'inprocess']).default('process'))
     .addOption(new Option('--log-level <level>', 'log level (stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'))
     .exitOverride()
@@ -65,6 +87,13 @@ export async function main(argv: string[]): Promise<void> {
     fail((err as Error).message, ExitCode.USAGE);
   }
 
+  let ranking: Partial<RankingConfig> = {};
+  try {
+    ranking = parseRankingOverrides(opts.ranking);
+  } catch (err) {
+    fail((err as Error).message, ExitCode.USAGE);
+  }
+
   const log = createLogger({ level: opts.logLevel, name: 'vantage-sim' });
   const abort = new AbortController();
   let stopHold: (() => void) | undefined;
@@ -83,7 +112,7 @@ export async function main(argv: string[]): Promise<void> {
   let result: RunResult;
   try {
     result = await runWorld({
-      world, speed, log, agents: opts.agents, signal: abort.signal,
+      world, speed, log, agents: opts.agents, signal: abort.signal, ranking,
       onReady: (info) => {
         if (!opts.live) return;
         screen.write(`Selector DNS on ${info.dns.host}:${info.dns.port}, sites on port ${info.sitePort}; warming up (agents' first probe rounds)...\n${digHint(world, info.dns.port)}`);

@@ -10,6 +10,7 @@ import { scoreRun, type Sample, type Score } from './score.js';
 import { startSiteServers } from './site-server.js';
 import { startStack, type AgentMode } from './stack.js';
 import type { World } from './world.js';
+import type { RankingConfig } from '../../selector/config.js';
 
 export interface RunInfo {
   dns: { host: string; port: number };
@@ -24,6 +25,8 @@ export interface RunOptions {
   /** World seconds per wall second (probeIntervalS / speed must be a whole number). */
   speed?: number;
   log: Logger;
+  /** Overrides of the ranking tuned for the world (for experiments). */
+  ranking?: Partial<RankingConfig>;
   /** Upper bound of the warm-up, in wall seconds. */
   maxWarmupS?: number;
   onReady?(info: RunInfo): void;
@@ -85,7 +88,7 @@ export async function runWorld(opts: RunOptions): Promise<RunResult> {
   let stack: Awaited<ReturnType<typeof startStack>> | undefined;
   let client: EcsClient | undefined;
   try {
-    stack = await startStack(world, { sitePort: sites.port, intervalS: agentIntervalS, agents: opts.agents, log });
+    stack = await startStack(world, { sitePort: sites.port, intervalS: agentIntervalS, agents: opts.agents, log, ranking: opts.ranking });
     client = await createEcsClient(stack.dns);
     const info: RunInfo = { dns: stack.dns, mqttUrl: stack.mqttUrl, sitePort: sites.port, agentIntervalS };
     opts.onReady?.(info);

@@ -38,7 +38,7 @@ export function rankingFor(intervalS: number): Partial<RankingConfig> {
 
 const zoneOfService = (service: string): string => service.split('.').slice(1).join('.');
 
-export function selectorConfigFor(world: World, sitePort: number, intervalS: number, dbPath: string): Readonly<SelectorConfig> {
+export function selectorConfigFor(world: World, sitePort: number, intervalS: number, dbPath: string, ranking: Partial<RankingConfig> = {}): Readonly<SelectorConfig> {
   const zone = zoneOfService(world.service);
   return parseSelectorConfig({
     dns: { listen: ['127.0.0.1:0'], zones: [{ name: zone, ns: [`ns1.${zone}`], hostmaster: `hostmaster.${zone}` }] },
@@ -47,7 +47,7 @@ export function selectorConfigFor(world: World, sitePort: number, intervalS: num
     db: dbPath,
     auth: { agents: 'off' },
     prefixes: world.pops.map((p) => ({ agent: p.id, prefixes: [...p.prefixes] })),
-    ranking: rankingFor(intervalS),
+    ranking: { ...rankingFor(intervalS), ...ranking },
     services: [{
       name: world.service,
       // A short TTL: the simulator asks every second and wants the current answer.
@@ -110,7 +110,16 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startStack(world: World, opts: { sitePort: number; intervalS: number; agents: AgentMode; log: Logger }): Promise<Stack> {
+export interface StackOptions {
+  sitePort: number;
+  intervalS: number;
+  agents: AgentMode;
+  log: Logger;
+  /** Overrides of the tuned ranking (experiments: `--ranking hysteresisPct=0`). */
+  ranking?: Partial<RankingConfig>;
+}
+
+export async function startStack(world: World, opts: StackOptions): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-sim-'));
   const closers: (() => Promise<void>)[] = [];
   const close = async (): Promise<void> => {
@@ -118,7 +127,7 @@ export async function startStack(world: World, opts: { sitePort: number; interva
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const selector = createSelector(selectorConfigFor(world, opts.sitePort, opts.intervalS, join(dir, 'selector.db')), { log: opts.log.child({ component: 'selector' }) });
+    const selector = createSelector(selectorConfigFor(world, opts.sitePort, opts.intervalS, join(dir, 'selector.db'), opts.ranking), { log: opts.log.child({ component: 'selector' }) });
     await selector.start();
     closers.push(() => selector.close());
     const dns = hostPort(selector.dnsAddresses());

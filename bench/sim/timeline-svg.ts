@@ -34,7 +34,8 @@ export function timelineSvg(world: World, popId: string, samples: readonly Sampl
     const w = Math.max(1, x(eventEndS(world, ev)) - x0);
     const label = ev.extraMs ? `${ev.kind} +${ev.extraMs} ms` : ev.kind;
     out.push(`<rect x="${x0.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${LANE_PX - 4}" fill="${EVENT_FILL[ev.kind]}" opacity="0.6"><title>${esc(label)}</title></rect>`);
-    out.push(`<text x="${(x0 + 3).toFixed(1)}" y="${y + 11}" font-size="10">${esc(label)}</text>`);
+    // Short events (flaps) keep their label in the tooltip only, so labels never overlap.
+    if (w >= 70) out.push(`<text x="${(x0 + 3).toFixed(1)}" y="${y + 11}" font-size="10">${esc(label)}</text>`);
   }
   const step = plotPx / world.durationS;
   for (const sample of mine) {
