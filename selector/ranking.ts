@@ -162,19 +162,17 @@ function hysteresis(inc: Candidate, best: Candidate, r: RankInput['ranking']): H
 }
 
 export function rankSites(input: RankInput): Ranking {
-  const explained: SiteExplanation[] = [];
   const candidates: Candidate[] = [];
   const noData: RankSite[] = [];
   input.sites.forEach((site, index) => {
     const st = site.stats;
     if (site.drained || !st || st.samples === 0) {
-      explained.push(explainSite(input.policy, site, st, null, input.ranking.failurePenalty));
       if (!site.drained) noData.push(site);
       return;
     }
+    if (st.down) return;
     const s = scoreSite(input.policy, site, st, input.ranking.failurePenalty);
-    explained.push(explainSite(input.policy, site, st, s, input.ranking.failurePenalty));
-    if (!st.down) candidates.push({ site, index, primary: s.primary, score: s.score });
+    candidates.push({ site, index, primary: s.primary, score: s.score });
   });
   candidates.sort(compare);
   let decision: HysteresisDecision | undefined;
@@ -194,10 +192,28 @@ export function rankSites(input: RankInput): Ranking {
     note = failOpen ? 'all sites down: fail-open in configured order' : 'every site is drained';
   }
   const capped = full.slice(0, input.answers);
-  const explanation: Ranking['explanation'] = { policy: input.policy, sites: explained };
-  if (decision) explanation.hysteresis = decision;
-  if (note) explanation.note = note;
-  return { order: capped.map((s) => s.id), addresses: capped.map((s) => s.address), full: full.map((s) => s.id), failOpen, explanation };
+  // Ranking runs for every metrics message; the per-site explanation is built only
+  // when read (`explain`), from the same inputs.
+  let explanation: Ranking['explanation'] | undefined;
+  return {
+    order: capped.map((s) => s.id),
+    addresses: capped.map((s) => s.address),
+    full: full.map((s) => s.id),
+    failOpen,
+    get explanation(): Ranking['explanation'] {
+      if (!explanation) {
+        const sites = input.sites.map((site) => {
+          const st = site.stats;
+          const measured = !site.drained && st !== undefined && st.samples > 0;
+          return explainSite(input.policy, site, st, measured ? scoreSite(input.policy, site, st, input.ranking.failurePenalty) : null, input.ranking.failurePenalty);
+        });
+        explanation = { policy: input.policy, sites };
+        if (decision) explanation.hysteresis = decision;
+        if (note) explanation.note = note;
+      }
+      return explanation;
+    },
+  };
 }
 
 /**

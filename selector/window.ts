@@ -38,7 +38,11 @@ export class SiteWindow {
 
   constructor(private readonly limits: WindowLimits) {}
 
+  /** stats() result, valid until the window changes (the aggregate re-reads every agent's windows). */
+  private cached: SiteStats | undefined;
+
   add(s: Sample): void {
+    this.cached = undefined;
     this.samples.push(s);
     if (s.ok) {
       this.streak = this.streak > 0 ? this.streak + 1 : 1;
@@ -54,7 +58,10 @@ export class SiteWindow {
   prune(nowMs: number): void {
     const cutoff = nowMs - this.limits.windowS * 1000;
     const live = () => this.samples.length - this.head;
-    while (live() > this.limits.minRounds && (this.samples[this.head] as Sample).ts < cutoff) this.head++;
+    while (live() > this.limits.minRounds && (this.samples[this.head] as Sample).ts < cutoff) {
+      this.head++;
+      this.cached = undefined;
+    }
     if (this.head > 64 && this.head * 2 > this.samples.length) {
       this.samples = this.samples.slice(this.head);
       this.head = 0;
@@ -66,6 +73,7 @@ export class SiteWindow {
   }
 
   stats(): SiteStats {
+    if (this.cached) return this.cached;
     const times: number[] = [];
     let failures = 0;
     for (let i = this.head; i < this.samples.length; i++) {
@@ -74,7 +82,8 @@ export class SiteWindow {
       else if (!s.ok) failures++;
     }
     const last = this.samples[this.samples.length - 1];
-    return { samples: this.size, failures, medianMs: median(times), down: this.down, streak: this.streak, newestTs: last?.ts ?? 0 };
+    this.cached = { samples: this.size, failures, medianMs: median(times), down: this.down, streak: this.streak, newestTs: last?.ts ?? 0 };
+    return this.cached;
   }
 }
 
