@@ -51,7 +51,11 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
 
-  const event = (e: EventRecord): void => writer?.addEvent(e);
+  /** Decision log: stored for `events`, and logged at info (state changes only; never per query). */
+  const event = (e: EventRecord): void => {
+    writer?.addEvent(e);
+    log.info({ event: e.kind, agent: e.agent, service: e.service, site: e.site, detail: e.detail }, e.kind.replace(/_/g, ' '));
+  };
 
   /** Re-evaluates agent states, feeds the mapper and the aggregate, records changes. */
   function evaluateAgents(): void {

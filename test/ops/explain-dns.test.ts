@@ -81,7 +81,20 @@ describe('explain == DNS answer', () => {
     const ap = e.sites.find((s: Json) => s.id === 'ap-south');
     expect(ap).toMatchObject({ state: 'down', samples: 4, streak: -2, failureShare: 0.5, medianMs: 150 });
     expect(ap.formula).toBe('excluded: down (median 150 ms × (1 + 4 × 0.5 failure share) = 450)');
-    expect(e.agent).toMatchObject({ id: 'pop-lon', state: 'online', intervalS: 10 });
+    expect(e.agent).toMatchObject({ id: 'pop-lon', state: 'online', intervalS: 60 });
+  });
+});
+
+describe('logs', () => {
+  it('pino JSON; state changes at info; nothing per query', async () => {
+    const lines = () => daemon.stderr().trimEnd().split('\n');
+    const parsed = lines().map((l) => JSON.parse(l) as Json);
+    expect(parsed.find((l) => l.msg === 'site down' && l.agent === 'pop-lon')).toMatchObject({ level: 30, site: 'ap-south', service: SERVICE });
+    expect(parsed.some((l) => l.msg === 'agent online' && l.agent === 'pop-nyc' && l.level === 30)).toBe(true);
+    const before = lines().length;
+    for (let i = 0; i < 10; i++) await dig(env.ports.dns, SERVICE, { subnet: '198.51.100.0/24' });
+    await explain('198.51.100.0/24', '127.0.0.1');
+    expect(lines().length).toBe(before);
   });
 });
 

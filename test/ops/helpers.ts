@@ -105,7 +105,8 @@ function res(site: string, totalMs: number | null, error = 'reset'): R {
 /**
  * A small world: pop-nyc (198.51.100.0/24) sees us-east best; pop-lon (203.0.113.0/24,
  * resolver 127.0.0.53) sees eu-west best and ap-south down (2 resets); pop-old
- * (192.0.2.0/25) measured, then went offline (its status topic says so).
+ * (192.0.2.0/25) measured, then went offline (its status topic says so). intervalS 60:
+ * agents stay online for 3 × 60 s, longer than any test file takes.
  */
 export async function feedWorld(mqttPort: number, rounds = 4): Promise<void> {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 });
@@ -122,9 +123,9 @@ export async function feedWorld(mqttPort: number, rounds = 4): Promise<void> {
   }
   for (let i = 0; i < rounds; i++) {
     const ts = now - (rounds - 1 - i) * 1000;
-    await pub('vantage/v1/agents/pop-nyc/metrics', { agent: 'pop-nyc', seq: i + 1, ts, intervalS: 10, results: [res('us-east', 10 + i), res('eu-west', 80 + i), res('ap-south', i === 1 ? null : 200, 'timeout')] });
-    await pub('vantage/v1/agents/pop-lon/metrics', { agent: 'pop-lon', seq: i + 1, ts, intervalS: 10, results: [res('us-east', 120), res('eu-west', 8 + i), res('ap-south', i >= rounds - 2 ? null : 150)] });
-    await pub('vantage/v1/agents/pop-old/metrics', { agent: 'pop-old', seq: i + 1, ts, intervalS: 10, results: [res('us-east', 300), res('eu-west', 5), res('ap-south', 5)] });
+    await pub('vantage/v1/agents/pop-nyc/metrics', { agent: 'pop-nyc', seq: i + 1, ts, intervalS: 60, results: [res('us-east', 10 + i), res('eu-west', 80 + i), res('ap-south', i === 1 ? null : 200, 'timeout')] });
+    await pub('vantage/v1/agents/pop-lon/metrics', { agent: 'pop-lon', seq: i + 1, ts, intervalS: 60, results: [res('us-east', 120), res('eu-west', 8 + i), res('ap-south', i >= rounds - 2 ? null : 150)] });
+    await pub('vantage/v1/agents/pop-old/metrics', { agent: 'pop-old', seq: i + 1, ts, intervalS: 60, results: [res('us-east', 300), res('eu-west', 5), res('ap-south', 5)] });
   }
   await new Promise((r) => setTimeout(r, 50));
   await pub('vantage/v1/agents/pop-old/status', { agent: 'pop-old', state: 'offline', ts: Date.now() + 5 }, true);
