@@ -143,6 +143,9 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
       const srv = server;
       aedes = undefined;
       server = undefined;
+      // Messages still queued are dropped: the store behind onMessage is closing.
+      queue.length = 0;
+      head = 0;
       if (b) await new Promise<void>((resolve) => b.close(() => resolve()));
       if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
     },
