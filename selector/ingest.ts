@@ -23,6 +23,8 @@ export interface IngestCounters {
   rejected: Partial<Record<IngestReject, number>>;
   results: number;
   resultsRejected: Partial<Record<ResultReject, number>>;
+  /** Status/announce rows the database refused (the in-memory state was still updated). */
+  dbWriteErrors: number;
 }
 
 export interface IngestDeps {
@@ -51,13 +53,23 @@ function impossible(r: Result): boolean {
 export function createIngest(deps: IngestDeps) {
   const { store, writer, engine, freshness, log } = deps;
   const now = deps.now ?? Date.now;
-  const counters: IngestCounters = { accepted: { status: 0, announce: 0, metrics: 0 }, rejected: {}, results: 0, resultsRejected: {} };
+  const counters: IngestCounters = { accepted: { status: 0, announce: 0, metrics: 0 }, rejected: {}, results: 0, resultsRejected: {}, dbWriteErrors: 0 };
   const lastSeq = new Map<string, number>();
   const maxAgeMs = deps.maxAgeMs ?? 48 * 3_600_000;
 
   function reject(reason: IngestReject, agent: string | undefined, detail: string): void {
     counters.rejected[reason] = (counters.rejected[reason] ?? 0) + 1;
     log.debug({ agent, reason, detail }, 'message rejected');
+  }
+
+  /** A refused write (locked or full disk) must not undo what memory already knows. */
+  function persist(agent: string, write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      counters.dbWriteErrors++;
+      log.error({ err, agent }, 'database write failed; state kept in memory');
+    }
   }
 
   function dropResult(reason: ResultReject): void {
@@ -111,17 +123,17 @@ export function createIngest(deps: IngestDeps) {
         if (payload.length === 0) return;
         const s = parseStatus(payload, check);
         counters.accepted.status++;
-        store.recordStatus(agent, s.state, s.ts);
         // Arrival time: a last will carries the ts of the agent's connect, older than its metrics.
         freshness.noteStatus(agent, s.state, now());
         writer.addEvent({ ts: s.ts, kind: `agent_status_${s.state}`, agent });
         deps.onAgentActivity(agent);
+        persist(agent, () => store.recordStatus(agent, s.state, s.ts));
       } else {
         if (payload.length === 0) return;
         const a = parseAnnounce(payload, check);
         counters.accepted.announce++;
-        store.recordAnnounce(agent, a.pop, a, a.prefixes, a.ts);
         deps.onAnnounce(agent, a);
+        persist(agent, () => store.recordAnnounce(agent, a.pop, a, a.prefixes, a.ts));
       }
     } catch (err) {
       if (err instanceof ProtocolError) return reject(err.reason as IngestReject, agent, err.message);

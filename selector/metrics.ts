@@ -87,7 +87,7 @@ export function createSelectorMetrics(src: SelectorMetricsSources): Registry {
   });
   new Counter({
     name: 'vantage_selector_db_write_errors_total', help: 'Failed SQLite write transactions', registers,
-    collect() { this.reset(); this.inc(src.dbWriteErrors()); },
+    collect() { this.reset(); this.inc(src.dbWriteErrors() + (src.ingest()?.dbWriteErrors ?? 0)); },
   });
   new Counter({
     name: 'vantage_selector_db_results_committed_total', help: 'Probe results committed to SQLite', registers,

@@ -36,12 +36,25 @@ export interface ResultWriterOptions {
   /** How often in-memory rollups are written (ms); default 5000. */
   rollupWriteMs?: number;
   onError?: (err: unknown) => void;
+  /** Results kept for retry while the database refuses writes; the oldest are dropped past it. */
+  maxRetryRows?: number;
+  /** Wait before retrying after a failed write (ms); default 1000. */
+  retryMs?: number;
 }
 
 type Row = Record<string, unknown>;
 
 export class ResultWriter {
   private results: StoredResult[] = [];
+  /** Already folded into the rollups, not yet committed (a write failed): retried as is. */
+  private retry: StoredResult[] = [];
+  private readonly maxRetryRows: number;
+  private readonly retryMs: number;
+  /** Results dropped because the database refused writes for too long. */
+  dropped = 0;
+  /** True while the last write failed (the selector answers from memory meanwhile). */
+  failing = false;
+  private closed = false;
   private events: EventRecord[] = [];
   private seen = new Map<string, { seq: number; intervalS: number; ts: number }>();
   private timer: NodeJS.Timeout | undefined;
@@ -66,7 +79,12 @@ export class ResultWriter {
     this.maxRows = opts.maxRows ?? 5000;
     this.rollupWriteMs = opts.rollupWriteMs ?? 5000;
     this.onError = opts.onError ?? (() => {});
+    this.maxRetryRows = opts.maxRetryRows ?? 200_000;
+    this.retryMs = opts.retryMs ?? 1000;
     const db = store.db;
+    // better-sqlite3 is synchronous: a 5 s busy_timeout would freeze DNS for 5 s on
+    // every flush while another connection holds the write lock. Fail fast and retry.
+    db.pragma('busy_timeout = 50');
     this.insertResult = db.prepare(`INSERT INTO results (agent, service, site, ts, ok, status, connect_ms, tls_ms, ttfb_ms, total_ms, bytes, error)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.getRollup = db.prepare('SELECT * FROM rollups WHERE agent = ? AND service = ? AND site = ? AND minute = ?');
@@ -93,7 +111,7 @@ export class ResultWriter {
   }
 
   get pending(): number {
-    return this.results.length;
+    return this.results.length + this.retry.length;
   }
 
   private schedule(): void {
@@ -112,31 +130,64 @@ export class ResultWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const writeRollups = all || Date.now() - this.rollupsWrittenAt >= this.rollupWriteMs;
-    if (!this.results.length && !this.events.length && !this.seen.size && !(writeRollups && this.dirtyRollups.size)) {
+    if (!this.results.length && !this.retry.length && !this.events.length && !this.seen.size && !(writeRollups && this.dirtyRollups.size)) {
       this.scheduleRollups();
       return;
     }
-    const results = this.results;
+    // Fold into the in-memory rollups once, outside the transaction, so a failed write
+    // that is retried never counts a result twice (reads are never blocked in WAL).
+    const fresh = this.results;
+    this.results = [];
+    let folded = 0;
+    try {
+      for (; folded < fresh.length; folded++) foldRollup(this.rollupFor(fresh[folded] as StoredResult), fresh[folded] as StoredResult);
+    } catch (err) {
+      this.retry = this.retry.concat(fresh.slice(0, folded));
+      this.results = fresh.slice(folded).concat(this.results);
+      this.failed(err);
+      return;
+    }
+    const results = this.retry.length ? this.retry.concat(fresh) : fresh;
     const events = this.events;
     const seen = this.seen;
-    this.results = [];
+    this.retry = [];
     this.events = [];
     this.seen = new Map();
     try {
       this.store.db.transaction(() => {
         for (const r of results) {
           this.insertResult.run(r.agent, r.service, r.site, r.ts, r.ok ? 1 : 0, r.status, r.connectMs, r.tlsMs, r.ttfbMs, r.totalMs, r.bytes, r.error);
-          foldRollup(this.rollupFor(r), r);
         }
         if (writeRollups) this.writeRollups();
         for (const [agent, s] of seen) this.store.recordMetricsSeen(agent, s.seq, s.intervalS, s.ts);
         for (const e of events) this.store.addEvent(e);
       })();
       this.committed += results.length;
+      this.failing = false;
     } catch (err) {
-      this.onError(err);
+      // The transaction rolled back as a whole: keep everything for the next attempt.
+      const over = results.length - this.maxRetryRows;
+      this.retry = over > 0 ? results.slice(over) : results;
+      if (over > 0) this.dropped += over;
+      this.events = events.concat(this.events).slice(-10_000);
+      for (const [agent, s] of this.seen) seen.set(agent, s);
+      this.seen = seen;
+      this.failed(err);
+      return;
     }
     this.scheduleRollups();
+  }
+
+  /** A write failed: report it and try again after retryMs (not at the next result). */
+  private failed(err: unknown): void {
+    this.failing = true;
+    this.onError(err);
+    if (!this.timer && !this.closed) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flush();
+      }, this.retryMs);
+    }
   }
 
   /** Makes sure dirty rollups get written even when no more results arrive. */
@@ -208,6 +259,9 @@ export class ResultWriter {
 
   close(): void {
     this.flush(true);
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
 
