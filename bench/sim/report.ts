@@ -80,7 +80,7 @@ function markdown(result: RunResult, svgFiles: readonly string[]): string {
     'Each change of a POP\'s best site (oracle), how many seconds Vantage took to answer the new best first, and how many of that POP\'s seconds until its next change were not sent to the best.',
     '',
     score.transitions.length ? '| at (s) | POP | best from → to | lag (s) | missed POP-seconds |\n|---:|---|---|---:|---:|' : 'The best site never changed.',
-    ...score.transitions.map((x) => `| ${x.s} | ${x.pop} | ${x.from ?? '-'} → ${x.to} | ${x.lagS ?? 'never'} | ${x.missedS} |`),
+    ...score.transitions.map((x) => `| ${x.s} | ${x.pop} | ${x.from ?? '-'} → ${x.to} | ${x.lagS ?? 'not followed'} | ${x.missedS} |`),
     '',
     `Missed POP-seconds outside these windows (before any change): ${missedBeforeChanges(result)}.`,
     '',

@@ -37,7 +37,7 @@ export interface Transition {
   s: number;
   from: string | null;
   to: string;
-  /** Seconds until Vantage's first answer was (one of) the new best; null if never within the run. */
+  /** Seconds until Vantage's first answer was (one of) the new best; null if not before the next change or the end. */
   lagS: number | null;
   /** POP-seconds of this POP not sent to the best from this change until the next one. */
   missedS: number;

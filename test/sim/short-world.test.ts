@@ -34,6 +34,7 @@ describe('vantage-sim', () => {
     [['--world', 'bench/worlds/short.json', '--bogus'], /^vantage-sim: unknown option '--bogus'\n$/],
     [[], /^vantage-sim: required option '--world <file>' not specified\n$/],
     [['--world', 'bench/worlds/short.json', '--speed', '3'], /^vantage-sim: --speed 3: probeIntervalS \(1\) \/ speed must be a whole number of seconds\n$/],
+    [['--world', 'bench/worlds/short.json', '--ranking', 'bogus=1'], /^vantage-sim: --ranking bogus: unknown key\n$/],
     [['--world', 'BAD'], /^vantage-sim: .*bad\.json: events\[0\]\.site: unknown site "nowhere"\n$/],
   ])('bad arguments or world: one line, exit 2 (%#)', async (args, stderr) => {
     const bad = join(dir, 'bad.json');
