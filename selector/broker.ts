@@ -18,6 +18,10 @@ import type { Store } from './store/store.js';
 const AGENTS_PREFIX = `${TOPIC_ROOT}/agents/`;
 const CONFIG_PREFIX = `${TOPIC_ROOT}/config/`;
 const agentOf = new WeakMap<Client, string>();
+/** Messages queued for ingest before PUBACKs are held, and the level that releases them. */
+const QUEUE_HIGH_WATER = 256;
+const QUEUE_LOW_WATER = 128;
+const HOLD_MAX_MS = 5000;
 
 export interface EmbeddedBrokerOptions {
   mqtt: SelectorConfig['mqtt'];
@@ -48,12 +52,38 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
   let aedes: Aedes | undefined;
   let server: net.Server | tls.Server | undefined;
   let bound: { host: string; port: number } | undefined;
-  // One message per event-loop turn, acknowledged after it is handled: a burst of
-  // large metrics messages then yields to the DNS sockets between messages, and
-  // QoS 1 publishers are paced by our PUBACKs instead of growing a queue here.
+  // One message per event-loop turn: a burst of large metrics messages then yields to
+  // the DNS sockets between messages. aedes sends the PUBACK as soon as authorizePublish
+  // allows a message, before it is handled here; so while the queue is long the answer
+  // is held, which paces QoS 1 publishers by their PUBACKs (regression: under overload
+  // the queue grew without bound and its backlog was lost at shutdown).
   const queue: { topic: string; payload: Buffer; cb: () => void }[] = [];
+  const held: { go: () => void; timer: NodeJS.Timeout }[] = [];
   let head = 0;
   let draining = false;
+  // Allowed by authorizePublish but not yet delivered to us (aedes delivers later).
+  let allowed = 0;
+  const below = (mark: number): boolean => queue.length - head + allowed < mark;
+  const release = (): void => {
+    while (held.length && below(QUEUE_LOW_WATER)) {
+      const h = held.shift() as (typeof held)[number];
+      clearTimeout(h.timer);
+      h.go();
+    }
+  };
+  /** Holds a PUBACK; at most HOLD_MAX_MS, so a miscount can never hold a publisher for good. */
+  const hold = (cb: (err: null) => void): void => {
+    const h = {
+      go: () => { allowed++; cb(null); },
+      timer: setTimeout(() => {
+        const i = held.indexOf(h);
+        if (i >= 0) held.splice(i, 1);
+        allowed = 0;
+        h.go();
+      }, HOLD_MAX_MS),
+    };
+    held.push(h);
+  };
   const drainOne = (): void => {
     const item = queue[head++];
     if (item) {
@@ -64,14 +94,17 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
       }
     }
     if (head < queue.length) {
+      release();
       setImmediate(drainOne);
       return;
     }
     queue.length = 0;
     head = 0;
     draining = false;
+    release();
   };
   const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+    allowed = Math.max(0, allowed - 1);
     queue.push({ topic: packet.topic, payload: packet.payload as Buffer, cb });
     if (!draining) {
       draining = true;
@@ -104,7 +137,15 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
         },
         authorizePublish: (client, packet, cb) => {
           // client null: the broker itself (e.g. a will of a gone client) — already authorised at connect.
-          if (client === null || mayPublish(agentOf.get(client), packet.topic, authRequired)) return cb(null);
+          if (client === null) return cb(null);
+          if (mayPublish(agentOf.get(client), packet.topic, authRequired)) {
+            if (!packet.topic.startsWith(AGENTS_PREFIX)) return cb(null); // not for ingest
+            if (below(QUEUE_HIGH_WATER)) {
+              allowed++;
+              return cb(null);
+            }
+            return hold(cb);
+          }
           log.warn({ agent: agentOf.get(client), topic: packet.topic }, 'MQTT publish refused');
           cb(new Error(`publish to ${packet.topic} not allowed`));
         },
@@ -145,7 +186,9 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
       server = undefined;
       // Messages still queued are dropped: the store behind onMessage is closing.
       queue.length = 0;
+      for (const h of held.splice(0)) clearTimeout(h.timer);
       head = 0;
+      allowed = 0;
       if (b) await new Promise<void>((resolve) => b.close(() => resolve()));
       if (srv) await new Promise<void>((resolve) => srv.close(() => resolve()));
     },
