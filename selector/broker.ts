@@ -140,7 +140,9 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
           if (client === null) return cb(null);
           if (mayPublish(agentOf.get(client), packet.topic, authRequired)) {
             if (!packet.topic.startsWith(AGENTS_PREFIX)) return cb(null); // not for ingest
-            if (below(QUEUE_HIGH_WATER)) {
+            // Never let a message overtake a held one: per-agent order is the seq
+            // order, and a later seq handled first turns the earlier into stale_seq.
+            if (held.length === 0 && below(QUEUE_HIGH_WATER)) {
               allowed++;
               return cb(null);
             }

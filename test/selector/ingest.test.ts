@@ -107,4 +107,16 @@ describe('ingest over a real broker', () => {
     strict.handle(M('pop-z'), Buffer.from(metrics('pop-z', 1, [])));
     expect(strict.counters.rejected).toEqual({ not_enrolled: 1 });
   });
+
+  it('keeps per-agent order under backpressure: a burst beyond the queue high-water mark loses nothing to stale_seq', async () => {
+    const before = ingest.counters.accepted.metrics;
+    const results = Array.from({ length: 200 }, () => result('us-east', 10));
+    const burst = Array.from({ length: 800 }, (_, i) =>
+      client.publishAsync(M('pop-burst'), metrics('pop-burst', 1000 + i, results), { qos: 1 }));
+    await Promise.all(burst);
+    const staleBefore = ingest.counters.rejected.stale_seq ?? 0;
+    await until(() => ingest.counters.accepted.metrics - before + (ingest.counters.rejected.stale_seq ?? 0) - staleBefore === 800, 20_000, 'burst handled');
+    expect((ingest.counters.rejected.stale_seq ?? 0) - staleBefore).toBe(0);
+    expect(ingest.counters.accepted.metrics - before).toBe(800);
+  });
 });
