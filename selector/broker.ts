@@ -103,7 +103,11 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
     draining = false;
     release();
   };
+  let closing = false;
   const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+    // Closing aedes publishes every connected agent's last will: those say nothing about
+    // the agents (regression: a selector restart marked them all offline in the DB).
+    if (closing) return cb();
     allowed = Math.max(0, allowed - 1);
     queue.push({ topic: packet.topic, payload: packet.payload as Buffer, cb });
     if (!draining) {
@@ -115,6 +119,7 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
   return {
     broker: () => aedes,
     async start() {
+      closing = false;
       aedes = await Aedes.createBroker({
         authenticate: (client, username, password, done) => {
           if (!authRequired) return done(null, true);
@@ -186,6 +191,7 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
       const srv = server;
       aedes = undefined;
       server = undefined;
+      closing = true;
       // Messages still queued are dropped: the store behind onMessage is closing.
       queue.length = 0;
       for (const h of held.splice(0)) clearTimeout(h.timer);

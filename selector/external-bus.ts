@@ -10,6 +10,18 @@ import { INGEST_TOPIC, type MessageBus, type MessageHandler } from './bus.js';
 import type { SelectorConfig } from './config.js';
 
 const PUBLISH_TIMEOUT_MS = 10_000;
+/**
+ * A broker that shuts down (Mosquitto on SIGTERM) sends every connected agent's last
+ * will to us just before it drops our connection too: an "offline" status is held this
+ * long and dropped if our connection closes meanwhile (regression: a broker restart
+ * marked every agent offline at once instead of letting them go stale after the threshold).
+ */
+const WILL_HOLD_MS = 500;
+
+/** True for a status payload saying offline (cheap check; ingest validates it properly). */
+function isOffline(topic: string, payload: Buffer): boolean {
+  return topic.endsWith('/status') && payload.includes('"offline"');
+}
 
 export function createExternalBus(cfg: SelectorConfig['mqtt'], onMessage: MessageHandler, log: Logger): MessageBus {
   let client: MqttClient | undefined;
@@ -30,7 +42,26 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], onMessage: Messag
         throw new VantageError('BROKER_ERR', `cannot connect to ${url}: ${(err as Error).message}`, { cause: err });
       }
       const c = client;
-      c.on('message', (topic, payload) => onMessage(topic, payload));
+      const held = new Map<string, { payload: Buffer; timer: NodeJS.Timeout }>();
+      const flush = (topic: string): void => {
+        const h = held.get(topic);
+        if (!h) return;
+        held.delete(topic);
+        clearTimeout(h.timer);
+        onMessage(topic, h.payload);
+      };
+      c.on('message', (topic, payload) => {
+        // Keep per-agent order: a held status goes first.
+        const statusTopic = topic.replace(/\/[^/]+$/, '/status');
+        if (held.has(statusTopic)) flush(statusTopic);
+        if (!isOffline(topic, payload)) return onMessage(topic, payload);
+        held.set(topic, { payload, timer: setTimeout(() => flush(topic), WILL_HOLD_MS) });
+      });
+      c.on('close', () => {
+        if (held.size) log.info({ agents: held.size }, 'broker connection lost: offline statuses just received are ignored');
+        for (const h of held.values()) clearTimeout(h.timer);
+        held.clear();
+      });
       c.on('error', (err) => log.warn({ err: err.message }, 'MQTT client error'));
       // Re-subscribe on every reconnect: with clean sessions the broker forgets us.
       c.on('connect', () => {
