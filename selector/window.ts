@@ -35,6 +35,15 @@ export class SiteWindow {
   private head = 0;
   down = false;
   streak = 0;
+  /** ts of the first success of the current success streak. */
+  private streakStartTs = 0;
+  /**
+   * Failures before this ts are forgiven: a site that came back up (upAfter
+   * consecutive successes) is not penalised for the outage it recovered from,
+   * or it would wait a whole window before winning again. Intermittent failures
+   * that never trip `down` still count.
+   */
+  private forgiveBeforeTs = 0;
 
   constructor(private readonly limits: WindowLimits) {}
 
@@ -45,8 +54,12 @@ export class SiteWindow {
     this.cached = undefined;
     this.samples.push(s);
     if (s.ok) {
-      this.streak = this.streak > 0 ? this.streak + 1 : 1;
-      if (this.down && this.streak >= this.limits.upAfter) this.down = false;
+      if (this.streak > 0) this.streak++;
+      else { this.streak = 1; this.streakStartTs = s.ts; }
+      if (this.down && this.streak >= this.limits.upAfter) {
+        this.down = false;
+        this.forgiveBeforeTs = this.streakStartTs;
+      }
     } else {
       this.streak = this.streak < 0 ? this.streak - 1 : -1;
       if (!this.down && -this.streak >= this.limits.downAfter) this.down = true;
@@ -79,7 +92,7 @@ export class SiteWindow {
     for (let i = this.head; i < this.samples.length; i++) {
       const s = this.samples[i] as Sample;
       if (s.ok && s.totalMs !== null) times.push(s.totalMs);
-      else if (!s.ok) failures++;
+      else if (!s.ok && s.ts >= this.forgiveBeforeTs) failures++;
     }
     const last = this.samples[this.samples.length - 1];
     this.cached = { samples: this.size, failures, medianMs: median(times), down: this.down, streak: this.streak, newestTs: last?.ts ?? 0 };

@@ -41,6 +41,18 @@ describe('window state machine', () => {
     expect(w.size).toBe(3);
     expect(w.stats().medianMs).toBe(18);
   });
+  it('forgives the outage a site recovered from, not intermittent failures', () => {
+    const w = new SiteWindow(limits);
+    [10, null, null, 12, 11].forEach((t, i) => w.add({ ts: i * 1000, ok: t !== null, totalMs: t }));
+    expect(w.stats()).toMatchObject({ samples: 5, failures: 0, down: false, medianMs: 11 });
+    // A later intermittent failure counts again.
+    w.add({ ts: 5000, ok: false, totalMs: null });
+    expect(w.stats()).toMatchObject({ samples: 6, failures: 1, down: false });
+    // Still down (one success only): the outage still counts.
+    const d = new SiteWindow(limits);
+    [10, null, null, 12].forEach((t, i) => d.add({ ts: i * 1000, ok: t !== null, totalMs: t }));
+    expect(d.stats()).toMatchObject({ failures: 2, down: true });
+  });
   it('median of successes only, failures counted', () => {
     const w = new SiteWindow(limits);
     [10, 30, null, 20].forEach((t, i) => w.add({ ts: i, ok: t !== null, totalMs: t }));
