@@ -1,9 +1,10 @@
-// npm run bench:soak [-- --duration-s 300 --agents 500 --qps 2000 --interval-s 2]
+// npm run bench:soak [-- --duration-s 300 --agents 500 --qps 2000 --interval-s 2 --window-s 60]
 // The selector runs as its own process (`vantage-selector run`, embedded aedes, SQLite);
 // this process plays N synthetic agents (one mqtt.js client each, announce + metrics
 // every interval) while dnsperf queries the selector with ECS. Reports messages and
 // results published vs ingested vs rejected (from /metrics), DNS QPS and losses, and the
-// selector's RSS sampled over the run (start, samples, end, least-squares slope).
+// selector's RSS sampled over the run (start, samples, end, least-squares slope over the
+// second half: the ranking windows fill for windowS, then memory should stay flat).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -12,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { agentTopic } from '../shared/protocol.js';
 
@@ -21,12 +23,14 @@ const { values: args } = parseArgs({
     agents: { type: 'string', default: '500' },
     qps: { type: 'string', default: '2000' },
     'interval-s': { type: 'string', default: '2' },
+    'window-s': { type: 'string', default: '60' },
   },
 });
 const DURATION_S = Number(args['duration-s']);
 const AGENTS = Number(args.agents);
 const QPS = Number(args.qps);
 const INTERVAL_S = Number(args['interval-s']);
+const WINDOW_S = Number(args['window-s']);
 const SERVICE = 'www.example.test';
 const SITES = Array.from({ length: 4 }, (_, i) => ({ id: `site-${i}`, address: `127.2.0.${i + 1}` }));
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'selector', 'cli.js');
@@ -68,6 +72,7 @@ function startSelector(dir: string, ports: { dns: number; mqtt: number; http: nu
     http: { listen: `127.0.0.1:${ports.http}` },
     db: join(dir, 'selector.db'),
     auth: { agents: 'off' },
+    ranking: { windowS: WINDOW_S },
     services: [{ name: SERVICE, answers: 2, probe: { port: 8080 }, sites: SITES }],
     log: { level: 'warn' },
   }));
@@ -183,6 +188,9 @@ async function main(): Promise<void> {
   rss.push([(Date.now() - t0) / 60_000, rssMb(pid)]);
   selector.kill('SIGTERM');
   const code = await exited;
+  const db = new Database(join(dir, 'selector.db'), { readonly: true });
+  const stored = (db.prepare('SELECT COUNT(*) AS n FROM results').get() as { n: number }).n;
+  db.close();
   rmSync(dir, { recursive: true, force: true });
 
   const accepted = sample(text, 'vantage_selector_ingest_accepted_total', 'kind="metrics"');
@@ -194,13 +202,13 @@ async function main(): Promise<void> {
   const lost = fleet.published.messages - accepted - rejected;
   const pick = (re: RegExp): string => re.exec(dnsOut)?.[1]?.trim() ?? '?';
   console.log(`messages: published ${fleet.published.messages} (publish failures ${fleet.failed}), accepted ${accepted}, rejected ${rejected}, unaccounted ${lost}`);
-  console.log(`results: published ${fleet.published.results}, ingested ${results}, rejected ${resultsRejected}, committed to SQLite ${committed}, db write errors ${dbErrors}`);
+  console.log(`results: published ${fleet.published.results}, ingested ${results}, rejected ${resultsRejected}, committed at the last scrape ${committed}, rows in SQLite after exit ${stored}, db write errors ${dbErrors}`);
   console.log(`DNS: ${pick(/Queries per second:\s+([\d.]+)/)} q/s, sent ${pick(/Queries sent:\s+(\d+)/)}, completed ${pick(/Queries completed:\s+(.+)/)}, lost ${pick(/Queries lost:\s+(.+)/)}, avg latency ${pick(/Average Latency \(s\):\s+([\d.]+)/)} s`);
   console.log(`selector RSS (MB) over time: ${rss.map(([m, v]) => `${m.toFixed(1)}m ${v.toFixed(0)}`).join(', ')}`);
-  const loaded = rss.slice(2);
-  console.log(`RSS start ${rss[0]?.[1].toFixed(1)} MB, end ${rss.at(-1)?.[1].toFixed(1)} MB, max ${Math.max(...rss.map(([, v]) => v)).toFixed(1)} MB, slope under load ${loaded.length > 2 ? slope(loaded).toFixed(2) : '?'} MB/min`);
+  const secondHalf = rss.filter(([m]) => m >= DURATION_S / 120);
+  console.log(`RSS start ${rss[0]?.[1].toFixed(1)} MB, end ${rss.at(-1)?.[1].toFixed(1)} MB, max ${Math.max(...rss.map(([, v]) => v)).toFixed(1)} MB, slope over the second half ${secondHalf.length > 2 ? slope(secondHalf).toFixed(2) : '?'} MB/min (ranking window ${WINDOW_S} s)`);
   console.log(`selector exit code after SIGTERM: ${code}`);
-  if (lost !== 0 || results + resultsRejected !== fleet.published.results) process.exitCode = 1;
+  if (lost !== 0 || results + resultsRejected !== fleet.published.results || stored !== results) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {
