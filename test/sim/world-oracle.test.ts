@@ -22,10 +22,10 @@ const base = () => ({
 
 describe('world files', () => {
   it('loads every shipped world and the shared example', () => {
-    for (const f of ['demo', 'short', 'path-congestion', 'flapping', 'ten-pops']) {
+    for (const f of ['demo', 'short', 'path-congestion', 'flapping', 'ten-pops', 'three-pops']) {
       expect(loadWorld(`bench/worlds/${f}.json`).name).toBe(f);
     }
-    expect(loadWorld('/work/shared/worlds/three-pops.json').pops).toHaveLength(3);
+    expect(loadWorld('bench/worlds/three-pops.json').pops).toHaveLength(3);
   });
 
   it.each([
