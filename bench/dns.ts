@@ -2,7 +2,8 @@
 // 100 agents, 10,000 prefixes, queries with ECS) and against gdnsd serving the same
 // record with multifo, in the same run. Prints QPS, lost queries, average latency and
 // the ratio. Env: BENCH_SECONDS (default 20), BENCH_GDNSD_THREADS (default 1, like our
-// one Node thread), BENCH_ECS (default 198.51.100.0/24).
+// one Node thread), BENCH_ECS (default 2001:db8:1::/48, one of the
+// 10,000 loaded prefixes; 198.51.100.0/24 for IPv4).
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { parsePrefix } from '../shared/prefix.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GDNSD_THREADS = Number(process.env.BENCH_GDNSD_THREADS ?? 1);
-const ECS = process.env.BENCH_ECS ?? '198.51.100.0/24';
+const ECS = process.env.BENCH_ECS ?? '2001:db8:1::/48';
 const OUTSTANDING = Number(process.env.BENCH_OUTSTANDING ?? 100);
 
 interface PerfResult { name: string; sent: number; completed: number; lost: number; qps: number; avgLatencyMs: number }

@@ -42,7 +42,7 @@ async function publisher(port: number): Promise<void> {
     const agent = `pop-${a}`;
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
     await client.publishAsync(agentTopic(agent, 'announce'),
-      JSON.stringify({ v: 1, agent, pop: agent, addresses: [], prefixes: [`10.${a}.0.0/16`], resolvers: [], ts: Date.now() }), { qos: 1 });
+      JSON.stringify({ v: 1, agent, pop: agent, addresses: [], prefixes: [`2001:db8:${a.toString(16)}::/48`], resolvers: [], ts: Date.now() }), { qos: 1 });
     let seq = Date.now();
     const results = svcs.flatMap((svc) => svc.sites.map((site, i) => ({
       service: svc.name, site: site.id, address: site.address, ok: i % 17 !== 0, status: i % 17 ? 200 : null,
@@ -76,8 +76,8 @@ function runDnsperf(port: number, seconds: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-dnsperf-'));
   const data = join(dir, 'queries');
   writeFileSync(data, Array.from({ length: 1000 }, (_, i) => `svc${i % SERVICES}.example.test A`).join('\n') + '\n');
-  // ECS option (RFC 7871): family 1, source /16, scope 0, address 10.0 (pop-0's prefix).
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-Q', String(DNS_QPS), '-E', '8:000110000a00'];
+  // ECS option (RFC 7871): family 2, source /48, scope 0, address 2001:db8:0 (pop-0's prefix).
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-Q', String(DNS_QPS), '-E', '8:00023000' + '20010db80000'];
   return new Promise((resolve) => {
     const child = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -92,7 +92,7 @@ async function startFleet(mqttPort: number, untilMs: number): Promise<Fleet> {
     const agent = `soak-${a}`;
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: agent, reconnectPeriod: 1000 });
     clients.push(client);
-    const prefix = `10.${a >> 8}.${a & 0xff}.0/24`;
+    const prefix = `2001:db8:${a.toString(16)}::/48`;
     await client.publishAsync(agentTopic(agent, 'announce'),
       JSON.stringify({ v: 1, agent, pop: agent, addresses: [], prefixes: [prefix], resolvers: [], ts: Date.now() }), { qos: 1, retain: true });
     loops.push((async () => {
@@ -130,8 +130,8 @@ function runDnsperf(port: number, seconds: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-soak-dnsperf-'));
   const data = join(dir, 'queries');
   writeFileSync(data, `${SERVICE} A\n`);
-  // ECS (RFC 7871): family 1, source /24, scope 0, 10.0.1 (soak-1's prefix).
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-Q', String(QPS), '-E', '8:00011800' + '0a0001'];
+  // ECS (RFC 7871): family 2, source /48, scope 0, 2001:db8:1 (soak-1's prefix).
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-Q', String(QPS), '-E', '8:00023000' + '20010db80001'];
   return new Promise((resolve) => {
     const child = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -42,9 +42,10 @@ async function main(): Promise<void> {
     // Each agent sees the sites in a different order (rotation), as ranking would give.
     table.setAnswer(BENCH_SERVICE, id, [...SITES.slice(a % 3), ...SITES.slice(0, a % 3)]);
   }
-  // 10,000 /24s spread over the agents, plus the ECS prefix the queries carry.
+  // 10,000 /48s of the IPv6 documentation range spread over the agents (the default ECS,
+  // 2001:db8:1::/48, is one of them), plus 198.51.100.0/24 for IPv4 runs.
   const prefixes: { prefix: string; agent: string }[] = [{ prefix: '198.51.100.0/24', agent: 'agent-1' }];
-  for (let i = 0; prefixes.length < PREFIXES; i++) prefixes.push({ prefix: `10.${(i >> 8) & 255}.${i & 255}.0/24`, agent: `agent-${i % AGENTS}` });
+  for (let i = 0; prefixes.length < PREFIXES; i++) prefixes.push({ prefix: `2001:db8:${i.toString(16)}::/48`, agent: `agent-${i % AGENTS}` });
   mapper.setPrefixes(prefixes);
   mapper.setAgentStates(states);
   const dns = {
