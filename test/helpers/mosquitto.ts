@@ -1,7 +1,7 @@
 // Starts a real Mosquitto broker (Debian `mosquitto`) on a loopback port, optionally with
 // a password file (made with mosquitto_passwd) and an ACL file. `restart()` keeps the port.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort, waitForTcp } from './net.js';
@@ -13,6 +13,8 @@ export interface MosquittoOptions {
   users?: Record<string, string>;
   /** ACL file contents (mosquitto acl_file syntax). */
   acl?: string;
+  /** An existing ACL file to use as it is (e.g. the shipped systemd/mosquitto.acl). */
+  aclFile?: string;
 }
 
 export interface MosquittoHandle {
@@ -29,19 +31,24 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? (await freeTcpPort(host));
   const dir = mkdtempSync(join(tmpdir(), 'vantage-mosquitto-'));
+  // Mosquitto started as root drops to the `mosquitto` user, which must read these files.
+  chmodSync(dir, 0o755);
   const lines = [`listener ${port} ${host}`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
   if (opts.users) {
     const pw = join(dir, 'passwd');
     writeFileSync(pw, '');
     for (const [user, password] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', pw, user, password]);
+    chmodSync(pw, 0o644);
     lines.push('allow_anonymous false', `password_file ${pw}`);
   } else {
     lines.push('allow_anonymous true');
   }
   if (opts.acl !== undefined) {
     const acl = join(dir, 'acl');
-    writeFileSync(acl, opts.acl);
+    writeFileSync(acl, opts.acl, { mode: 0o644 });
     lines.push(`acl_file ${acl}`);
+  } else if (opts.aclFile !== undefined) {
+    lines.push(`acl_file ${opts.aclFile}`);
   }
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, lines.join('\n') + '\n');

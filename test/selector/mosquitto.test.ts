@@ -1,9 +1,6 @@
 // External broker mode: a real Mosquitto with a password file made by
-// `mosquitto_passwd -b -c` and exactly the ACL shipped in systemd/mosquitto.acl.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+// `mosquitto_passwd -b` and exactly the ACL shipped in systemd/mosquitto.acl.
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,19 +8,19 @@ import { addAgent } from '../../selector/credentials.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { Store } from '../../selector/store/store.js';
 import { agentTopic, CATALOGUE_TOPIC } from '../../shared/protocol.js';
-import { freeTcpPort, waitForTcp } from '../helpers/net.js';
+import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
+import { freeTcpPort } from '../helpers/net.js';
 import { queryA } from './dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from './fixtures.js';
 
 const ACL = resolve(__dirname, '../../systemd/mosquitto.acl');
-let broker: ChildProcess;
+let broker: MosquittoHandle;
 let sel: Selector;
 let url: string;
 const passwords: Record<string, string> = { 'vantage-selector': 'selector-secret-1' };
 const clients: MqttClient[] = [];
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vantage-mosq-'));
   const port = await freeTcpPort();
   url = `mqtt://127.0.0.1:${port}`;
   const cfg = selectorConfig({ mqtt: { url, username: 'vantage-selector', password: passwords['vantage-selector'] }, auth: { agents: 'required' } });
@@ -32,16 +29,7 @@ beforeAll(async () => {
   passwords['pop-nyc'] = await addAgent(store, 'pop-nyc');
   passwords['pop-lon'] = await addAgent(store, 'pop-lon');
   store.close();
-  const pw = join(dir, 'passwd');
-  const users = Object.entries(passwords);
-  users.forEach(([user, pass], i) => execFileSync('mosquitto_passwd', i === 0 ? ['-b', '-c', pw, user, pass] : ['-b', pw, user, pass]));
-  // Mosquitto started as root drops to the `mosquitto` user, which must read these.
-  chmodSync(dir, 0o755);
-  chmodSync(pw, 0o644);
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pw}`, `acl_file ${ACL}`, 'persistence false', 'log_dest stderr', 'log_type error'].join('\n') + '\n');
-  broker = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  await waitForTcp('127.0.0.1', port, 10_000);
+  broker = await startMosquitto({ port, users: passwords, aclFile: ACL });
   sel = createSelector(cfg);
   await sel.start();
 });
@@ -49,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) await c.endAsync();
   await sel?.close();
-  broker?.kill('SIGTERM');
+  await broker?.stop();
 });
 
 async function agent(id: string): Promise<MqttClient> {
