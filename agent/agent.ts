@@ -59,6 +59,7 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
   const scheduler = createScheduler({
     intervalS: config.intervalS,
     concurrency: config.concurrency,
+    recheckChanges: config.recheckChanges,
     localAddress: config.bindAddress,
     ca,
     log: log.child({ component: 'scheduler' }),

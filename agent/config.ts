@@ -23,6 +23,8 @@ export const AgentConfigSchema = z.strictObject({
   resolvers: z.union([z.literal('auto'), z.array(zAddress).max(64)]).default('auto'),
   intervalS: z.number().int().min(1).max(3600).default(10),
   concurrency: z.number().int().min(1).max(1024).default(32),
+  /** Confirm a failure after a success (or the reverse) with an immediate second probe. */
+  recheckChanges: z.boolean().default(true),
   /** Rounds kept while the broker is unreachable; the oldest is dropped (and counted) past it. */
   queueMax: z.number().int().min(1).max(100_000).default(360),
   /** CA file (PEM) trusted for HTTPS probes besides the system roots. */

@@ -4,7 +4,11 @@
 // at the same time. Every probe is bounded by min(its timeoutMs, the round's end),
 // so a hanging site can delay neither the rest of its round nor the next one. Each
 // round ends in exactly one `onRound` call with one Result per target and a seq one
-// higher than the last.
+// higher than the last — plus a confirmation Result right after any probe that failed
+// where the previous probe of that site succeeded, or the other way round: like HAProxy's
+// `fastinter`, a state change is confirmed at once instead of a whole interval later, so
+// the selector can mark the site down (or up) within the round. Latency changes are left
+// to the selector's median, which keeps short blips from flapping answers.
 import { setMaxListeners } from 'node:events';
 import type { Catalogue, Result } from '../shared/protocol.js';
 import type { Logger } from '../shared/log.js';
@@ -26,6 +30,8 @@ export interface SchedulerOptions {
   seqStart?: number;
   onRound: (report: RoundReport) => void;
   log: Logger;
+  /** Re-probe a site at once when it failed after a success or the reverse (default true). */
+  recheckChanges?: boolean;
   /** Exposed for the metrics endpoint: called after every probe. */
   onProbe?: (result: Result) => void;
   probe?: (target: ProbeTarget, options: ProbeOptions) => Promise<Result>;
@@ -40,6 +46,11 @@ export interface Scheduler {
 
 /** Left free at the end of a round so its report goes out before the next starts. */
 const ROUND_MARGIN_MS = 100;
+/** Delay before a confirmation probe: long enough not to hit the same transient. */
+const RECHECK_DELAY_MS = 200;
+/** Round time that must be left after the delay for a confirmation to be worth starting. */
+const RECHECK_MIN_TIME_MS = 50;
+
 
 export function targetsOf(catalogue: Catalogue): ProbeTarget[] {
   const out: ProbeTarget[] = [];
@@ -84,6 +95,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const waiting: (() => void)[] = [];
   const roundAborts = new Set<AbortController>();
   const pendingTimers = new Set<NodeJS.Timeout>();
+  /** Last result per site, across rounds, to notice changes. */
+  const lastResult = new Map<string, Result>();
+  const recheck = opts.recheckChanges ?? true;
 
   const later = (fn: () => void, ms: number): void => {
     const t = setTimeout(() => { pendingTimers.delete(t); fn(); }, Math.max(0, ms));
@@ -108,8 +122,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     // One listener per probe in flight (bounded by concurrency), not a leak.
     setMaxListeners(opts.concurrency + 8, abort.signal);
     roundAborts.add(abort);
-    const results = new Map<ProbeTarget, Result>();
+    const results = new Map<ProbeTarget, Result[]>();
     let settled = 0;
+    let expected = planned.length;
     let reported = false;
 
     const report = (): void => {
@@ -119,7 +134,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       roundAborts.delete(abort);
       abort.abort();
       rounds++;
-      const ordered = planned.map((t) => results.get(t) ?? unfinished(t));
+      const ordered = planned.flatMap((t) => results.get(t) ?? [unfinished(t)]);
       const current = seq++;
       try {
         opts.onRound({ seq: current, startedAt, results: ordered });
@@ -128,7 +143,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       }
     };
 
-    const launch = (t: ProbeTarget): void => {
+    const enqueue = (t: ProbeTarget, confirm: boolean): void => {
+      if (inFlight < opts.concurrency) launch(t, confirm);
+      else waiting.push(() => launch(t, confirm));
+    };
+
+    const launch = (t: ProbeTarget, confirm: boolean): void => {
       if (abort.signal.aborted || closed) {
         // This slot is free: hand it to the next waiting probe (of a later round).
         waiting.shift()?.();
@@ -136,6 +156,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       }
       inFlight++;
       const timeoutMs = Math.min(t.timeoutMs, Math.max(1, endAt - Date.now()));
+      // A confirmation cut short by the round's end proves nothing if it times out.
+      const cutShort = confirm && timeoutMs < t.timeoutMs;
       runProbe({ ...t, timeoutMs }, { localAddress: opts.localAddress, ca: opts.ca, signal: abort.signal })
         .catch((err: unknown): Result => {
           log.error({ err, site: t.site }, 'probe threw');
@@ -144,9 +166,22 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         .then((r) => {
           release();
           if (reported) return;
-          results.set(t, r);
+          if (cutShort && r.error === 'timeout') {
+            if (++settled === expected) report();
+            return;
+          }
+          const key = `${t.service}\u0000${t.site}`;
+          const prev = lastResult.get(key);
+          lastResult.set(key, r);
+          const list = results.get(t);
+          if (list) list.push(r);
+          else results.set(t, [r]);
           opts.onProbe?.(r);
-          if (++settled === planned.length) report();
+          if (recheck && !confirm && prev && prev.ok !== r.ok && endAt - Date.now() > RECHECK_DELAY_MS + RECHECK_MIN_TIME_MS) {
+            expected++;
+            later(() => enqueue(t, true), RECHECK_DELAY_MS);
+          }
+          if (++settled === expected) report();
         });
     };
 
@@ -155,10 +190,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     const spreadMs = Math.max(0, intervalMs - ROUND_MARGIN_MS - Math.max(...planned.map((t) => t.timeoutMs)));
     const slotMs = planned.length > 0 ? spreadMs / planned.length : 0;
     planned.forEach((t, i) => {
-      later(() => {
-        if (inFlight < opts.concurrency) launch(t);
-        else waiting.push(() => launch(t));
-      }, (i + Math.random()) * slotMs);
+      later(() => enqueue(t, false), (i + Math.random()) * slotMs);
     });
     // The round closes at its end whatever is still running (reported as timeout).
     later(report, endAt - Date.now());
@@ -168,6 +200,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     setCatalogue(catalogue) {
       const wasEmpty = targets.length === 0;
       targets = targetsOf(catalogue);
+      const live = new Set(targets.map((t) => `${t.service}\u0000${t.site}`));
+      for (const key of lastResult.keys()) if (!live.has(key)) lastResult.delete(key);
       log.info({ targets: targets.length, services: catalogue.services.length }, 'catalogue applied');
       // Start measuring at once instead of waiting for the next tick of an idle clock.
       if (wasEmpty && targets.length > 0 && !roundActive && nextRoundTimer && !closed) {

@@ -107,4 +107,60 @@ describe('scheduler', () => {
     expect(reports[2]!.results.map((r) => r.site).sort()).toEqual(['a', 'b']);
     expect(s.stats().inFlight).toBe(0);
   });
+
+  // A site whose behaviour the test switches between rounds: 'ok', 'fail' (503), 'slow' (+120 ms).
+  async function switchable(): Promise<{ port: number; set(mode: string): void; hits(): number; close(): Promise<void> }> {
+    let mode = 'ok';
+    let hits = 0;
+    const srv = net.createServer((c) => {
+      hits++;
+      c.on('error', () => undefined);
+      c.resume();
+      const m = mode;
+      const send = () => c.end(m === 'fail'
+        ? 'HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'
+        : 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
+      if (m === 'slow') setTimeout(send, 120); else send();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.2.4.3', r));
+    return {
+      port: (srv.address() as net.AddressInfo).port,
+      set: (m) => { mode = m; },
+      hits: () => hits,
+      close: () => new Promise<void>((r) => srv.close(() => r())),
+    };
+  }
+
+  async function roundsWith(recheckChanges: boolean | undefined, modes: string[]): Promise<RoundReport[]> {
+    const site = await switchable();
+    const reports: RoundReport[] = [];
+    const s = createScheduler({
+      intervalS: 1, concurrency: 4, log: silentLogger(), recheckChanges,
+      onRound: (r) => { reports.push(r); site.set(modes[reports.length] ?? 'ok'); },
+    });
+    site.set(modes[0] as string);
+    s.setCatalogue({ v: 1, ts: 1, services: [service('flip.example.test', site.port, '/', 400, [['f', '127.2.4.3']])] });
+    s.start();
+    while (reports.length < modes.length) await new Promise((r) => setTimeout(r, 20));
+    await s.close();
+    await site.close();
+    return reports;
+  }
+
+  it('confirms a changed outcome with a second probe in the same round', async () => {
+    const reports = await roundsWith(undefined, ['ok', 'slow', 'fail', 'fail', 'ok']);
+    const shape = reports.map((r) => r.results.map((x) => (x.ok ? ((x.totalMs as number) > 100 ? 'slow' : 'ok') : x.error)));
+    expect(shape).toEqual([
+      ['ok'],
+      ['slow'], // a latency change is left to the selector's median
+      ['http_status', 'http_status'], // ok → failed: confirmed at once
+      ['http_status'], // unchanged
+      ['ok', 'ok'], // failed → ok: confirmed
+    ]);
+  });
+
+  it('does not recheck when recheckChanges is off', async () => {
+    const reports = await roundsWith(false, ['ok', 'fail', 'ok']);
+    expect(reports.map((r) => r.results.length)).toEqual([1, 1, 1]);
+  });
 });
