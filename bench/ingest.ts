@@ -4,7 +4,7 @@
 // and dnsperf queries the DNS server (with ECS from a POP prefix) at the same time.
 // Prints rows committed per second, and the DNS rate and losses during the run.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import mqtt from 'mqtt';
 import { parseSelectorConfig } from '../selector/config.js';
 import { createSelector } from '../selector/selector.js';
 import { agentTopic } from '../shared/protocol.js';
+import { runDnsperf } from './dnsperf.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 8);
 const SITES = Number(process.env.BENCH_SITES ?? 250);
@@ -72,25 +73,6 @@ async function publisher(port: number): Promise<void> {
   }));
 }
 
-function runDnsperf(port: number, seconds: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'vantage-dnsperf-'));
-  const data = join(dir, 'queries');
-  writeFileSync(data, Array.from({ length: 1000 }, (_, i) => `svc${i % SERVICES}.example.test A`).join('\n') + '\n');
-  // ECS option (RFC 7871): family 2, source /48, scope 0, address 2001:db8:0 (pop-0's prefix).
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-Q', String(DNS_QPS), '-E', '8:00023000' + '20010db80000'];
-  return new Promise((resolve) => {
-    const child = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    child.on('error', (err) => resolve(`dnsperf not run: ${err.message}`));
-    child.on('close', () => {
-      rmSync(dir, { recursive: true, force: true });
-      resolve(out);
-    });
-  });
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-ingest-'));
   const config = parseSelectorConfig({
@@ -113,7 +95,9 @@ async function main(): Promise<void> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'publisher', String(mqttPort)], { stdio: 'inherit' });
   const childDone = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   await sleep(2000); // connect + warm-up
-  const dnsperf = runDnsperf(dnsPort, DURATION_S);
+  // ECS from pop-0's prefix (2001:db8:0::/48).
+  const dnsperf = runDnsperf({ port: dnsPort, seconds: DURATION_S, qps: DNS_QPS, ecs: '2001:db8::/48',
+    queries: Array.from({ length: 1000 }, (_, i) => `svc${i % SERVICES}.example.test A`) });
   const startRows = selector.committedResults();
   const t0 = process.hrtime.bigint();
   let lagMaxMs = 0;

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { agentTopic } from '../shared/protocol.js';
+import { runDnsperf } from './dnsperf.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -126,22 +127,6 @@ async function startFleet(mqttPort: number, untilMs: number): Promise<Fleet> {
   };
 }
 
-function runDnsperf(port: number, seconds: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'vantage-soak-dnsperf-'));
-  const data = join(dir, 'queries');
-  writeFileSync(data, `${SERVICE} A\n`);
-  // ECS (RFC 7871): family 2, source /48, scope 0, 2001:db8:1 (soak-1's prefix).
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', data, '-l', String(seconds), '-Q', String(QPS), '-E', '8:00023000' + '20010db80001'];
-  return new Promise((resolve) => {
-    const child = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    child.on('error', (err) => resolve(`dnsperf not run: ${err.message}`));
-    child.on('close', () => { rmSync(dir, { recursive: true, force: true }); resolve(out); });
-  });
-}
-
 /** Least-squares slope of y over x (MB per minute when x is minutes). */
 function slope(points: [number, number][]): number {
   const n = points.length;
@@ -168,7 +153,8 @@ async function main(): Promise<void> {
   console.log(`selector RSS at start (idle): ${rss[0]?.[1].toFixed(1)} MB`);
   const fleet = await startFleet(ports.mqtt, t0 + DURATION_S * 1000);
   console.log(`${AGENTS} agents connected in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const dnsperf = runDnsperf(ports.dns, Math.max(1, DURATION_S - (Date.now() - t0) / 1000));
+  // ECS from soak-1's prefix (2001:db8:1::/48).
+  const dnsperf = runDnsperf({ port: ports.dns, seconds: Math.max(1, DURATION_S - (Date.now() - t0) / 1000), qps: QPS, ecs: '2001:db8:1::/48', queries: [`${SERVICE} A`] });
   const sampleEveryMs = Math.max(1000, (DURATION_S * 1000) / 20);
   const sampler = setInterval(() => {
     const min = (Date.now() - t0) / 60_000;

@@ -1,0 +1,42 @@
+// Runs Debian's dnsperf against a local DNS server for the benchmarks, with an EDNS
+// Client Subnet option on every query, and returns its text report.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parsePrefix } from '../shared/prefix.js';
+
+/** dnsperf -E value for an ECS option (RFC 7871 §6): code 8, FAMILY, SOURCE, SCOPE=0, ADDRESS. */
+export function ecsOption(prefix: string): string {
+  const p = parsePrefix(prefix);
+  const addr = Buffer.from(p.bytes.subarray(0, (p.length + 7) >> 3));
+  return `8:${Buffer.concat([Buffer.from([0, p.family === 4 ? 1 : 2, p.length, 0]), addr]).toString('hex')}`;
+}
+
+export interface DnsperfRun {
+  port: number;
+  seconds: number;
+  /** Query lines (`name TYPE`), repeated by dnsperf. */
+  queries: string[];
+  /** The client subnet every query carries. */
+  ecs: string;
+  /** Queries per second to offer (-Q); unlimited when absent. */
+  qps?: number;
+}
+
+/** Resolves with dnsperf's output (or a line saying why it did not run); never rejects. */
+export function runDnsperf(run: DnsperfRun): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'vantage-dnsperf-'));
+  const data = join(dir, 'queries');
+  writeFileSync(data, run.queries.join('\n') + '\n');
+  const args = ['-s', '127.0.0.1', '-p', String(run.port), '-d', data, '-l', String(run.seconds), '-E', ecsOption(run.ecs)];
+  if (run.qps !== undefined) args.push('-Q', String(run.qps));
+  return new Promise((resolve) => {
+    const child = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.on('error', (err) => resolve(`dnsperf not run: ${err.message}`));
+    child.on('close', () => { rmSync(dir, { recursive: true, force: true }); resolve(out); });
+  });
+}
