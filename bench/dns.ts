@@ -3,7 +3,8 @@
 // record with multifo, in the same run. Prints QPS, lost queries, average latency and
 // the ratio. Env: BENCH_SECONDS (default 20), BENCH_GDNSD_THREADS (default 1, like our
 // one Node thread), BENCH_ECS (default 2001:db8:1::/48, one of the
-// 10,000 loaded prefixes; 198.51.100.0/24 for IPv4).
+// 10,000 loaded prefixes; 198.51.100.0/24 for IPv4), BENCH_UDP_ENGINE (auto: the native
+// batch engine if built; batch; dgram).
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,12 +112,12 @@ async function main(): Promise<void> {
   const results: PerfResult[] = [];
   const child = fork(fileURLToPath(new URL('./dns/server-child.js', import.meta.url)), [], { execArgv: (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
-    const info = await new Promise<{ port: number; prefixes: number }>((resolve, reject) => {
-      child.once('message', (m) => resolve(m as { port: number; prefixes: number }));
+    const info = await new Promise<{ port: number; prefixes: number; udpEngine: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { port: number; prefixes: number; udpEngine: string }));
       child.once('exit', (c) => reject(new Error(`DNS child exited ${c}`)));
     });
     await waitForDns(info.port);
-    console.log(`vantage: 127.0.0.1:${info.port}, ${info.prefixes} prefixes, 100 agents, 3 sites; ECS ${ECS}; ${SECONDS} s per run`);
+    console.log(`vantage: 127.0.0.1:${info.port}, ${info.prefixes} prefixes, 100 agents, 3 sites; ECS ${ECS}; UDP engine ${info.udpEngine}; ${SECONDS} s per run`);
     results.push(await dnsperf('vantage', info.port, dataFile));
   } finally {
     child.disconnect();

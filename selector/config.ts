@@ -75,6 +75,8 @@ export const SelectorConfigSchema = z.strictObject({
     tcpIdleTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
     /** Responses per second per client /24 (IPv4) or /56 (IPv6); 0 disables. */
     rateLimit: z.number().int().min(0).max(1_000_000).default(0),
+    /** UDP I/O: batch = native recvmmsg/sendmmsg addon, dgram = node:dgram; unset = auto (batch if built). */
+    udpEngine: z.enum(['auto', 'batch', 'dgram']).optional(),
   }),
   mqtt: z.strictObject({
     url: mqttUrl.optional(),

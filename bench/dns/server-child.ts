@@ -14,15 +14,21 @@ export const PREFIXES = 10_000;
 
 /** BENCH_WORKERS > 1: a node:cluster of workers sharing the primary's sockets. */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+/** BENCH_UDP_ENGINE: auto (default: the native batch engine if built), batch or dgram. */
+const UDP_ENGINE = (['auto', 'batch', 'dgram'] as const).find((e) => e === process.env.BENCH_UDP_ENGINE) ?? 'auto';
 
 async function primary(): Promise<void> {
+  let udpEngine = 'dgram';
   const port = await new Promise<number>((resolve) => {
     for (let i = 0; i < WORKERS; i++) {
       const w = cluster.fork();
-      w.on('message', (m: { port: number }) => resolve(m.port));
+      w.on('message', (m: { port: number; udpEngine: string }) => {
+        udpEngine = m.udpEngine;
+        resolve(m.port);
+      });
     }
   });
-  process.send?.({ port, prefixes: PREFIXES, workers: WORKERS });
+  process.send?.({ port, prefixes: PREFIXES, workers: WORKERS, udpEngine });
   process.on('disconnect', () => {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill();
     process.exit(0);
@@ -52,10 +58,12 @@ async function main(): Promise<void> {
     listen: ['127.0.0.1:0'],
     zones: [ZoneConfigSchema.parse({ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'hostmaster.example.test' })],
     maxTcpConnections: 1024, tcpIdleTimeoutMs: 10_000, rateLimit: 0,
+    // Cluster workers share the primary's dgram sockets: no batch engine there.
+    udpEngine: cluster.isWorker && UDP_ENGINE === 'batch' ? 'dgram' as const : UDP_ENGINE,
   };
   const server = createDnsServer({ dns, table, mapper, clusterShared: cluster.isWorker });
   await server.start();
-  process.send?.({ port: server.addresses()[0]?.port, prefixes: mapper.prefixCount });
+  process.send?.({ port: server.addresses()[0]?.port, prefixes: mapper.prefixCount, udpEngine: server.udpEngine });
   process.on('message', (m) => {
     if (m === 'stats') process.send?.({ stats: server.stats() });
   });

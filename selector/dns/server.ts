@@ -1,6 +1,5 @@
 // The selector's DNS server: UDP and TCP on every `dns.listen` address, answering from
 // the responder (answer.ts). createDnsServer(...) → { start(), close(), addresses(), stats() }.
-import type dgram from 'node:dgram';
 import type net from 'node:net';
 import type { SelectorConfig } from '../config.js';
 import type { ClientMapper } from '../contracts.js';
@@ -13,6 +12,7 @@ import { ConfigError } from '../../shared/errors.js';
 import { DnsCounters, type DnsStats } from './stats.js';
 import { ResponseRateLimiter } from './rate-limit.js';
 import { createUdpSocket } from './udp.js';
+import { createBatchUdpSocket, loadUdpBatch } from './udp-batch.js';
 import { createTcpServer } from './tcp.js';
 
 export interface DnsServerOptions {
@@ -46,12 +46,22 @@ export interface DnsServer {
   decide: Responder['decide'];
   /** The pure query path, for tests and tools: response bytes or undefined (dropped). */
   answer: Responder['answer'];
+  /** The UDP engine in use: native batches (recvmmsg/sendmmsg) or node:dgram. */
+  readonly udpEngine: UdpEngine;
+}
+
+export type UdpEngine = 'batch' | 'dgram';
+
+/** Either engine, bound: its port and how to stop it. */
+interface UdpListener {
+  port: number;
+  close(): Promise<void>;
 }
 
 interface Listener {
   host: string;
   family: Family;
-  udp: dgram.Socket;
+  udp: UdpListener;
   tcp: { server: net.Server; destroyAll(): void };
   port: number;
 }
@@ -67,6 +77,8 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const listeners: Listener[] = [];
   const exclusive = opts.clusterShared !== true;
   const onError = (err: Error): void => log.warn({ err }, 'dns socket error');
+  const udpEngine = pickUdpEngine(opts.dns.udpEngine ?? 'auto', exclusive);
+  const addon = udpEngine === 'batch' ? loadUdpBatch() : undefined;
 
   const udpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, OUR_UDP_SIZE);
   const tcpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, 'tcp');
@@ -74,15 +86,8 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   async function bindOne(host: string, family: Family, wantPort: number): Promise<Listener> {
     // With port 0, UDP picks the port and TCP must get the same one; retry if TCP's is taken.
     for (let attempt = 0; ; attempt++) {
-      const udp = createUdpSocket({ host, port: wantPort, family, counters, limiter, answer: udpAnswer, onError });
-      await new Promise<void>((resolve, reject) => {
-        udp.once('error', reject);
-        udp.bind({ address: host, port: wantPort, exclusive }, () => {
-          udp.off('error', reject);
-          resolve();
-        });
-      });
-      const port = udp.address().port;
+      const udp = await bindUdp(host, family, wantPort);
+      const port = udp.port;
       const tcp = createTcpServer({
         idleTimeoutMs: opts.dns.tcpIdleTimeoutMs, maxConnections: opts.dns.maxTcpConnections, counters, answer: tcpAnswer, onError,
       });
@@ -96,10 +101,30 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
         });
         return { host, family, udp, tcp, port };
       } catch (err) {
-        udp.close();
+        await udp.close();
         if (wantPort !== 0 || attempt >= PORT_RETRIES || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       }
     }
+  }
+
+  async function bindUdp(host: string, family: Family, port: number): Promise<UdpListener> {
+    const udpOpts = { host, port, family, counters, limiter, answer: udpAnswer, onError };
+    if (addon) {
+      const sock = createBatchUdpSocket(addon, udpOpts);
+      return { port: sock.port, close: async () => sock.close() };
+    }
+    const udp = createUdpSocket(udpOpts);
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind({ address: host, port, exclusive }, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    return {
+      port: udp.address().port,
+      close: () => new Promise<void>((resolve) => { try { udp.close(() => resolve()); } catch { resolve(); } }),
+    };
   }
 
   async function start(): Promise<void> {
@@ -109,7 +134,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
         if (!hp) throw new ConfigError('dns.listen', `expected host:port, got "${text}"`);
         const family = parseAddress(hp.host).family;
         listeners.push(await bindOne(hp.host, family, hp.port));
-        log.info({ host: hp.host, port: listeners.at(-1)?.port }, 'dns listening (udp+tcp)');
+        log.info({ host: hp.host, port: listeners.at(-1)?.port, udpEngine }, 'dns listening (udp+tcp)');
       }
     } catch (err) {
       await close();
@@ -122,7 +147,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     await Promise.all(all.map(async (l) => {
       l.tcp.destroyAll();
       await new Promise<void>((resolve) => l.tcp.server.close(() => resolve()));
-      await new Promise<void>((resolve) => { try { l.udp.close(() => resolve()); } catch { resolve(); } });
+      await l.udp.close();
     }));
   }
 
@@ -130,8 +155,24 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     start,
     close,
     addresses: () => listeners.map((l) => ({ host: l.host, port: l.port, family: l.family })),
-    stats: () => counters.snapshot(),
+    stats: () => ({ ...counters.snapshot(), udpEngine }),
     decide: responder.decide,
     answer: responder.answer,
+    udpEngine,
   };
+}
+
+/**
+ * auto → batch when the addon is built and the sockets are our own (a node:cluster
+ * worker shares the primary's dgram sockets instead); batch without the addon is an error.
+ */
+function pickUdpEngine(want: 'auto' | 'batch' | 'dgram', exclusive: boolean): UdpEngine {
+  if (want === 'dgram') return 'dgram';
+  const built = loadUdpBatch() !== undefined;
+  if (want === 'batch') {
+    if (!built) throw new ConfigError('dns.udpEngine', 'batch: the native addon is not built (npm run build:native)');
+    if (!exclusive) throw new ConfigError('dns.udpEngine', 'batch: not available with cluster-shared sockets');
+    return 'batch';
+  }
+  return built && exclusive ? 'batch' : 'dgram';
 }

@@ -73,4 +73,6 @@ export interface DnsStats {
   tcpRejected: number;
   tcpTimeouts: number;
   tcpOpen: number;
+  /** Which UDP engine serves (set by the server, not a counter). */
+  udpEngine?: 'batch' | 'dgram';
 }

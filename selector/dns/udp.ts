@@ -42,8 +42,26 @@ export interface UdpOptions {
   onError(err: Error): void;
 }
 
+/**
+ * The response to one UDP query after rate limiting (RFC 6891 size limit applied by the
+ * responder), or undefined to send nothing. Shared by the dgram and batch engines so
+ * counters and rate limiting are the same on both.
+ */
+export function udpResponse(opts: Pick<UdpOptions, 'counters' | 'limiter' | 'answer'>, msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined {
+  const resp = opts.answer(msg, family, src);
+  if (!resp || !opts.limiter) return resp;
+  const d = opts.limiter.check(family, src);
+  if (d === RateDecision.SEND) return resp;
+  opts.counters.rateLimited++;
+  if (d === RateDecision.DROP) {
+    opts.counters.dropped++;
+    return undefined;
+  }
+  return slipResponse(resp);
+}
+
 export function createUdpSocket(opts: UdpOptions): dgram.Socket {
-  const { counters, limiter } = opts;
+  const { counters } = opts;
   // ipv6Only keeps an IPv6 wildcard from also taking the IPv4 port (listed separately).
   // Replies go to the literal source address: a synchronous identity lookup skips the
   // dns.lookup + nextTick that dgram#send otherwise does per datagram.
@@ -70,19 +88,8 @@ export function createUdpSocket(opts: UdpOptions): dgram.Socket {
       family = 6;
       src = addressBytes(rinfo.address, 6);
     }
-    let resp = opts.answer(msg, family, src);
+    const resp = udpResponse(opts, msg, family, src);
     if (!resp) return;
-    if (limiter) {
-      const d = limiter.check(family, src);
-      if (d !== RateDecision.SEND) {
-        counters.rateLimited++;
-        if (d === RateDecision.DROP) {
-          counters.dropped++;
-          return;
-        }
-        resp = slipResponse(resp);
-      }
-    }
     try {
       socket.send(resp, rinfo.port, rinfo.address);
     } catch (err) {

@@ -13,6 +13,15 @@ import { DEFAULT_KEY } from '../../selector/contracts.js';
 
 export const run = promisify(execFile);
 
+/**
+ * The UDP engine the DNS tests run against: VANTAGE_TEST_UDP_ENGINE (vitest.config.ts
+ * runs these files a second time with dgram), else auto (the native batch engine if built).
+ */
+export function testUdpEngine(): SelectorConfig['dns']['udpEngine'] {
+  const e = process.env.VANTAGE_TEST_UDP_ENGINE;
+  return e === 'batch' || e === 'dgram' ? e : 'auto';
+}
+
 export function dnsConfig(over: Partial<SelectorConfig['dns']> = {}): SelectorConfig['dns'] {
   return {
     listen: ['127.0.0.1:0'],
@@ -20,6 +29,7 @@ export function dnsConfig(over: Partial<SelectorConfig['dns']> = {}): SelectorCo
     maxTcpConnections: 1024,
     tcpIdleTimeoutMs: 10_000,
     rateLimit: 0,
+    udpEngine: testUdpEngine(),
     ...over,
   };
 }

@@ -1,0 +1,361 @@
+/*
+ * Batched UDP for the selector's DNS server: one socket, recvmmsg/sendmmsg(2), one JS
+ * call per batch of up to BATCH datagrams (Node 20's dgram makes one syscall and a few
+ * JS objects per datagram). Linux only; the JS side falls back to dgram without it.
+ *
+ * Memory shared with JS (allocated by JS, kept alive here by references):
+ *   in   BATCH * IN_SLOT bytes   datagram i at i * IN_SLOT
+ *   out  BATCH * OUT_SLOT bytes  response i at i * OUT_SLOT
+ *   meta BATCH * 8 uint32        [0] in length, [1] out length (0 = no reply),
+ *                                [2] source port, [3] family (4|6), [4..7] address bytes
+ * JS-provided out lengths are clamped: anything above OUT_SLOT is not sent.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <node_api.h>
+#include <uv.h>
+
+#define BATCH 64
+#define IN_SLOT 65536
+#define OUT_SLOT 4096
+#define META_WORDS 8
+/* Batches per wake-up: the socket stays readable (level-triggered), so the rest is
+ * read on the next loop turn after timers and TCP had theirs. */
+#define MAX_BATCHES_PER_WAKE 8
+
+typedef struct {
+  napi_env env;
+  uv_poll_t poll;
+  int fd;
+  int closed;        /* close() called: no more I/O, refs released */
+  int poll_closed;   /* uv_close finished */
+  int finalized;     /* JS external collected */
+  napi_ref on_batch; /* (count) => void: fills out/meta */
+  napi_ref on_error; /* (failed, code) => void: sends that failed */
+  napi_ref in_ref, out_ref, meta_ref;
+  napi_async_context async;
+  uint8_t *in, *out;
+  uint32_t *meta;
+  struct sockaddr_storage addrs[BATCH];
+  struct iovec iov[BATCH];
+  struct mmsghdr msgs[BATCH];
+  struct iovec oiov[BATCH];
+  struct mmsghdr omsgs[BATCH];
+} batch_sock;
+
+static void maybe_free(batch_sock *s) {
+  if (s->poll_closed && s->finalized) free(s);
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  batch_sock *s = (batch_sock *)h->data;
+  s->poll_closed = 1;
+  maybe_free(s);
+}
+
+static void release_refs(batch_sock *s) {
+  napi_ref *refs[] = {&s->on_batch, &s->on_error, &s->in_ref, &s->out_ref, &s->meta_ref};
+  for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+    if (*refs[i]) napi_delete_reference(s->env, *refs[i]);
+    *refs[i] = NULL;
+  }
+  if (s->async) napi_async_destroy(s->env, s->async);
+  s->async = NULL;
+}
+
+/* Stops polling before the fd is closed (libuv forbids closing a polled fd). */
+static void do_close(batch_sock *s) {
+  if (s->closed) return;
+  s->closed = 1;
+  uv_poll_stop(&s->poll);
+  close(s->fd);
+  s->fd = -1;
+  release_refs(s);
+  uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+}
+
+static void report_exception(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) return;
+  napi_value err;
+  napi_get_and_clear_last_exception(env, &err);
+  napi_fatal_exception(env, err);
+}
+
+static void call_js(batch_sock *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
+  napi_value fn, recv, result;
+  if (napi_get_reference_value(s->env, fn_ref, &fn) != napi_ok || fn == NULL) return;
+  napi_get_global(s->env, &recv); /* make_callback needs an object receiver */
+  if (napi_make_callback(s->env, s->async, recv, fn, argc, argv, &result) != napi_ok) report_exception(s->env);
+}
+
+/* Sends the responses JS wrote; returns the number that could not be sent. */
+static int send_batch(batch_sock *s, unsigned count, int *last_errno) {
+  unsigned n = 0;
+  int failed = 0;
+  for (unsigned i = 0; i < count; i++) {
+    uint32_t len = s->meta[i * META_WORDS + 1];
+    if (len == 0) continue;
+    if (len > OUT_SLOT) { failed++; *last_errno = EMSGSIZE; continue; }
+    s->oiov[n].iov_base = s->out + (size_t)i * OUT_SLOT;
+    s->oiov[n].iov_len = len;
+    memset(&s->omsgs[n].msg_hdr, 0, sizeof(struct msghdr));
+    s->omsgs[n].msg_hdr.msg_name = &s->addrs[i];
+    s->omsgs[n].msg_hdr.msg_namelen = s->msgs[i].msg_hdr.msg_namelen;
+    s->omsgs[n].msg_hdr.msg_iov = &s->oiov[n];
+    s->omsgs[n].msg_hdr.msg_iovlen = 1;
+    n++;
+  }
+  unsigned k = 0;
+  while (k < n) {
+    int r = sendmmsg(s->fd, s->omsgs + k, n - k, MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      /* The first remaining message failed (full buffer, unreachable...): skip it. */
+      *last_errno = errno;
+      failed++;
+      k++;
+    } else {
+      k += (unsigned)r;
+    }
+  }
+  return failed;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  batch_sock *s = (batch_sock *)h->data;
+  if (s->closed) return;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
+  for (int b = 0; b < MAX_BATCHES_PER_WAKE && !s->closed; b++) {
+    for (unsigned i = 0; i < BATCH; i++) {
+      s->iov[i].iov_base = s->in + (size_t)i * IN_SLOT;
+      s->iov[i].iov_len = IN_SLOT;
+      memset(&s->msgs[i].msg_hdr, 0, sizeof(struct msghdr));
+      s->msgs[i].msg_hdr.msg_name = &s->addrs[i];
+      s->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+      s->msgs[i].msg_hdr.msg_iov = &s->iov[i];
+      s->msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int r = recvmmsg(s->fd, s->msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (r < 0) {
+      if (errno == EINTR) { b--; continue; }
+      break; /* EAGAIN: drained; anything else (ICMP errors) is retried on the next wake */
+    }
+    if (r == 0) break;
+    unsigned count = (unsigned)r;
+    for (unsigned i = 0; i < count; i++) {
+      uint32_t *m = s->meta + (size_t)i * META_WORDS;
+      uint32_t len = s->msgs[i].msg_len;
+      m[0] = len > IN_SLOT ? IN_SLOT : len;
+      m[1] = 0;
+      m[2] = 0;
+      m[3] = 0;
+      memset(&m[4], 0, 16);
+      struct sockaddr_storage *a = &s->addrs[i];
+      if (a->ss_family == AF_INET) {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)a;
+        m[2] = ntohs(a4->sin_port);
+        m[3] = 4;
+        memcpy(&m[4], &a4->sin_addr, 4);
+      } else if (a->ss_family == AF_INET6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)a;
+        m[2] = ntohs(a6->sin6_port);
+        m[3] = 6;
+        memcpy(&m[4], &a6->sin6_addr, 16);
+      }
+    }
+    napi_value argv[1];
+    napi_create_uint32(s->env, count, &argv[0]);
+    call_js(s, s->on_batch, 1, argv);
+    if (s->closed) break; /* closed from the callback: buffers are no longer ours */
+    int last_errno = 0;
+    int failed = send_batch(s, count, &last_errno);
+    if (failed > 0 && !s->closed) {
+      napi_value eargv[2];
+      napi_create_int32(s->env, failed, &eargv[0]);
+      napi_create_string_utf8(s->env, uv_err_name(uv_translate_sys_error(last_errno)), NAPI_AUTO_LENGTH, &eargv[1]);
+      call_js(s, s->on_error, 2, eargv);
+    }
+    if (count < BATCH) break; /* short batch: the queue is empty */
+  }
+  napi_close_handle_scope(s->env, scope);
+}
+
+static void finalize_sock(napi_env env, void *data, void *hint) {
+  batch_sock *s = (batch_sock *)data;
+  do_close(s);
+  s->finalized = 1;
+  maybe_free(s);
+}
+
+static napi_value throw_errno(napi_env env, const char *syscall, int err) {
+  napi_value code, msg, error;
+  const char *name = uv_err_name(uv_translate_sys_error(err));
+  char text[256];
+  snprintf(text, sizeof(text), "%s %s: %s", syscall, name, strerror(err));
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_value sc;
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &sc);
+  napi_set_named_property(env, error, "syscall", sc);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int get_buffer(napi_env env, napi_value v, size_t want, void **data) {
+  size_t len = 0;
+  bool ok = false;
+  napi_is_buffer(env, v, &ok);
+  if (!ok || napi_get_buffer_info(env, v, data, &len) != napi_ok || len < want) return 0;
+  return 1;
+}
+
+/* open(host, port, family, in, out, meta, onBatch, onError) → handle */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 8) { napi_throw_type_error(env, NULL, "open: 8 arguments expected"); return NULL; }
+  char host[INET6_ADDRSTRLEN + 1];
+  size_t host_len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], host, sizeof(host), &host_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "open: host must be a string"); return NULL;
+  }
+  uint32_t port = 0, family = 0;
+  if (napi_get_value_uint32(env, argv[1], &port) != napi_ok || port > 65535 ||
+      napi_get_value_uint32(env, argv[2], &family) != napi_ok || (family != 4 && family != 6)) {
+    napi_throw_type_error(env, NULL, "open: bad port or family"); return NULL;
+  }
+  void *in = NULL, *out = NULL, *meta = NULL;
+  if (!get_buffer(env, argv[3], (size_t)BATCH * IN_SLOT, &in) || !get_buffer(env, argv[4], (size_t)BATCH * OUT_SLOT, &out) ||
+      !get_buffer(env, argv[5], (size_t)BATCH * META_WORDS * 4, &meta) || ((uintptr_t)meta % 4) != 0) {
+    napi_throw_type_error(env, NULL, "open: buffers too small or misaligned"); return NULL;
+  }
+  napi_valuetype t1, t2;
+  napi_typeof(env, argv[6], &t1);
+  napi_typeof(env, argv[7], &t2);
+  if (t1 != napi_function || t2 != napi_function) { napi_throw_type_error(env, NULL, "open: callbacks expected"); return NULL; }
+
+  struct sockaddr_storage sa;
+  socklen_t sa_len;
+  memset(&sa, 0, sizeof(sa));
+  if (family == 4) {
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&sa;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) { napi_throw_type_error(env, NULL, "open: bad IPv4 address"); return NULL; }
+    sa_len = sizeof(*a4);
+  } else {
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) { napi_throw_type_error(env, NULL, "open: bad IPv6 address"); return NULL; }
+    sa_len = sizeof(*a6);
+  }
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  int one = 1;
+  /* Like dgram's ipv6Only: an IPv6 wildcard must not take the IPv4 port too. */
+  if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
+  }
+  if (bind(fd, (struct sockaddr *)&sa, sa_len) < 0) { int e = errno; close(fd); return throw_errno(env, "bind", e); }
+
+  batch_sock *s = calloc(1, sizeof(batch_sock));
+  if (!s) { close(fd); napi_throw_error(env, NULL, "open: out of memory"); return NULL; }
+  s->env = env;
+  s->fd = fd;
+  s->in = in;
+  s->out = out;
+  s->meta = meta;
+  s->poll.data = s;
+  napi_create_reference(env, argv[3], 1, &s->in_ref);
+  napi_create_reference(env, argv[4], 1, &s->out_ref);
+  napi_create_reference(env, argv[5], 1, &s->meta_ref);
+  napi_create_reference(env, argv[6], 1, &s->on_batch);
+  napi_create_reference(env, argv[7], 1, &s->on_error);
+  napi_value res_name;
+  napi_create_string_utf8(env, "vantage:udp-batch", NAPI_AUTO_LENGTH, &res_name);
+  napi_async_init(env, NULL, res_name, &s->async);
+
+  uv_loop_t *loop = NULL;
+  int e;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || (e = uv_poll_init(loop, &s->poll, fd)) != 0) {
+    release_refs(s); close(fd); free(s);
+    napi_throw_error(env, NULL, "open: uv_poll_init failed"); return NULL;
+  }
+  if ((e = uv_poll_start(&s->poll, UV_READABLE, on_readable)) != 0) {
+    s->finalized = 1; /* no external yet: free when the poll handle is closed */
+    do_close(s);
+    napi_throw_error(env, NULL, "open: uv_poll_start failed"); return NULL;
+  }
+  napi_value ext;
+  napi_create_external(env, s, finalize_sock, NULL, &ext);
+  return ext;
+}
+
+static batch_sock *unwrap(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *p = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t;
+  if (argc < 1 || napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external || napi_get_value_external(env, argv[0], &p) != napi_ok) {
+    napi_throw_type_error(env, NULL, "handle expected");
+    return NULL;
+  }
+  return (batch_sock *)p;
+}
+
+static napi_value js_port(napi_env env, napi_callback_info info) {
+  batch_sock *s = unwrap(env, info);
+  if (!s) return NULL;
+  if (s->closed) return throw_errno(env, "getsockname", EBADF);
+  struct sockaddr_storage sa;
+  socklen_t len = sizeof(sa);
+  if (getsockname(s->fd, (struct sockaddr *)&sa, &len) < 0) return throw_errno(env, "getsockname", errno);
+  uint32_t port = sa.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&sa)->sin_port) : ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+  napi_value v;
+  napi_create_uint32(env, port, &v);
+  return v;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  batch_sock *s = unwrap(env, info);
+  if (!s) return NULL;
+  do_close(s);
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static napi_value add_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+  return fn;
+}
+
+NAPI_MODULE_INIT() {
+  add_fn(env, exports, "open", js_open);
+  add_fn(env, exports, "port", js_port);
+  add_fn(env, exports, "close", js_close);
+  napi_value v;
+  napi_create_uint32(env, BATCH, &v); napi_set_named_property(env, exports, "BATCH", v);
+  napi_create_uint32(env, IN_SLOT, &v); napi_set_named_property(env, exports, "IN_SLOT", v);
+  napi_create_uint32(env, OUT_SLOT, &v); napi_set_named_property(env, exports, "OUT_SLOT", v);
+  napi_create_uint32(env, META_WORDS, &v); napi_set_named_property(env, exports, "META_WORDS", v);
+  return exports;
+}

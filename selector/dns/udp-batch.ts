@@ -1,0 +1,114 @@
+// DNS over UDP through the optional native addon (native/udp-batch): recvmmsg/sendmmsg
+// in batches of up to 64 datagrams and one JS call per batch, instead of dgram's one
+// syscall and a few JS objects per datagram. Not built (non-Linux, no compiler) → the
+// loader returns undefined and udp.ts's dgram path is used.
+import { createRequire } from 'node:module';
+import type { Family } from '../../shared/prefix.js';
+import { udpResponse, type UdpOptions } from './udp.js';
+
+interface UdpBatchAddon {
+  open(host: string, port: number, family: number, inBuf: Buffer, outBuf: Buffer, meta: Buffer,
+    onBatch: (count: number) => void, onSendError: (failed: number, code: string) => void): unknown;
+  port(handle: unknown): number;
+  close(handle: unknown): void;
+  readonly BATCH: number;
+  readonly IN_SLOT: number;
+  readonly OUT_SLOT: number;
+  readonly META_WORDS: number;
+}
+
+// From selector/dns/ (vitest, tsx) and from dist/selector/dns/ (compiled).
+const CANDIDATES = ['../../native/udp-batch/build/Release/udp_batch.node', '../../../native/udp-batch/build/Release/udp_batch.node'];
+let loaded: UdpBatchAddon | null | undefined;
+
+/** The addon if it was built, else undefined (loaded once). */
+export function loadUdpBatch(): UdpBatchAddon | undefined {
+  if (loaded === undefined) {
+    loaded = null;
+    const require = createRequire(import.meta.url);
+    for (const path of CANDIDATES) {
+      try {
+        loaded = require(path) as UdpBatchAddon;
+        break;
+      } catch {
+        // not built there: try the next place, else dgram
+      }
+    }
+  }
+  return loaded ?? undefined;
+}
+
+export interface BatchUdpSocket {
+  readonly port: number;
+  close(): void;
+}
+
+/** Binds host:port now (throws with code EADDRINUSE etc. like dgram) and serves until close(). */
+export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions): BatchUdpSocket {
+  const { counters } = opts;
+  const { BATCH, IN_SLOT, OUT_SLOT, META_WORDS } = addon;
+  // allocUnsafe: only the bytes the kernel wrote (in) or we wrote (out) are ever read.
+  const inBuf = Buffer.allocUnsafe(BATCH * IN_SLOT);
+  const outBuf = Buffer.allocUnsafe(BATCH * OUT_SLOT);
+  const metaBuf = Buffer.alloc(BATCH * META_WORDS * 4);
+  const meta = new Uint32Array(metaBuf.buffer, metaBuf.byteOffset, BATCH * META_WORDS);
+  // One address view per slot, made once (the responder does not keep `src`).
+  const v4: Uint8Array[] = [];
+  const v6: Uint8Array[] = [];
+  for (let i = 0; i < BATCH; i++) {
+    const at = metaBuf.byteOffset + (i * META_WORDS + 4) * 4;
+    v4.push(new Uint8Array(metaBuf.buffer, at, 4));
+    v6.push(new Uint8Array(metaBuf.buffer, at, 16));
+  }
+
+  const onBatch = (count: number): void => {
+    const n = Math.min(count, BATCH);
+    for (let i = 0; i < n; i++) {
+      const m = i * META_WORDS;
+      meta[m + 1] = 0;
+      counters.udpQueries++;
+      const port = meta[m + 2] as number;
+      const fam = meta[m + 3] as number;
+      // Source port 0 cannot be replied to: a spoofed packet (same as the dgram path).
+      if (port === 0 || (fam !== 4 && fam !== 6)) {
+        counters.dropped++;
+        continue;
+      }
+      const family: Family = fam === 4 ? 4 : 6;
+      const len = Math.min(meta[m] as number, IN_SLOT);
+      const msg = inBuf.subarray(i * IN_SLOT, i * IN_SLOT + len);
+      let resp: Buffer | undefined;
+      try {
+        resp = udpResponse(opts, msg, family, family === 4 ? v4[i] as Uint8Array : v6[i] as Uint8Array);
+      } catch (err) {
+        // The responder answers SERVFAIL on its own errors; this keeps one bad datagram
+        // from losing the rest of the batch.
+        counters.errors++;
+        opts.onError(err as Error);
+        continue;
+      }
+      if (!resp) continue;
+      if (resp.length > OUT_SLOT) {
+        counters.dropped++;
+        continue;
+      }
+      resp.copy(outBuf, i * OUT_SLOT);
+      meta[m + 1] = resp.length;
+    }
+  };
+  const onSendError = (failed: number, code: string): void => {
+    counters.dropped += failed;
+    opts.onError(Object.assign(new Error(`udp send failed (${failed}): ${code}`), { code }));
+  };
+
+  const handle = addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError);
+  let closed = false;
+  return {
+    port: addon.port(handle),
+    close(): void {
+      if (closed) return;
+      closed = true;
+      addon.close(handle);
+    },
+  };
+}
