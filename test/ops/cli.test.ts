@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeTcpPort } from '../helpers/net.js';
-import { CLI, cli, ensureBuilt, feedWorld, SERVICE, startDaemon, writeConfig, type Daemon } from './helpers.js';
+import { CLI, cli, SERVICE, startFedDaemon, type Daemon, type writeConfig } from './helpers.js';
 
 let env: Awaited<ReturnType<typeof writeConfig>>;
 let daemon: Daemon;
@@ -20,17 +20,11 @@ async function json(args: string[]): Promise<Json> {
 }
 
 beforeAll(async () => {
-  ensureBuilt();
-  env = await writeConfig();
-  cfg = ['--config', env.conf];
-  daemon = await startDaemon(env.conf);
-  await feedWorld(env.ports.mqtt);
-  // Wait until the selector has ingested every round (4 per agent).
-  for (let i = 0; i < 100; i++) {
-    const r = await cli(['metrics', ...cfg, '--json']);
-    if (r.code === 0 && (JSON.parse(r.stdout) as Json).rows.length === 9) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
+  // Ready once the selector has ingested every round (4 per agent): 3 agents × 3 sites.
+  ({ env, daemon, cfg } = await startFedDaemon(async (c) => {
+    const r = await cli(['metrics', ...c, '--json']);
+    return r.code === 0 && (JSON.parse(r.stdout) as Json).rows.length === 9;
+  }));
 }, 60_000);
 
 afterAll(async () => {

@@ -5,7 +5,7 @@
 // retained catalogue marks it, and the drain survives a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { watch, type Watcher } from '../helpers/mqtt-watch.js';
-import { cli, dig, ensureBuilt, feedWorld, SERVICE, SITES, startDaemon, writeConfig, type Daemon } from './helpers.js';
+import { cli, dig, SERVICE, SITES, startDaemon, startFedDaemon, type Daemon, type writeConfig } from './helpers.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -20,17 +20,12 @@ async function explain(client: string, source?: string): Promise<Json> {
 }
 
 beforeAll(async () => {
-  ensureBuilt();
-  env = await writeConfig();
-  cfg = ['--config', env.conf];
-  daemon = await startDaemon(env.conf);
-  await feedWorld(env.ports.mqtt);
-  for (let i = 0; i < 100; i++) {
+  ({ env, daemon, cfg } = await startFedDaemon(async (c) => {
+    cfg = c; // explain() reads it
     const e = await explain('203.0.113.0/24', '127.0.0.1');
     const old = await explain('192.0.2.0/25', '127.0.0.1');
-    if (e.answerKey === 'pop-lon' && e.order.length === 2 && old.match?.skipped === 'offline') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return e.answerKey === 'pop-lon' && e.order.length === 2 && old.match?.skipped === 'offline';
+  }));
 }, 60_000);
 
 afterAll(async () => {

@@ -18,8 +18,13 @@ export const SITES = [
 ];
 const run = promisify(execFile);
 
-/** Builds dist/ (the CLI runs from there); a lock directory keeps parallel test files from building at once. */
+/**
+ * The CLI runs from dist/, which `npm test` builds first (pretest), as the agent and
+ * simulator tests assume too. Build only when it is missing: rebuilding here while another
+ * test file runs the CLI rewrote files under it (a flaky `--help` exit 1).
+ */
 export function ensureBuilt(): void {
+  if (existsSync(CLI)) return;
   const lock = join(tmpdir(), 'vantage-ops-tsc.lock');
   for (let i = 0; i < 600; i++) {
     try {
@@ -30,7 +35,7 @@ export function ensureBuilt(): void {
     }
   }
   try {
-    execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'ignore' });
+    if (!existsSync(CLI)) execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'ignore' });
   } catch {
     // Type errors elsewhere in the tree still emit JavaScript; a missing CLI fails below.
   } finally {
@@ -149,4 +154,21 @@ export async function dig(port: number, name: string, opts: { subnet?: string; f
     scope: ecs ? Number(ecs[1]) : null,
     status: /status: (\w+)/.exec(out)?.[1] ?? '?',
   };
+}
+
+/**
+ * A live selector daemon booted from a fresh config and fed the test world; resolves
+ * once `ready(cfgArgs)` says the selector has taken it all in (polled every 100 ms).
+ */
+export async function startFedDaemon(ready: (cfg: string[]) => Promise<boolean>): Promise<{ env: Awaited<ReturnType<typeof writeConfig>>; daemon: Daemon; cfg: string[] }> {
+  ensureBuilt();
+  const env = await writeConfig();
+  const cfg = ['--config', env.conf];
+  const daemon = await startDaemon(env.conf);
+  await feedWorld(env.ports.mqtt);
+  for (let i = 0; i < 100; i++) {
+    if (await ready(cfg)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { env, daemon, cfg };
 }
