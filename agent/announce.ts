@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Announce } from '../shared/protocol.js';
-import { isAddress, networkOf } from '../shared/prefix.js';
+import { isAddress, parsePrefix } from '../shared/prefix.js';
 import type { AgentConfig } from './config.js';
 
 export interface HostFacts {
@@ -45,7 +45,7 @@ function usable(facts: HostFacts): os.NetworkInterfaceInfo[] {
 
 function cidrToNetwork(cidr: string): string | undefined {
   try {
-    return networkOf(cidr.replace(/%[^/]*/, '')).text;
+    return parsePrefix(cidr.replace(/%[^/]*/, '')).text; // host bits cleared: the network
   } catch {
     return undefined;
   }

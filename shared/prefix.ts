@@ -80,11 +80,6 @@ export function prefixContains(prefix: Prefix, family: Family, addr: Uint8Array)
   return true;
 }
 
-/** Network prefix of an interface address with its netmask length (`os.networkInterfaces()` cidr). */
-export function networkOf(cidr: string): Prefix {
-  return parsePrefix(cidr);
-}
-
 interface TrieNode<T> {
   zero: TrieNode<T> | undefined;
   one: TrieNode<T> | undefined;
