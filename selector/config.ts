@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { AGENT_ID_RE, ProbeSpecSchema } from '../shared/protocol.js';
 import { ConfigError } from '../shared/errors.js';
 import { readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
+import { DnsConfigSchema, dnsName, zoneOf } from './dns/config.js';
 
-const dnsName = z.string().min(1).max(253)
-  .regex(/^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/, 'expected a DNS name')
-  .transform((s) => s.toLowerCase().replace(/\.$/, ''));
+export { zoneOf, type DnsConfig, type ZoneConfig } from './dns/config.js';
+
 const mqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
 const siteId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'expected [A-Za-z0-9][A-Za-z0-9_.-]{0,62}');
 
@@ -42,19 +42,6 @@ export const ServiceConfigSchema = z.strictObject({
   sites: z.array(SiteConfigSchema).max(10_000).default([]),
 });
 
-export const ZoneConfigSchema = z.strictObject({
-  name: dnsName,
-  ns: z.array(dnsName).min(1).max(16),
-  hostmaster: dnsName,
-  /** SOA timers; `minimum` is the negative-caching TTL (RFC 2308). */
-  serial: z.number().int().min(0).max(0xffffffff).optional(),
-  refresh: z.number().int().min(0).default(3600),
-  retry: z.number().int().min(0).default(600),
-  expire: z.number().int().min(0).default(604_800),
-  minimum: z.number().int().min(0).default(30),
-  ttl: z.number().int().min(0).default(3600),
-});
-
 export const RankingConfigSchema = z.strictObject({
   windowS: z.number().int().min(1).max(86_400).default(300),
   minRounds: z.number().int().min(1).max(1000).default(3),
@@ -68,16 +55,7 @@ export const RankingConfigSchema = z.strictObject({
 });
 
 export const SelectorConfigSchema = z.strictObject({
-  dns: z.strictObject({
-    listen: z.array(zHostPort).min(1).max(64).default(['127.0.0.1:5353']),
-    zones: z.array(ZoneConfigSchema).min(1).max(1000),
-    maxTcpConnections: z.number().int().min(1).max(1_000_000).default(1024),
-    tcpIdleTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
-    /** Responses per second per client /24 (IPv4) or /56 (IPv6); 0 disables. */
-    rateLimit: z.number().int().min(0).max(1_000_000).default(0),
-    /** UDP I/O: batch = native recvmmsg/sendmmsg addon, dgram = node:dgram; unset = auto (batch if built). */
-    udpEngine: z.enum(['auto', 'batch', 'dgram']).optional(),
-  }),
+  dns: DnsConfigSchema,
   mqtt: z.strictObject({
     url: mqttUrl.optional(),
     listen: zHostPort.default('127.0.0.1:1883'),
@@ -109,17 +87,7 @@ export const SelectorConfigSchema = z.strictObject({
 export type SelectorConfig = z.infer<typeof SelectorConfigSchema>;
 export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
 export type SiteConfig = z.infer<typeof SiteConfigSchema>;
-export type ZoneConfig = z.infer<typeof ZoneConfigSchema>;
 export type RankingConfig = z.infer<typeof RankingConfigSchema>;
-
-/** The zone a name belongs to (longest matching zone), or undefined. */
-export function zoneOf(zones: readonly ZoneConfig[], name: string): ZoneConfig | undefined {
-  let best: ZoneConfig | undefined;
-  for (const z of zones) {
-    if ((name === z.name || name.endsWith(`.${z.name}`)) && (!best || z.name.length > best.name.length)) best = z;
-  }
-  return best;
-}
 
 function crossCheck(cfg: SelectorConfig): void {
   const seen = new Set<string>();

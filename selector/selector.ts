@@ -6,18 +6,18 @@
 import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
 import { CATALOGUE_TOPIC } from '../shared/protocol.js';
-import { MemoryAnswerTable } from './answer-table.js';
-import { createEmbeddedBroker } from './broker.js';
-import type { MessageBus } from './bus.js';
-import { buildCatalogue } from './catalogue.js';
-import { ClientMapFeeder } from './client-map.js';
+import { MemoryAnswerTable } from './dns/answer-table.js';
+import { createEmbeddedBroker } from './mqtt/embedded-broker.js';
+import type { MessageBus } from './mqtt/bus.js';
+import { buildCatalogue } from './mqtt/catalogue.js';
+import { ClientMapFeeder } from './mapping/feeder.js';
 import type { SelectorConfig } from './config.js';
-import { createExternalBus } from './external-bus.js';
-import { Freshness, type AgentState } from './freshness.js';
-import { createIngest, type Ingest } from './ingest.js';
-import { PrefixClientMapper } from './mapping.js';
-import { RankEngine } from './rank-engine.js';
-import { createDnsLink, type DnsLink } from './dns-link.js';
+import { createExternalBus } from './mqtt/external-client.js';
+import { Freshness, type AgentState } from './ranking/freshness.js';
+import { createIngest, type Ingest } from './mqtt/ingest.js';
+import { PrefixClientMapper } from './mapping/mapper.js';
+import { RankEngine } from './ranking/engine.js';
+import { createDnsServer, type DnsServer } from './dns/index.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import { loadAdminState } from './admin/catalogue-admin.js';
 import { ResultWriter } from './store/results.js';
@@ -30,7 +30,7 @@ export interface SelectorOptions {
   /** Retention pruning period (ms); default 10 minutes. */
   pruneEveryMs?: number;
   /** Replaces the DNS server factory (embedding the core without DNS). */
-  createDns?: typeof createDnsLink;
+  createDns?: typeof createDnsServer;
 }
 
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
@@ -45,7 +45,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let engine: RankEngine | undefined;
   let ingest: Ingest | undefined;
   let bus: MessageBus | undefined;
-  let dns: DnsLink | undefined;
+  let dns: DnsServer | undefined;
   let admin: Admin | undefined;
   let dbWriteErrors = 0;
   let firstEvaluation = true;
@@ -147,7 +147,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) });
       await bus.start();
       await publishCatalogue();
-      dns = await (opts.createDns ?? createDnsLink)({
+      dns = (opts.createDns ?? createDnsServer)({
         dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
       });
       await dns.start();

@@ -1,9 +1,9 @@
 // Child process of `npm run bench:dns`: the Vantage DNS server on its own core with
 // 3 sites, 100 agents and 10,000 client prefixes loaded. Reports its port over IPC.
-import { MemoryAnswerTable } from '../../selector/answer-table.js';
-import { PrefixClientMapper } from '../../selector/mapping.js';
-import { ZoneConfigSchema } from '../../selector/config.js';
-import { DEFAULT_KEY } from '../../selector/contracts.js';
+import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
+import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
+import { ZoneConfigSchema } from '../../selector/dns/config.js';
+import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import cluster from 'node:cluster';
 import { createDnsServer } from '../../selector/dns/index.js';
 

@@ -3,18 +3,18 @@
 // at `/`. Started by createSelector after the DNS server; reads the daemon's live
 // state (freshness, rankings, DNS decide) and its SQLite connection.
 import type { Logger } from '../../shared/log.js';
-import type { ClientMapFeeder } from '../client-map.js';
+import type { ClientMapFeeder } from '../mapping/feeder.js';
 import type { SelectorConfig } from '../config.js';
-import type { DnsLink } from '../dns-link.js';
+import type { DnsServer } from '../dns/index.js';
 import type { DnsStats } from '../dns/stats.js';
-import type { Freshness } from '../freshness.js';
-import type { Ingest } from '../ingest.js';
-import { createSelectorMetrics } from '../metrics.js';
-import type { RankEngine } from '../rank-engine.js';
+import type { Freshness } from '../ranking/freshness.js';
+import type { Ingest } from '../mqtt/ingest.js';
+import { createSelectorMetrics } from './metrics.js';
+import type { RankEngine } from '../ranking/engine.js';
 import type { ResultWriter } from '../store/results.js';
 import type { Store } from '../store/store.js';
-import { statusData } from '../status-page/data.js';
-import { STATUS_PAGE_HTML } from '../status-page/page.js';
+import { statusData } from './status-page/data.js';
+import { STATUS_PAGE_HTML } from './status-page/page.js';
 import { agentsView, type LiveAgents } from './agents-view.js';
 import { AdminError, CatalogueAdmin } from './catalogue-admin.js';
 import { queryEvents } from './events-query.js';
@@ -29,7 +29,7 @@ export interface AdminDeps {
   engine: RankEngine;
   freshness: Freshness;
   feeder: ClientMapFeeder;
-  dns: DnsLink;
+  dns: DnsServer;
   ingest: Ingest;
   writer: ResultWriter;
   dbWriteErrors(): number;
@@ -60,7 +60,7 @@ export function createAdmin(deps: AdminDeps) {
     lastMetricsTs: (a) => freshness.info(a)?.lastMetricsTs,
   };
   const agents = () => agentsView(store.db, Date.now(), config.ranking.staleIntervals, live);
-  const dnsStats = (): DnsStats | undefined => deps.dns.stats() as DnsStats | undefined;
+  const dnsStats = (): DnsStats | undefined => deps.dns.stats();
   const siteIds = (): Map<string, Map<string, string>> =>
     new Map(engine.serviceList().map((s) => [s.name, new Map(s.sites.map((x) => [x.address, x.id]))]));
   const registry = createSelectorMetrics({

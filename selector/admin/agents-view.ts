@@ -3,7 +3,7 @@
 // daemon's Freshness; with `--db` it is recomputed from the stored rows the same
 // way (offline status, else stale when the newest metrics are older than
 // staleIntervals × intervalS).
-import type { AgentState } from '../freshness.js';
+import type { AgentState } from '../ranking/freshness.js';
 import { listAgentRows, newestResultTs, type Db } from './read-model.js';
 
 export type AgentStateView = 'online' | 'stale' | 'offline';

@@ -6,7 +6,7 @@
 import { VantageError } from '../../shared/errors.js';
 import { parsePrefix, formatAddress } from '../../shared/prefix.js';
 import { ServiceConfigSchema, SiteConfigSchema, zoneOf, type ZoneConfig } from '../config.js';
-import type { ClientMapFeeder } from '../client-map.js';
+import type { ClientMapFeeder } from '../mapping/feeder.js';
 import type { Store } from '../store/store.js';
 
 /** An operator error with the HTTP status the admin API answers with. */

@@ -3,11 +3,11 @@
 // attaches the ranking that produced that answer (inputs, down/up, score arithmetic,
 // hysteresis). The order, TTL and ECS scope shown are the DNS answer's, not a re-run.
 import { bitsOf, formatAddress, parseAddress, parsePrefix, type Family } from '../../shared/prefix.js';
-import { DEFAULT_KEY } from '../contracts.js';
-import type { Responder } from '../dns/answer.js';
-import type { Freshness } from '../freshness.js';
-import type { RankEngine } from '../rank-engine.js';
-import type { HysteresisDecision, SiteExplanation } from '../ranking.js';
+import { DEFAULT_KEY } from '../dns/contract.js';
+import type { Responder } from '../dns/responder.js';
+import type { Freshness } from '../ranking/freshness.js';
+import type { RankEngine } from '../ranking/engine.js';
+import type { HysteresisDecision, SiteExplanation } from '../ranking/policy.js';
 import { viewState } from './agents-view.js';
 import { AdminError } from './catalogue-admin.js';
 

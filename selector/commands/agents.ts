@@ -3,7 +3,7 @@
 // second writer with a busy timeout); the daemon reads credentials at each connect.
 import type { Command } from 'commander';
 import { ExitCode } from '../../shared/errors.js';
-import { addAgent, removeAgent } from '../credentials.js';
+import { addAgent, removeAgent } from '../mqtt/credentials.js';
 import { Store } from '../store/store.js';
 import { CommandExit, loadConfig } from './context.js';
 

@@ -1,13 +1,13 @@
 // The selector's DNS server: UDP and TCP on every `dns.listen` address, answering from
 // the responder (answer.ts). createDnsServer(...) → { start(), close(), addresses(), stats() }.
 import type net from 'node:net';
-import type { SelectorConfig } from '../config.js';
-import type { ClientMapper } from '../contracts.js';
-import type { WireAnswerTable } from '../answer-table.js';
+import type { DnsConfig } from './config.js';
+import type { ClientMapper } from './contract.js';
+import type { WireAnswerTable } from './answer-table.js';
 import { parseHostPort } from '../../shared/config.js';
 import { parseAddress, type Family } from '../../shared/prefix.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
-import { createResponder, OUR_UDP_SIZE, type Responder } from './answer.js';
+import { createResponder, OUR_UDP_SIZE, type Responder } from './responder.js';
 import { ConfigError } from '../../shared/errors.js';
 import { DnsCounters, type DnsStats } from './stats.js';
 import { ResponseRateLimiter } from './rate-limit.js';
@@ -16,7 +16,7 @@ import { createBatchUdpSocket, loadUdpBatch } from './udp-batch.js';
 import { createTcpServer } from './tcp.js';
 
 export interface DnsServerOptions {
-  dns: SelectorConfig['dns'];
+  dns: DnsConfig;
   table: WireAnswerTable;
   mapper: ClientMapper;
   log?: Logger;

@@ -1,6 +1,6 @@
 // Precomputed apex records of the configured zones: SOA and NS RR bytes built once
 // at start, so answering SOA/NS/NODATA/NXDOMAIN is a copy plus one name pointer.
-import type { ZoneConfig } from '../config.js';
+import type { ZoneConfig } from './config.js';
 import { nameToBytes, nameToWire } from './names.js';
 import { CLASS_IN, TYPE } from './wire.js';
 

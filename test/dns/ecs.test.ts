@@ -2,7 +2,7 @@
 // FORMERR for malformed options, and the truncation paths.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
-import { DEFAULT_KEY } from '../../selector/contracts.js';
+import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import { addressesOf, ecsOf, query, startWorld, udp, udpQuery, type World } from './helpers.js';
 
 let w: World;

@@ -5,11 +5,12 @@ import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as packet from 'dns-packet';
-import { ZoneConfigSchema, type SelectorConfig } from '../../selector/config.js';
-import { MemoryAnswerTable } from '../../selector/answer-table.js';
-import { PrefixClientMapper } from '../../selector/mapping.js';
+import { ZoneConfigSchema } from '../../selector/dns/config.js';
+import type { SelectorConfig } from '../../selector/config.js';
+import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
+import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { createDnsServer, type DnsServer } from '../../selector/dns/index.js';
-import { DEFAULT_KEY } from '../../selector/contracts.js';
+import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 
 export const run = promisify(execFile);
 

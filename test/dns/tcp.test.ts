@@ -2,7 +2,7 @@
 // frames, 0-length frame, idle timeout, connection cap; and dig over UDP and TCP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
-import { DEFAULT_KEY } from '../../selector/contracts.js';
+import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import { addressesOf, frame, query, run, startWorld, tcpClient, type World } from './helpers.js';
 
 let w: World;

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
 import { createDnsServer } from '../../selector/dns/index.js';
-import { MemoryAnswerTable } from '../../selector/answer-table.js';
-import { PrefixClientMapper } from '../../selector/mapping.js';
+import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
+import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { ConfigError } from '../../shared/errors.js';
 import { addressesOf, dnsConfig, query, startWorld, udpQuery, type World } from './helpers.js';
 

@@ -1,9 +1,9 @@
 // Unit tests: PrefixTable scope, the mapper's order, the answer table's encoding.
 import { describe, expect, it } from 'vitest';
 import { PrefixTable, parseAddress, parsePrefix } from '../../shared/prefix.js';
-import { PrefixClientMapper } from '../../selector/mapping.js';
-import { MemoryAnswerTable } from '../../selector/answer-table.js';
-import { DEFAULT_KEY } from '../../selector/contracts.js';
+import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
+import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
+import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import { nameToWire, wireToName } from '../../selector/dns/names.js';
 
 function lookup(t: PrefixTable<string>, client: string): { value?: string; length?: number; scope: number } {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as packet from 'dns-packet';
-import { DEFAULT_KEY } from '../../selector/contracts.js';
+import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import { addressesOf, query, startWorld, udp, udpQuery, type World } from '../dns/helpers.js';
 
 let w: World;

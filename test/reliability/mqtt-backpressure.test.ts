@@ -4,7 +4,7 @@
 // when a publisher's last PUBACK arrives, almost everything it sent has been handled.
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEmbeddedBroker } from '../../selector/broker.js';
+import { createEmbeddedBroker } from '../../selector/mqtt/embedded-broker.js';
 import { Store } from '../../selector/store/store.js';
 import { silentLogger } from '../../shared/log.js';
 import { agentTopic } from '../../shared/protocol.js';

@@ -3,9 +3,9 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEmbeddedBroker, mayPublish, maySubscribe } from '../../selector/broker.js';
-import type { MessageBus } from '../../selector/bus.js';
-import { addAgent, removeAgent } from '../../selector/credentials.js';
+import { createEmbeddedBroker, mayPublish, maySubscribe } from '../../selector/mqtt/embedded-broker.js';
+import type { MessageBus } from '../../selector/mqtt/bus.js';
+import { addAgent, removeAgent } from '../../selector/mqtt/credentials.js';
 import { Store } from '../../selector/store/store.js';
 import { silentLogger } from '../../shared/log.js';
 import { CATALOGUE_TOPIC } from '../../shared/protocol.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../selector/store/store.js';
-import { checkAgentPassword } from '../../selector/credentials.js';
+import { checkAgentPassword } from '../../selector/mqtt/credentials.js';
 
 const CLI = join(process.cwd(), 'dist/selector/cli.js');
 const run = promisify(execFile);

@@ -2,13 +2,13 @@
 // mqtt.js publisher sending bad payloads, a real SQLite store.
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryAnswerTable } from '../../selector/answer-table.js';
-import { createEmbeddedBroker } from '../../selector/broker.js';
-import type { MessageBus } from '../../selector/bus.js';
-import { DEFAULT_KEY } from '../../selector/contracts.js';
-import { Freshness } from '../../selector/freshness.js';
-import { createIngest, type Ingest } from '../../selector/ingest.js';
-import { RankEngine } from '../../selector/rank-engine.js';
+import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
+import { createEmbeddedBroker } from '../../selector/mqtt/embedded-broker.js';
+import type { MessageBus } from '../../selector/mqtt/bus.js';
+import { DEFAULT_KEY } from '../../selector/dns/contract.js';
+import { Freshness } from '../../selector/ranking/freshness.js';
+import { createIngest, type Ingest } from '../../selector/mqtt/ingest.js';
+import { RankEngine } from '../../selector/ranking/engine.js';
 import { ResultWriter } from '../../selector/store/results.js';
 import { Store } from '../../selector/store/store.js';
 import { silentLogger } from '../../shared/log.js';

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addAgent } from '../../selector/credentials.js';
+import { addAgent } from '../../selector/mqtt/credentials.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { Store } from '../../selector/store/store.js';
 import { agentTopic, CATALOGUE_TOPIC } from '../../shared/protocol.js';

@@ -1,7 +1,7 @@
 // Table tests for the pure ranking (selector/ranking.ts) and the window state machine.
 import { describe, expect, it } from 'vitest';
-import { aggregateStats, rankSites, type RankInput, type RankSite } from '../../selector/ranking.js';
-import { SiteWindow, type SiteStats } from '../../selector/window.js';
+import { aggregateStats, rankSites, type RankInput, type RankSite } from '../../selector/ranking/policy.js';
+import { SiteWindow, type SiteStats } from '../../selector/ranking/window.js';
 import type { Policy } from '../../selector/config.js';
 
 const R = { failurePenalty: 4, hysteresisPct: 10, hysteresisMs: 5 };

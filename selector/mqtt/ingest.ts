@@ -1,15 +1,15 @@
 // MQTT ingest: validates every agent message at the edge (shared/protocol.ts), counts
 // rejections by reason, queues results for the batched writer, folds them into the
 // ranking windows and re-ranks the affected (agent, service) pairs at once.
-import { ProtocolError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
+import { ProtocolError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
 import {
   parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type Result,
-} from '../shared/protocol.js';
-import type { Freshness } from './freshness.js';
-import type { RankEngine } from './rank-engine.js';
-import type { ResultWriter, StoredResult } from './store/results.js';
-import type { Store } from './store/store.js';
+} from '../../shared/protocol.js';
+import type { Freshness } from '../ranking/freshness.js';
+import type { RankEngine } from '../ranking/engine.js';
+import type { ResultWriter, StoredResult } from '../store/results.js';
+import type { Store } from '../store/store.js';
 
 /** Message-level rejection reasons (shared RejectReason + the selector's own). */
 export type IngestReject =

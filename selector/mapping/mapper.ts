@@ -1,7 +1,7 @@
 // Client → agent mapping for the DNS path: longest-prefix match over client prefixes,
 // then the packet source against announced resolver addresses, then DEFAULT_KEY.
-import { DEFAULT_KEY, type ClientMapper, type ClientMatch } from './contracts.js';
-import { PrefixTable, parseAddress, parsePrefix, type Family } from '../shared/prefix.js';
+import { DEFAULT_KEY, type ClientMapper, type ClientMatch } from '../dns/contract.js';
+import { PrefixTable, parseAddress, parsePrefix, type Family } from '../../shared/prefix.js';
 
 interface PrefixValue {
   readonly agent: string;

@@ -1,7 +1,7 @@
 // The retained service catalogue (`vantage/v1/config/services`) agents probe from.
 // probe.host is omitted when unset: agents then use the service name as Host/SNI.
-import { PROTOCOL_VERSION, type Catalogue } from '../shared/protocol.js';
-import type { ServiceRecord } from './store/store.js';
+import { PROTOCOL_VERSION, type Catalogue } from '../../shared/protocol.js';
+import type { ServiceRecord } from '../store/store.js';
 
 export function buildCatalogue(services: readonly ServiceRecord[], nowMs: number): Catalogue {
   return {

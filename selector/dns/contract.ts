@@ -1,6 +1,6 @@
 // Contracts between the selector's parts. The ranking side (ingest → ranking) writes
 // answers and the client map; the DNS side only reads them on the query path.
-import type { Family } from '../shared/prefix.js';
+import type { Family } from '../../shared/prefix.js';
 
 /** Key of the aggregate answer used when no fresh agent is mapped to a client. */
 export const DEFAULT_KEY = '*';

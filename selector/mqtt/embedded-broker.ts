@@ -6,14 +6,14 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } f
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseHostPort } from '../shared/config.js';
-import { VantageError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
-import { TOPIC_ROOT } from '../shared/protocol.js';
+import { parseHostPort } from '../../shared/config.js';
+import { VantageError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { TOPIC_ROOT } from '../../shared/protocol.js';
 import { INGEST_TOPIC, type MessageBus, type MessageHandler } from './bus.js';
-import type { SelectorConfig } from './config.js';
+import type { SelectorConfig } from '../config.js';
 import { checkAgentPassword } from './credentials.js';
-import type { Store } from './store/store.js';
+import type { Store } from '../store/store.js';
 
 const AGENTS_PREFIX = `${TOPIC_ROOT}/agents/`;
 const CONFIG_PREFIX = `${TOPIC_ROOT}/config/`;

@@ -1,9 +1,9 @@
 // Precomputed DNS answers per (service, key). Ranking writes here when results change;
 // the DNS query path only reads the encoded RR bytes and copies them into a response.
-import { DEFAULT_KEY, type AnswerTable } from './contracts.js';
-import { parseAddress } from '../shared/prefix.js';
-import { VantageError } from '../shared/errors.js';
-import { nameToWire } from './dns/names.js';
+import { DEFAULT_KEY, type AnswerTable } from './contract.js';
+import { parseAddress } from '../../shared/prefix.js';
+import { VantageError } from '../../shared/errors.js';
+import { nameToWire } from './names.js';
 
 const TYPE_A = 1;
 const TYPE_AAAA = 28;

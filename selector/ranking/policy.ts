@@ -2,7 +2,7 @@
 // from window statistics. No I/O, no clock: table-tested in test/selector/ranking.
 // Returns the order and an explanation holding every input and the arithmetic, so
 // `explain` can show why a site is first (DESIGN.md "Ranking").
-import type { Policy, RankingConfig } from './config.js';
+import type { Policy, RankingConfig } from '../config.js';
 import { median, type SiteStats } from './window.js';
 
 export interface RankSite {

@@ -1,8 +1,8 @@
 // Feeds the ClientMapper: configured prefixes (they win on conflict) plus the
 // prefixes and resolver addresses agents announce.
-import type { Announce } from '../shared/protocol.js';
-import { formatAddress, parseAddress, parsePrefix } from '../shared/prefix.js';
-import type { ClientMapper } from './contracts.js';
+import type { Announce } from '../../shared/protocol.js';
+import { formatAddress, parseAddress, parsePrefix } from '../../shared/prefix.js';
+import type { ClientMapper } from '../dns/contract.js';
 
 function normPrefix(text: string): string {
   const p = parsePrefix(text);

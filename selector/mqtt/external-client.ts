@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
-import { VantageError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
+import { VantageError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
 import { INGEST_TOPIC, type MessageBus, type MessageHandler } from './bus.js';
-import type { SelectorConfig } from './config.js';
+import type { SelectorConfig } from '../config.js';
 
 const PUBLISH_TIMEOUT_MS = 10_000;
 /**

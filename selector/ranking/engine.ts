@@ -2,10 +2,10 @@
 // the last ranking per (service, key), and the precomputed answers it writes into
 // the AnswerTable. Ranking runs when metrics arrive or agent states change — never
 // on the DNS query path. setAnswer is called only when the capped order changes.
-import type { RankingConfig } from './config.js';
-import { DEFAULT_KEY, type AnswerTable } from './contracts.js';
-import { aggregateStats, rankSites, type Ranking } from './ranking.js';
-import type { EventRecord, ServiceRecord, SiteRecord } from './store/store.js';
+import type { RankingConfig } from '../config.js';
+import { DEFAULT_KEY, type AnswerTable } from '../dns/contract.js';
+import { aggregateStats, rankSites, type Ranking } from './policy.js';
+import type { EventRecord, ServiceRecord, SiteRecord } from '../store/store.js';
 import { SiteWindow, type Sample, type SiteStats } from './window.js';
 
 type Windows = Map<string, Map<string, SiteWindow>>; // service → site → window

@@ -1,9 +1,9 @@
 // The DNS query path as a pure function of (packet, source, size limit): parse header,
 // question and OPT; find the zone and service; one client lookup; copy precomputed RR
 // bytes into a fresh buffer; patch ID, flags and ECS. Sockets live in server.ts.
-import { DEFAULT_KEY, type ClientMapper, type ClientMatch } from '../contracts.js';
-import type { ZoneConfig } from '../config.js';
-import type { WireAnswer, WireAnswerTable, WireService } from '../answer-table.js';
+import { DEFAULT_KEY, type ClientMapper, type ClientMatch } from './contract.js';
+import type { ZoneConfig } from './config.js';
+import type { WireAnswer, WireAnswerTable, WireService } from './answer-table.js';
 import { bitsOf, type Family } from '../../shared/prefix.js';
 import { CLASS_ANY, CLASS_IN, Parse, RCODE, TYPE, newQuery, parseQuery, type Query } from './wire.js';
 import { nameToWire, wireKeyOf } from './names.js';

@@ -3,9 +3,9 @@
 // the plain counters the hot paths already keep (collect() callbacks): the DNS
 // query path stays an integer increment, ingest and ranking pay nothing extra.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { DnsStats } from './dns/stats.js';
-import type { AgentState } from './freshness.js';
-import type { IngestCounters } from './ingest.js';
+import type { DnsStats } from '../dns/stats.js';
+import type { AgentState } from '../ranking/freshness.js';
+import type { IngestCounters } from '../mqtt/ingest.js';
 
 export interface SelectorMetricsSources {
   dns(): DnsStats | undefined;

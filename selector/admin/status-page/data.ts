@@ -1,9 +1,9 @@
 // JSON behind the status page (`/api/status`): per service, a row per agent (plus the
 // default aggregate) with each site's median latency and state from that agent's
 // current ranking, and the agent's first choice — what its POP's clients get first.
-import { DEFAULT_KEY } from '../contracts.js';
-import type { RankEngine } from '../rank-engine.js';
-import type { AgentView } from '../admin/agents-view.js';
+import { DEFAULT_KEY } from '../../dns/contract.js';
+import type { RankEngine } from '../../ranking/engine.js';
+import type { AgentView } from '../agents-view.js';
 
 export interface StatusCell { medianMs: number | null; state: string; samples: number; failureShare: number | null }
 export interface StatusRow {

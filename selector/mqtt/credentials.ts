@@ -1,9 +1,9 @@
 // Agent credentials: a random password shown once, stored only as a scrypt hash
 // with a random salt (RFC 7914). Verification uses timingSafeEqual.
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { ArgumentError } from '../shared/errors.js';
-import { AGENT_ID_RE } from '../shared/protocol.js';
-import type { Store } from './store/store.js';
+import { ArgumentError } from '../../shared/errors.js';
+import { AGENT_ID_RE } from '../../shared/protocol.js';
+import type { Store } from '../store/store.js';
 
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
