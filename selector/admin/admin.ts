@@ -10,6 +10,7 @@ import type { DnsStats } from '../dns/stats.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { Ingest } from '../mqtt/ingest.js';
 import { createSelectorMetrics } from './metrics.js';
+import { registerHealthMetrics } from './health-metrics.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { ResultWriter } from '../store/results.js';
 import type { Store } from '../store/store.js';
@@ -72,6 +73,7 @@ export function createAdmin(deps: AdminDeps) {
     committedResults: () => deps.writer.committed,
     siteIds,
   });
+  registerHealthMetrics(registry, { engine: () => engine, agentStates: () => freshness.current() });
 
   const known = (service: string | null): void => {
     if (service && !engine.serviceList().some((s) => s.name === service)) throw new AdminError(404, `unknown service "${service}"`);
