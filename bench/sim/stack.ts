@@ -23,6 +23,8 @@ interface Runnable { start(): Promise<void>; close(): Promise<void> }
 export interface Stack {
   dns: { host: string; port: number };
   mqttUrl: string;
+  /** The selector's admin API and status page (http.listen, no token: loopback only). */
+  adminUrl: string;
   close(): Promise<void>;
 }
 
@@ -133,6 +135,8 @@ export async function startStack(world: World, opts: StackOptions): Promise<Stac
     const dns = hostPort(selector.dnsAddresses());
     const mqtt = hostPort(selector.mqttAddress());
     const mqttUrl = `mqtt://${mqtt.host}:${mqtt.port}`;
+    const admin = hostPort(selector.adminAddress());
+    const adminUrl = `http://${admin.host}:${admin.port}`;
 
     const root = repoRoot();
     const cli = join(root, 'dist', 'agent', 'cli.js');
@@ -164,7 +168,7 @@ export async function startStack(world: World, opts: StackOptions): Promise<Stac
         closers.push(() => stopChild(child));
       }
     }
-    return { dns, mqttUrl, close };
+    return { dns, mqttUrl, adminUrl, close };
   } catch (err) {
     await close();
     throw err;
