@@ -16,6 +16,8 @@ import type { ResultWriter } from '../store/results.js';
 import type { Store } from '../store/store.js';
 import { statusData } from './status-page/data.js';
 import { STATUS_PAGE_HTML } from './status-page/page.js';
+import { timelineSvg } from './status-page/timeline-svg.js';
+import { TimelineReader, type Timeline } from '../store/timeline.js';
 import { agentsView, type LiveAgents } from './agents-view.js';
 import { AdminError, CatalogueAdmin } from './catalogue-admin.js';
 import { queryEvents } from './events-query.js';
@@ -74,6 +76,13 @@ export function createAdmin(deps: AdminDeps) {
     siteIds,
   });
   registerHealthMetrics(registry, { engine: () => engine, agentStates: () => freshness.current() });
+
+  const timelines = new TimelineReader(store.db);
+  const widthParam = (req: Request): number => {
+    const w = Number(req.query.get('width') ?? 900);
+    if (!Number.isInteger(w) || w < 300 || w > 4000) throw new AdminError(400, 'width: expected an integer from 300 to 4000');
+    return w;
+  };
 
   const known = (service: string | null): void => {
     if (service && !engine.serviceList().some((s) => s.name === service)) throw new AdminError(404, `unknown service "${service}"`);
@@ -158,10 +167,28 @@ export function createAdmin(deps: AdminDeps) {
       }
       return { json: { ts: Date.now(), queries: dns?.queries ?? 0, byRcode: dns?.byRcode ?? {}, answersBySite, agents: agents(), ingest: deps.ingest.counters, recomputations: engine.recomputations } };
     } },
+    { method: 'GET', pattern: /^\/api\/timeline$/, handler: (req) => ({ json: timeline(req) }) },
+    { method: 'GET', pattern: /^\/api\/timeline\.svg$/, handler: (req) => {
+      const t = timeline(req);
+      const svc = engine.serviceList().find((s) => s.name === t.service);
+      return { text: timelineSvg(t, svc?.sites.map((s) => s.id) ?? [], widthParam(req)), contentType: 'image/svg+xml; charset=utf-8' };
+    } },
     { method: 'GET', pattern: /^\/api\/status$/, handler: () => ({ json: statusData(engine, agents(), Date.now()) }) },
     { method: 'GET', pattern: /^\/metrics$/, handler: async () => ({ text: await registry.metrics(), contentType: registry.contentType }) },
     { method: 'GET', pattern: /^\/$/, handler: () => ({ text: STATUS_PAGE_HTML, contentType: 'text/html; charset=utf-8' }) },
   ];
+
+  /** `/api/timeline?service=&sinceMs=&width=`: bounded to `width` points per series (at most 2,000). */
+  function timeline(req: Request): Timeline {
+    const service = required(req, 'service');
+    known(service);
+    deps.writer.flush(true); // with the open minutes' rollups, so a rollup range ends now
+    const now = Date.now();
+    return timelines.read({
+      service, sinceMs: now - durationParam(req, 'sinceMs', 3_600_000), untilMs: now, buckets: widthParam(req) / 3,
+      rawSinceMs: now - config.retention.rawHours * 3_600_000,
+    });
+  }
 
   const server = createHttpServer({ listen: config.http.listen, token: config.http.token, routes, log });
   return {
