@@ -130,13 +130,12 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
               return done(null, true);
             }
             log.warn({ agent: id, client: client.id }, 'MQTT authentication refused');
-            const err = new Error('bad username or password') as AuthenticateError;
-            err.returnCode = 4;
+            // CONNACK 4 (MQTT 3.1.1 §3.2.2.3): bad user name or password.
+            const err = Object.assign(new VantageError('AUTH_ERR_REFUSED', 'bad username or password'), { returnCode: 4 }) as AuthenticateError;
             done(err, null);
           }, (err: unknown) => {
             log.error({ err }, 'credential check failed');
-            const e = new Error('server unavailable') as AuthenticateError;
-            e.returnCode = 3;
+            const e = Object.assign(new VantageError('STORE_ERR', 'server unavailable', { cause: err }), { returnCode: 3 }) as AuthenticateError;
             done(e, null);
           });
         },
