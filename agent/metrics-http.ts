@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { parseHostPort } from '../shared/config.js';
+import type { HostPort } from '../shared/config.js';
 import type { Result } from '../shared/protocol.js';
 
 export interface AgentMetrics {
@@ -15,7 +15,7 @@ export interface AgentMetrics {
 
 interface StatsView { connected: boolean; queueDepth: number; dropped: number; rejected: number; published: number }
 
-export function createAgentMetrics(listen: string, stats: () => StatsView): AgentMetrics {
+export function createAgentMetrics(listen: HostPort, stats: () => StatsView): AgentMetrics {
   const registry = new Registry();
   const duration = new Histogram({
     name: 'vantage_agent_probe_duration_seconds', help: 'Probe phase durations', labelNames: ['site', 'phase'],
@@ -39,7 +39,7 @@ export function createAgentMetrics(listen: string, stats: () => StatsView): Agen
       res.writeHead(200, { 'content-type': registry.contentType }).end(text);
     }, () => res.writeHead(500).end());
   });
-  const hp = parseHostPort(listen) as { host: string; port: number };
+  const hp = listen;
 
   return {
     observe(r) {

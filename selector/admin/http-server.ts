@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shared/log.js';
-import { parseHostPort } from '../../shared/config.js';
+import type { HostPort } from '../../shared/config.js';
 import { AdminError, VantageError, type ErrorCode } from '../../shared/errors.js';
 
 export interface Request {
@@ -49,7 +49,7 @@ async function readBody(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-export function createHttpServer(opts: { listen: string; token?: string | undefined; routes: Route[]; log: Logger }) {
+export function createHttpServer(opts: { listen: HostPort; token?: string | undefined; routes: Route[]; log: Logger }) {
   const tokenDigest = opts.token === undefined ? undefined : digest(opts.token);
   const send = (res: http.ServerResponse, status: number, body: string, type: string): void => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }).end(body);
@@ -90,7 +90,7 @@ export function createHttpServer(opts: { listen: string; token?: string | undefi
 
   return {
     async start(): Promise<void> {
-      const hp = parseHostPort(opts.listen) as { host: string; port: number };
+      const hp = opts.listen;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(hp.port, hp.host, () => {

@@ -3,7 +3,7 @@
 // 127.0.0.1:8053), or — for read-only commands — the SQLite file with --db.
 import type { Command } from 'commander';
 import { ExitCode, isErrorCode } from '../../shared/errors.js';
-import { parseHostPort } from '../../shared/config.js';
+import type { HostPort } from '../../shared/config.js';
 import { openReadOnly, type Db } from '../admin/read-model.js';
 import { CommandExit, loadConfig } from './context.js';
 
@@ -60,9 +60,7 @@ export class AdminClient {
   }
 }
 
-function urlOfListen(listen: string): string {
-  const hp = parseHostPort(listen);
-  if (!hp) throw new CommandExit(ExitCode.USAGE, `http.listen: expected host:port, got "${listen}"`);
+function urlOfListen(hp: HostPort): string {
   let host = hp.host;
   if (host === '0.0.0.0') host = '127.0.0.1';
   if (host === '::') host = '::1';

@@ -6,7 +6,7 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } f
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseHostPort } from '../../shared/config.js';
+import { formatHostPort } from '../../shared/config.js';
 import { VantageError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { TOPIC_ROOT } from '../../shared/protocol.js';
@@ -47,8 +47,7 @@ export function maySubscribe(topic: string, authRequired: boolean): boolean {
 
 export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & { broker(): Aedes | undefined } {
   const { store, log, authRequired } = opts;
-  const hp = parseHostPort(opts.mqtt.listen);
-  if (!hp) throw new VantageError('BROKER_ERR', `bad mqtt.listen ${opts.mqtt.listen}`);
+  const hp = opts.mqtt.listen;
   let aedes: Aedes | undefined;
   let server: net.Server | tls.Server | undefined;
   let bound: { host: string; port: number } | undefined;
@@ -170,7 +169,7 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
         : net.createServer(handle);
       const srv = server;
       await new Promise<void>((resolve, reject) => {
-        srv.once('error', (err) => reject(new VantageError('BROKER_ERR', `cannot listen on ${opts.mqtt.listen}: ${err.message}`, { cause: err })));
+        srv.once('error', (err) => reject(new VantageError('BROKER_ERR', `cannot listen on ${formatHostPort(hp)}: ${err.message}`, { cause: err })));
         srv.listen(hp.port, hp.host, () => resolve());
       });
       const addr = srv.address() as net.AddressInfo;

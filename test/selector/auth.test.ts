@@ -135,7 +135,7 @@ describe('embedded broker over TLS (mqtts)', () => {
     writeFileSync(cert, certs.cert);
     writeFileSync(key, certs.key);
     const tlsBus = createEmbeddedBroker({
-      mqtt: { listen: '127.0.0.1:0', tls: { cert, key } }, authRequired: true, store, log: silentLogger(), onMessage: () => undefined,
+      mqtt: { listen: { host: '127.0.0.1', port: 0 }, tls: { cert, key } }, authRequired: true, store, log: silentLogger(), onMessage: () => undefined,
     });
     await tlsBus.start();
     try {
