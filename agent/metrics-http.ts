@@ -27,8 +27,15 @@ export function createAgentMetrics(listen: HostPort, stats: () => StatsView): Ag
     collect() { this.set(stats().connected ? 1 : 0); } });
   new Gauge({ name: 'vantage_agent_queue_depth', help: 'Metrics messages waiting for the broker', registers: [registry],
     collect() { this.set(stats().queueDepth); } });
-  new Gauge({ name: 'vantage_agent_messages_dropped', help: 'Metrics messages dropped (queue full or refused)', registers: [registry],
-    collect() { const s = stats(); this.set(s.dropped + s.rejected); } });
+  // A counter (it only grows): the publisher's own counts are folded in at scrape time.
+  let droppedSeen = 0;
+  new Counter({ name: 'vantage_agent_messages_dropped_total', help: 'Metrics messages dropped (queue full or refused by the broker)', registers: [registry],
+    collect() {
+      const s = stats();
+      const n = s.dropped + s.rejected;
+      if (n > droppedSeen) this.inc(n - droppedSeen);
+      droppedSeen = Math.max(droppedSeen, n);
+    } });
 
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
