@@ -6,7 +6,9 @@ import { loadSelectorConfig } from '../../selector/config.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { bearerMatches } from '../../selector/admin/http-server.js';
 import { createHash } from 'node:crypto';
-import { cli, dig, ensureBuilt, feedWorld, SERVICE, writeConfig } from './helpers.js';
+import { feedWorld, SERVICE, writeConfig } from '../helpers/fixtures.js';
+import { cli, ensureBuilt } from '../helpers/selector-process.js';
+import { dig } from './helpers.js';
 
 const TOKEN = 'correct-horse-battery-staple-42';
 let env: Awaited<ReturnType<typeof writeConfig>>;

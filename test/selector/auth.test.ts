@@ -9,7 +9,7 @@ import { addAgent, removeAgent } from '../../selector/mqtt/credentials.js';
 import { Store } from '../../selector/store/store.js';
 import { silentLogger } from '../../shared/log.js';
 import { CATALOGUE_TOPIC } from '../../shared/protocol.js';
-import { selectorConfig, until } from './fixtures.js';
+import { selectorConfig, until } from '../helpers/fixtures.js';
 
 const cfg = selectorConfig();
 let store: Store;
