@@ -3,19 +3,14 @@
 // lists (its rows are re-synced at start), so removing a configured service or site
 // here is refused; drains are operator state and survive the re-sync (kept in
 // admin_drains and re-applied at start).
-import { VantageError } from '../../shared/errors.js';
+import { AdminError } from '../../shared/errors.js';
 import { parsePrefix, formatAddress } from '../../shared/prefix.js';
 import { ServiceConfigSchema, SiteConfigSchema, zoneOf, type ZoneConfig } from '../config.js';
 import type { ClientMapFeeder } from '../mapping/feeder.js';
 import type { Store } from '../store/store.js';
 
-/** An operator error with the HTTP status the admin API answers with. */
-export class AdminError extends VantageError {
-  constructor(readonly status: number, message: string) {
-    super('ADMIN_ERR', message);
-    this.name = 'AdminError';
-  }
-}
+// AdminError lives in the one error table; re-exported for the admin files that import it from here.
+export { AdminError };
 
 const DRAINS_SQL = `CREATE TABLE IF NOT EXISTS admin_drains (
   service TEXT NOT NULL, site TEXT NOT NULL, drained INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (service, site))`;

@@ -2,8 +2,8 @@
 // --url/--token, else from --config's http.listen/http.token, else the default
 // 127.0.0.1:8053), or — for read-only commands — the SQLite file with --db.
 import type { Command } from 'commander';
-import { ExitCode } from '../../shared/errors.js';
-import { parseHostPort } from '../../shared/config.js';
+import { ExitCode, isErrorCode } from '../../shared/errors.js';
+import type { HostPort } from '../../shared/config.js';
 import { openReadOnly, type Db } from '../admin/read-model.js';
 import { CommandExit, loadConfig } from './context.js';
 
@@ -37,7 +37,7 @@ export class AdminClient {
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new CommandExit(ExitCode.FAILURE, `cannot reach the selector admin API at ${this.baseUrl} (${why}); is it running? read-only commands accept --db FILE`);
+      throw new CommandExit(ExitCode.FAILURE, `cannot reach the selector admin API at ${this.baseUrl} (${why}); is it running? read-only commands accept --db FILE`, { code: 'CMD_ERR_UNREACHABLE', cause: err });
     }
     const text = await res.text();
     let parsed: unknown;
@@ -47,8 +47,10 @@ export class AdminClient {
       parsed = undefined;
     }
     if (!res.ok) {
-      const msg = (parsed as { error?: string } | undefined)?.error ?? `HTTP ${res.status}`;
-      throw new CommandExit(res.status === 400 ? ExitCode.USAGE : ExitCode.FAILURE, res.status === 401 ? `admin API refused the request: ${msg} (--token or http.token)` : msg);
+      const body = parsed as { error?: string; code?: unknown } | undefined;
+      const msg = body?.error ?? `HTTP ${res.status}`;
+      const code = isErrorCode(body?.code) ? body.code : undefined;
+      throw new CommandExit(res.status === 400 ? ExitCode.USAGE : ExitCode.FAILURE, res.status === 401 ? `admin API refused the request: ${msg} (--token or http.token)` : msg, { code });
     }
     return parsed as T;
   }
@@ -58,9 +60,7 @@ export class AdminClient {
   }
 }
 
-function urlOfListen(listen: string): string {
-  const hp = parseHostPort(listen);
-  if (!hp) throw new CommandExit(ExitCode.USAGE, `http.listen: expected host:port, got "${listen}"`);
+function urlOfListen(hp: HostPort): string {
   let host = hp.host;
   if (host === '0.0.0.0') host = '127.0.0.1';
   if (host === '::') host = '::1';

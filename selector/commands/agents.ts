@@ -36,7 +36,7 @@ export function registerAgents(program: Command): void {
       try {
         const removed = removeAgent(store, id);
         if (opts.json) process.stdout.write(`${JSON.stringify({ id, removed })}\n`);
-        else if (!removed) throw new CommandExit(ExitCode.FAILURE, `agent ${id} is not enrolled`);
+        else if (!removed) throw new CommandExit(ExitCode.FAILURE, `agent ${id} is not enrolled`, { code: 'ADMIN_ERR_NOT_FOUND' });
         else process.stdout.write(`agent ${id} removed\n`);
       } finally {
         store.close();

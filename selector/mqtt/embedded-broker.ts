@@ -6,7 +6,7 @@ import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } f
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseHostPort } from '../../shared/config.js';
+import { formatHostPort } from '../../shared/config.js';
 import { VantageError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { TOPIC_ROOT } from '../../shared/protocol.js';
@@ -47,8 +47,7 @@ export function maySubscribe(topic: string, authRequired: boolean): boolean {
 
 export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & { broker(): Aedes | undefined } {
   const { store, log, authRequired } = opts;
-  const hp = parseHostPort(opts.mqtt.listen);
-  if (!hp) throw new VantageError('BROKER_ERR', `bad mqtt.listen ${opts.mqtt.listen}`);
+  const hp = opts.mqtt.listen;
   let aedes: Aedes | undefined;
   let server: net.Server | tls.Server | undefined;
   let bound: { host: string; port: number } | undefined;
@@ -130,13 +129,12 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
               return done(null, true);
             }
             log.warn({ agent: id, client: client.id }, 'MQTT authentication refused');
-            const err = new Error('bad username or password') as AuthenticateError;
-            err.returnCode = 4;
+            // CONNACK 4 (MQTT 3.1.1 §3.2.2.3): bad user name or password.
+            const err = Object.assign(new VantageError('AUTH_ERR_REFUSED', 'bad username or password'), { returnCode: 4 }) as AuthenticateError;
             done(err, null);
           }, (err: unknown) => {
             log.error({ err }, 'credential check failed');
-            const e = new Error('server unavailable') as AuthenticateError;
-            e.returnCode = 3;
+            const e = Object.assign(new VantageError('STORE_ERR', 'server unavailable', { cause: err }), { returnCode: 3 }) as AuthenticateError;
             done(e, null);
           });
         },
@@ -171,7 +169,7 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
         : net.createServer(handle);
       const srv = server;
       await new Promise<void>((resolve, reject) => {
-        srv.once('error', (err) => reject(new VantageError('BROKER_ERR', `cannot listen on ${opts.mqtt.listen}: ${err.message}`, { cause: err })));
+        srv.once('error', (err) => reject(new VantageError('BROKER_ERR', `cannot listen on ${formatHostPort(hp)}: ${err.message}`, { cause: err })));
         srv.listen(hp.port, hp.host, () => resolve());
       });
       const addr = srv.address() as net.AddressInfo;

@@ -4,7 +4,7 @@
 import { ProtocolError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import {
-  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type Result,
+  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type RejectReason, type Result,
 } from '../../shared/protocol.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { RankEngine } from '../ranking/engine.js';
@@ -12,9 +12,7 @@ import type { ResultWriter, StoredResult } from '../store/results.js';
 import type { Store } from '../store/store.js';
 
 /** Message-level rejection reasons (shared RejectReason + the selector's own). */
-export type IngestReject =
-  | 'topic' | 'json' | 'schema' | 'version' | 'agent_mismatch' | 'future_ts' | 'oversize'
-  | 'not_enrolled' | 'stale_seq' | 'old_ts';
+export type IngestReject = RejectReason | 'not_enrolled' | 'stale_seq' | 'old_ts';
 /** Result-level rejection reasons: the rest of the message is still used. */
 export type ResultReject = 'unknown_service' | 'unknown_site' | 'address_mismatch' | 'impossible';
 
@@ -136,7 +134,7 @@ export function createIngest(deps: IngestDeps) {
         persist(agent, () => store.recordAnnounce(agent, a.pop, a, a.prefixes, a.ts));
       }
     } catch (err) {
-      if (err instanceof ProtocolError) return reject(err.reason as IngestReject, agent, err.message);
+      if (err instanceof ProtocolError) return reject(err.reason, agent, err.message);
       log.error({ err, agent, topic }, 'ingest failure');
     }
   }

@@ -9,7 +9,7 @@ import { addAgent, removeAgent } from '../../selector/mqtt/credentials.js';
 import { Store } from '../../selector/store/store.js';
 import { silentLogger } from '../../shared/log.js';
 import { CATALOGUE_TOPIC } from '../../shared/protocol.js';
-import { selectorConfig, until } from './fixtures.js';
+import { selectorConfig, until } from '../helpers/fixtures.js';
 
 const cfg = selectorConfig();
 let store: Store;
@@ -135,7 +135,7 @@ describe('embedded broker over TLS (mqtts)', () => {
     writeFileSync(cert, certs.cert);
     writeFileSync(key, certs.key);
     const tlsBus = createEmbeddedBroker({
-      mqtt: { listen: '127.0.0.1:0', tls: { cert, key } }, authRequired: true, store, log: silentLogger(), onMessage: () => undefined,
+      mqtt: { listen: { host: '127.0.0.1', port: 0 }, tls: { cert, key } }, authRequired: true, store, log: silentLogger(), onMessage: () => undefined,
     });
     await tlsBus.start();
     try {

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ResultWriter, type StoredResult } from '../../selector/store/results.js';
 import { Store, type ServiceRecord } from '../../selector/store/store.js';
-import { selectorConfig, SERVICE, tmpDb } from './fixtures.js';
+import { selectorConfig, SERVICE, tmpDb } from '../helpers/fixtures.js';
 
 const open: Store[] = [];
 afterEach(() => {
