@@ -126,6 +126,11 @@ export async function changeVia<T>(opts: TargetOptions, viaApi: (c: AdminClient)
       if (mark && mark.pid !== process.pid && alive(mark.pid)) {
         throw new CommandExit(ExitCode.FAILURE, `the selector (pid ${mark.pid}, admin API ${mark.http ?? 'off'}) is running on ${config.db} but ${client.baseUrl} does not answer; pass --url`);
       }
+      // What the selector does first at start: selector.yaml is the source of truth for
+      // what it lists, so a change checks against the same catalogue the daemon will load.
+      store.syncConfigServices(config.services);
+      store.setStaticPrefixes(config.prefixes);
+      store.applyDrains();
       return await viaFile(store, config);
     } finally {
       store.close();
