@@ -95,6 +95,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     const closed = await bus?.disconnectAgent(id);
     if (closed === undefined) log.warn({ agent: id }, 'agent removed; the external broker keeps its own credentials: remove them there to close its connection');
     ingest?.forget(id);
+    writer?.forgetAgent(id);
     freshness.forget(id);
     feeder.forget(id);
     feeder.setConfigured([...config.prefixes, ...store.adminPrefixes()]);

@@ -104,6 +104,11 @@ export class ResultWriter {
     this.schedule();
   }
 
+  /** A removed agent: its queued sequence mark must not re-create its row at the next flush. */
+  forgetAgent(agent: string): void {
+    this.seen.delete(agent);
+  }
+
   addEvent(e: EventRecord): void {
     this.events.push(e);
     this.schedule();
