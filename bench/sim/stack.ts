@@ -127,7 +127,7 @@ export async function startStack(world: World, opts: StackOptions): Promise<Stac
     const dns = bound('DNS', selector.dnsAddresses()[0]);
     const mqtt = bound('MQTT', selector.mqttAddress());
     const mqttUrl = `mqtt://${mqtt.host}:${mqtt.port}`;
-    const admin = hostPort(selector.adminAddress());
+    const admin = bound('admin HTTP', selector.adminAddress());
     const adminUrl = `http://${admin.host}:${admin.port}`;
 
     const root = repoRoot();
