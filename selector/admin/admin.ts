@@ -176,8 +176,10 @@ export function createAdmin(deps: AdminDeps) {
       json: explain({ decide: deps.dns.decide, engine, freshness }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
     }) },
     { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
+      const agent = req.query.get('agent');
+      if (agent && !store.getAgent(agent)) throw new AdminError(404, `unknown agent "${agent}"`);
       deps.writer.flush();
-      return { json: queryEvents(store, Date.now() - durationParam(req, 'sinceMs', 3_600_000)) };
+      return { json: queryEvents(store, Date.now() - durationParam(req, 'sinceMs', 3_600_000), { agent: agent ?? undefined }) };
     } },
     { method: 'GET', pattern: /^\/api\/stats$/, handler: () => {
       const dns = dnsStats();

@@ -22,15 +22,19 @@ function fmtMs(ms: unknown): string {
 }
 
 const SQL = {
-  events: 'SELECT * FROM events WHERE ts >= ? ORDER BY ts, id LIMIT ?',
+  // The newest `limit` entries of the period (a long --since must not cut off the latest).
+  events: 'SELECT * FROM (SELECT * FROM events WHERE ts >= @since AND (@agent IS NULL OR agent = @agent) ORDER BY ts DESC, id DESC LIMIT @limit) ORDER BY ts, id',
   probes: 'SELECT ts, ok, error, total_ms FROM results WHERE agent = ? AND service = ? AND site = ? AND ts <= ? ORDER BY ts DESC LIMIT 3',
   lastMetrics: 'SELECT MAX(ts) AS ts FROM results WHERE agent = ? AND ts <= ?',
   interval: 'SELECT interval_s FROM agents WHERE id = ?',
 } as const;
 
-/** The decision log since `sinceMs` with one line of evidence per entry (admin API and --db mode). */
-export function queryEvents(store: Store, sinceMs: number, limit = 1000): EventView[] {
-  const events = store.prep(SQL.events).all(sinceMs, limit) as Row[];
+/**
+ * The decision log since `sinceMs` (of one agent when `agent` is given; at most the newest
+ * `limit` entries, oldest first) with one line of evidence per entry (admin API and --db mode).
+ */
+export function queryEvents(store: Store, sinceMs: number, opts: { agent?: string; limit?: number } = {}): EventView[] {
+  const events = store.prep(SQL.events).all({ since: sinceMs, agent: opts.agent ?? null, limit: opts.limit ?? 1000 }) as Row[];
   const probes = store.prep(SQL.probes);
   const lastMetrics = store.prep(SQL.lastMetrics);
   const interval = store.prep(SQL.interval);

@@ -100,6 +100,11 @@ describe('vantage-selector operator commands (live selector)', () => {
     expect(list.some((e) => e.kind === 'agent_online' && e.agent === 'pop-nyc')).toBe(true);
     const text = await cli(['events', ...cfg]);
     expect(text.stdout).toMatch(/site_down\s+pop-lon\s+www\.example\.test\s+ap-south\s+2 consecutive failures/);
+    // --agent: that agent's entries only, over a long period.
+    const lon = await json(['events', '--since', '24h', '--agent', 'pop-lon']) as unknown as Json[];
+    expect(lon.length).toBeGreaterThan(0);
+    expect(new Set(lon.map((e) => e.agent))).toEqual(new Set(['pop-lon']));
+    expect(lon.some((e) => e.kind === 'site_down' && e.site === 'ap-south')).toBe(true);
   });
 
   it('explain: text names the match, inputs, arithmetic, order, TTL and scope', async () => {
@@ -161,6 +166,7 @@ describe('vantage-selector operator commands (live selector)', () => {
       [['metrics', '--agent', 'pop-nowhere', ...cfg], 1, /^vantage-selector: unknown agent "pop-nowhere"\n$/],
       [['metrics', '--since', '15x', ...cfg], 2, /^vantage-selector: --since: expected a duration like 30s, 15m, 1h or 2d, got "15x"\n$/],
       [['events', '--since', 'soon', ...cfg], 2, /^vantage-selector: --since: expected a duration/],
+      [['events', '--agent', 'pop-nowhere', ...cfg], 1, /^vantage-selector: unknown agent "pop-nowhere"\n$/],
       [['explain', SERVICE, ...cfg], 2, /^vantage-selector: required option '--client <ip>' not specified\n$/],
       [['explain', SERVICE, '--client', '300.1.1.1', ...cfg], 2, /^vantage-selector: --client: not an IP address or prefix: "300\.1\.1\.1"\n$/],
       [['services', 'add', 'www.other.test', ...cfg], 2, /^vantage-selector: "www\.other\.test" is not inside any dns\.zones entry\n$/],
@@ -215,6 +221,8 @@ describe('read-only commands with --db while the selector is stopped', () => {
     expect(JSON.parse((await cli(['prefixes', 'list', ...db])).stdout)).toEqual(live.prefixes);
     const events = JSON.parse((await cli(['events', ...db])).stdout) as Json[];
     expect(events.some((e) => e.kind === 'site_down' && e.agent === 'pop-lon' && e.site === 'ap-south')).toBe(true);
+    const nyc = JSON.parse((await cli(['events', '--agent', 'pop-nyc', ...db])).stdout) as Json[];
+    expect(nyc.length > 0 && nyc.every((e) => e.agent === 'pop-nyc')).toBe(true);
     for (const args of [['sites', 'list'], ['agents', 'list'], ['metrics'], ['events'], ['prefixes', 'list'], ['services', 'list']]) {
       const r = await cli([...args, '--db', env.db]);
       expect(r.code, args.join(' ')).toBe(0);
