@@ -75,6 +75,12 @@ export const StatusSchema = z.object({
   state: z.enum(['online', 'offline']),
   ts: epochMs,
   version: z.string().max(64).optional(),
+  /** Proxy-cache mode (optional, additive): whether the agent's proxy can serve, per service. */
+  proxy: z.object({
+    healthy: z.boolean(),
+    /** Served services with no site this agent measures as up. */
+    down: z.array(hostname).max(1024).default([]),
+  }).optional(),
 });
 export type Status = z.infer<typeof StatusSchema>;
 
@@ -86,6 +92,11 @@ export const AnnounceSchema = z.object({
   prefixes: z.array(prefix).max(4096),
   resolvers: z.array(address).max(64),
   ts: epochMs,
+  /** Proxy-cache mode (optional, additive): the agent's proxy addresses and the services it serves. */
+  proxy: z.object({
+    addresses: z.array(address).min(1).max(16),
+    services: z.array(hostname).max(1024),
+  }).optional(),
 });
 export type Announce = z.infer<typeof AnnounceSchema>;
 
