@@ -18,7 +18,7 @@ import { STATUS_PAGE_HTML } from './status-page/page.js';
 import { agentsView, type LiveAgents } from './agents-view.js';
 import { AdminError, CatalogueAdmin } from './catalogue-admin.js';
 import { queryEvents } from './events-query.js';
-import { explain } from './explain.js';
+import { explain, type ExplainDeps } from './explain.js';
 import { createHttpServer, type Request, type Route } from './http-server.js';
 import { queryMetrics } from './metrics-query.js';
 import { listPrefixes, listServices } from './read-model.js';
@@ -36,6 +36,8 @@ export interface AdminDeps {
   /** Reloads services from the DB, re-ranks and republishes the retained catalogue. */
   servicesChanged(): Promise<void>;
   log: Logger;
+  /** Proxy-cache mode decisions, shown by explain. */
+  proxy?: ExplainDeps['proxy'];
 }
 
 function durationParam(req: Request, name: string, fallbackMs: number): number {
@@ -141,7 +143,7 @@ export function createAdmin(deps: AdminDeps) {
       return { json: queryMetrics(store.db, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 }) };
     } },
     { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
-      json: explain({ decide: deps.dns.decide, engine, freshness }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
+      json: explain({ decide: deps.dns.decide, engine, freshness, proxy: deps.proxy }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
     }) },
     { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
       deps.writer.flush();

@@ -4,7 +4,7 @@
 import { ProtocolError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import {
-  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type Result,
+  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type Result, type Status,
 } from '../../shared/protocol.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { RankEngine } from '../ranking/engine.js';
@@ -36,6 +36,8 @@ export interface IngestDeps {
   log: Logger;
   /** Called after an announce: prefixes/resolvers must be rebuilt. */
   onAnnounce(agent: string, announce: Announce): void;
+  /** Called with every valid status (proxy-cache health rides on it). */
+  onStatus?(agent: string, status: Status): void;
   /** Called after a status or metrics message that may change the agent's state. */
   onAgentActivity(agent: string): void;
   now?: () => number;
@@ -126,6 +128,7 @@ export function createIngest(deps: IngestDeps) {
         // Arrival time: a last will carries the ts of the agent's connect, older than its metrics.
         freshness.noteStatus(agent, s.state, now());
         writer.addEvent({ ts: s.ts, kind: `agent_status_${s.state}`, agent });
+        deps.onStatus?.(agent, s);
         deps.onAgentActivity(agent);
         persist(agent, () => store.recordStatus(agent, s.state, s.ts));
       } else {
