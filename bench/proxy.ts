@@ -1,4 +1,4 @@
-// npm run bench:proxy [-- --duration-s 5 --concurrency 32 --body-bytes 4096 --paths 100]
+// npm run bench:proxy [-- --duration-s 6 --rounds 3 --concurrency 32 --body-bytes 4096 --paths 100]
 // Requests/s and latency through the agent's proxy-cache and through nginx
 // (proxy_pass + proxy_cache, Debian nginx) in the same run, against the same two
 // loopback sites (a second nginx serving one static file with max-age=60):
@@ -7,10 +7,12 @@
 // Each proxy is its own process with ONE worker (the agent's proxy is one Node.js
 // thread), so the comparison is per core. The load generator is a closed loop of
 // CONCURRENCY undici connections in this process. Prints a table, the agent's RSS
-// (now and peak) and the agent/nginx ratios. On a shared machine the numbers move
-// with the load of others: run it a few times.
+// (now and peak) and the agent/nginx ratios, plus each proxy's CPU time per request
+// (utime + stime from /proc, nginx master and worker summed): on a shared machine
+// req/s moves with the load of others, CPU per request much less. `node-floor` is a
+// bare node:http server answering from memory: what any Node.js proxy costs at least.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +28,8 @@ function arg(name: string, dflt: number): number {
   return v;
 }
 
-const DURATION_S = arg('duration-s', 5);
+const DURATION_S = arg('duration-s', 6);
+const ROUNDS = arg('rounds', 3);
 const CONCURRENCY = arg('concurrency', 32);
 const BODY_BYTES = arg('body-bytes', 4096);
 const PATHS = arg('paths', 100);
@@ -34,6 +37,7 @@ const SERVICE = 'www.example.test';
 const SITES = ['127.6.0.1', '127.6.0.2'];
 const NGINX_PROXY = '127.6.0.10';
 const AGENT_PROXY = '127.6.0.11';
+const NODE_FLOOR = '127.6.0.12';
 
 async function freePort(hosts: string[]): Promise<number> {
   for (;;) {
@@ -79,10 +83,32 @@ events { worker_connections 4096; }
 const temps = (prefix: string): string => ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
   .map((t) => `  ${t}_temp_path ${prefix}/${t}_temp;`).join('\n');
 
-interface Stats { requests: number; errors: number; rps: number; p50Ms: number; p99Ms: number }
+interface Stats { requests: number; errors: number; rps: number; p50Ms: number; p99Ms: number; cpuUsPerReq: number }
 
-/** A closed loop: CONCURRENCY requests in flight for DURATION_S, each path from `next()`. */
-async function load(host: string, port: number, next: () => string, durationS: number): Promise<Stats> {
+const CLK_TCK = 100; // sysconf(_SC_CLK_TCK) on Linux
+
+/** utime + stime (clock ticks) of `pid` and its children (nginx master + worker). */
+function cpuTicks(pid: number): number {
+  let pids = [pid];
+  try {
+    pids = pids.concat(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  } catch { /* gone */ }
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch { /* gone */ }
+  }
+  return ticks;
+}
+
+interface Run { lat: number[]; errors: number; elapsedS: number; cpuTicks: number }
+
+/** A closed loop: CONCURRENCY requests in flight for `durationS`, each path from `next()`. */
+async function load(host: string, port: number, next: () => string, durationS: number, pid: number): Promise<Run> {
+  const ticks0 = cpuTicks(pid);
   const pool = new Pool(`http://${host}:${port}`, { connections: CONCURRENCY, pipelining: 1 });
   const lat: number[] = [];
   let errors = 0;
@@ -104,9 +130,19 @@ async function load(host: string, port: number, next: () => string, durationS: n
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const elapsedS = (performance.now() - t0) / 1000;
   await pool.close();
-  lat.sort((a, b) => a - b);
+  return { lat, errors, elapsedS, cpuTicks: cpuTicks(pid) - ticks0 };
+}
+
+/** Several runs of one (proxy, workload) summed: req/s over their total time, percentiles over all samples. */
+function summarize(runs: Run[]): Stats {
+  const lat = runs.flatMap((r) => r.lat).sort((a, b) => a - b);
+  const elapsedS = runs.reduce((a, r) => a + r.elapsedS, 0);
+  const ticks = runs.reduce((a, r) => a + r.cpuTicks, 0);
   const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-  return { requests: lat.length, errors, rps: lat.length / elapsedS, p50Ms: q(0.5), p99Ms: q(0.99) };
+  return {
+    requests: lat.length, errors: runs.reduce((a, r) => a + r.errors, 0), rps: lat.length / elapsedS,
+    p50Ms: q(0.5), p99Ms: q(0.99), cpuUsPerReq: ((ticks / CLK_TCK) * 1e6) / Math.max(1, lat.length),
+  };
 }
 
 async function main(): Promise<void> {
@@ -118,6 +154,7 @@ async function main(): Promise<void> {
     const sitePort = await freePort(SITES);
     const nginxPort = await freePort([NGINX_PROXY]);
     const agentPort = await freePort([AGENT_PROXY]);
+    const floorPort = await freePort([NODE_FLOOR]);
     // The sites: one static file for every path, cacheable for 60 s (ETag and Last-Modified from the file).
     const origin = join(dir, 'origin');
     mkdirSync(join(origin, 'www'), { recursive: true });
@@ -160,28 +197,43 @@ ${temps(proxyDir)}
     lines.on('line', (line) => replies.shift()?.(line));
     const ask = (cmd: string): Promise<string> => new Promise((resolve) => { replies.push(resolve); agent.stdin!.write(`${cmd}\n`); });
     await new Promise<void>((resolve) => replies.push(() => resolve()));
-    await Promise.all([waitTcp(SITES[0] as string, sitePort), waitTcp(NGINX_PROXY, nginxPort), waitTcp(AGENT_PROXY, agentPort)]);
+    const floor = spawn(process.execPath, [fileURLToPath(new URL('./proxy/node-floor.js', import.meta.url)), NODE_FLOOR, String(floorPort), String(BODY_BYTES)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.push(floor);
+    await Promise.all([waitTcp(SITES[0] as string, sitePort), waitTcp(NGINX_PROXY, nginxPort), waitTcp(AGENT_PROXY, agentPort), waitTcp(NODE_FLOOR, floorPort)]);
 
-    const rows: { proxy: string; workload: string; s: Stats }[] = [];
     let missSeq = 0;
-    const targets: [string, string, number][] = [['nginx', NGINX_PROXY, nginxPort], ['agent', AGENT_PROXY, agentPort]];
-    for (const [name, host, port] of targets) {
+    const nginxProxy = children[1] as ChildProcess;
+    const targets: [string, string, number, number][] = [
+      ['nginx', NGINX_PROXY, nginxPort, nginxProxy.pid as number], ['agent', AGENT_PROXY, agentPort, agent.pid as number],
+      ['node-floor', NODE_FLOOR, floorPort, floor.pid as number],
+    ];
+    const runs = new Map<string, Run[]>();
+    const add = (key: string, r: Run): void => { runs.set(key, [...(runs.get(key) ?? []), r]); };
+    for (const [, host, port, pid] of targets) {
       // Warm-up: every hit path once (and the connections).
       let i = 0;
-      await load(host, port, () => `/hit/${i++ % PATHS}`, 1);
-      i = 0;
-      rows.push({ proxy: name, workload: 'hit', s: await load(host, port, () => `/hit/${i++ % PATHS}`, DURATION_S) });
-      rows.push({ proxy: name, workload: 'miss', s: await load(host, port, () => `/miss/${name}/${missSeq++}`, DURATION_S) });
+      await load(host, port, () => `/hit/${i++ % PATHS}`, 1, pid);
     }
+    // Interleaved rounds: the load of other processes on the machine falls on both proxies alike.
+    const sliceS = DURATION_S / ROUNDS;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, host, port, pid] of targets) {
+        let i = 0;
+        add(`${name} hit`, await load(host, port, () => `/hit/${i++ % PATHS}`, sliceS, pid));
+        if (name !== 'node-floor') add(`${name} miss`, await load(host, port, () => `/miss/${name}/${missSeq++}`, sliceS, pid));
+      }
+    }
+    const rows = [...runs].map(([key, list]) => ({ proxy: key.split(' ')[0] as string, workload: key.split(' ')[1] as string, s: summarize(list) }));
     const [rss, peak, totals] = (await ask('rss')).split(' ').slice(1);
 
     const fmt = (n: number, d = 0): string => n.toFixed(d).padStart(9);
-    console.log(`proxy bench: ${DURATION_S} s per workload, concurrency ${CONCURRENCY}, body ${BODY_BYTES} B, ${PATHS} hit paths, one worker each`);
-    console.log('proxy   workload   requests    req/s   p50 ms   p99 ms   errors');
+    console.log(`proxy bench: ${DURATION_S} s per workload in ${ROUNDS} interleaved rounds, concurrency ${CONCURRENCY}, body ${BODY_BYTES} B, ${PATHS} hit paths, one worker each`);
+    console.log('proxy      workload   requests    req/s   p50 ms   p99 ms   errors  CPU µs/req');
     for (const r of rows) {
-      console.log(`${r.proxy.padEnd(7)} ${r.workload.padEnd(8)} ${fmt(r.s.requests)}${fmt(r.s.rps)}${fmt(r.s.p50Ms, 2)}${fmt(r.s.p99Ms, 2)}${fmt(r.s.errors)}`);
+      console.log(`${r.proxy.padEnd(10)} ${r.workload.padEnd(8)} ${fmt(r.s.requests)}${fmt(r.s.rps)}${fmt(r.s.p50Ms, 2)}${fmt(r.s.p99Ms, 2)}${fmt(r.s.errors)}${fmt(r.s.cpuUsPerReq).padStart(12)}`);
     }
     const get = (p: string, w: string): Stats => (rows.find((r) => r.proxy === p && r.workload === w) as { s: Stats }).s;
+    console.log(`nginx/agent CPU per request (load-independent efficiency): hit ${(get('nginx', 'hit').cpuUsPerReq / get('agent', 'hit').cpuUsPerReq).toFixed(2)}x, miss ${(get('nginx', 'miss').cpuUsPerReq / get('agent', 'miss').cpuUsPerReq).toFixed(2)}x`);
     console.log(`agent/nginx req/s: hit ${(get('agent', 'hit').rps / get('nginx', 'hit').rps).toFixed(2)}x, miss ${(get('agent', 'miss').rps / get('nginx', 'miss').rps).toFixed(2)}x (goal on hits: >= 0.5x)`);
     console.log(`agent proxy RSS: ${(Number(rss) / 1_048_576).toFixed(1)} MiB now, ${(Number(peak) / 1_048_576).toFixed(1)} MiB peak; counters ${totals}`);
     agent.stdin!.write('exit\n');

@@ -25,6 +25,8 @@ export interface HandlerDeps {
   log: Logger;
 }
 
+/** Body bytes held back with the head before the first write goes out. */
+const CORK_BYTES = 64 * 1024;
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 /** Lower-case host without port or trailing dot; undefined when unparsable. */
@@ -111,6 +113,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
     let outcome: CacheOutcome = 'miss';
     let bytes = 0;
     let done = false;
+    let corked = false;
     const finish = (o: CacheOutcome): void => {
       if (done) return;
       done = true;
@@ -130,14 +133,20 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
         out['x-vantage-cache'] = outcome;
         const last = ctx.sites[ctx.sites.length - 1];
         if (last !== undefined) out['x-vantage-site'] = last;
+        // Corked: the head and the first body bytes leave in one write (a cached body is often one chunk).
+        res.cork();
+        corked = true;
         res.writeHead(status, message || undefined, out);
       },
       onResponseData(c, chunk) {
         bytes += chunk.length;
-        if (!res.write(chunk)) c.pause();
+        const more = res.write(chunk);
+        if (corked && bytes >= CORK_BYTES) { corked = false; res.uncork(); }
+        if (!more) c.pause();
       },
       onResponseEnd() {
         res.end();
+        if (corked) { corked = false; res.uncork(); }
         finish(outcome);
       },
       onResponseError(_c, err) {
