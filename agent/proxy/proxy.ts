@@ -7,6 +7,7 @@ import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { parseHostPort } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { Catalogue, Result } from '../../shared/protocol.js';
 import { createProxyCache } from './cache.js';
@@ -73,10 +74,11 @@ export function createProxy(opts: ProxyOptions): Proxy {
   const tlsListeners: TlsListener[] = [];
   let listening = false;
 
-  const listen = (server: net.Server, hostPort: string): Promise<void> => {
+  /** Binds one listener; a bind failure is a config error naming the key (`proxy.listen[0]: cannot listen on …: EADDRINUSE`). */
+  const listen = (server: net.Server, hostPort: string, key: string): Promise<void> => {
     const hp = parseHostPort(hostPort) as { host: string; port: number };
     return new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new ConfigError(key, `cannot listen on ${hostPort}: ${err.code ?? err.message}`, { cause: err })));
       server.listen(hp.port, hp.host, () => resolve());
     });
   };
@@ -85,16 +87,16 @@ export function createProxy(opts: ProxyOptions): Proxy {
     metrics,
     upstreams,
     async start() {
-      for (const hostPort of config.listen) {
+      for (const [i, hostPort] of config.listen.entries()) {
         const server = http.createServer(serverOptions(config), handler);
         limitServer(server, config);
         servers.push(server);
-        await listen(server, hostPort);
+        await listen(server, hostPort, `proxy.listen[${i}]`);
       }
-      for (const hostPort of config.tlsListen) {
+      for (const [i, hostPort] of config.tlsListen.entries()) {
         const l = createTlsListener({ config, handler, upstreams, metrics, log, localAddress: opts.localAddress });
         tlsListeners.push(l);
-        await listen(l.server, hostPort);
+        await listen(l.server, hostPort, `proxy.tlsListen[${i}]`);
       }
       listening = true;
       log.info({ listen: config.listen, tlsListen: config.tlsListen, services: config.services, cacheMiB: config.cache.maxMiB }, 'proxy listening');
