@@ -108,6 +108,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
       [kContext]: ctx,
     };
     if (!withBody) req.resume();
+    // A client that resets mid-upload errors `req`; the response side ('close' below) handles it.
+    req.on('error', () => undefined);
 
     let controller: Dispatcher.DispatchController | undefined;
     let outcome: CacheOutcome = 'miss';

@@ -212,6 +212,20 @@ describe('never an open proxy; bounded requests', () => {
     expect(chunked.status).toBe(413);
   });
 
+  it('survives clients that vanish mid-upload and mid-download', async () => {
+    const raw = (text: string, afterMs: number): Promise<void> => new Promise((resolve) => {
+      const s = net.connect(proxyPort, PROXY_HOST, () => {
+        s.write(text);
+        setTimeout(() => { s.resetAndDestroy(); resolve(); }, afterMs);
+      });
+      s.on('error', () => resolve());
+    });
+    await raw(`POST /echo HTTP/1.1\r\nHost: ${CDN}\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n`, 50);
+    await raw(`GET /big?bytes=5000000 HTTP/1.1\r\nHost: ${WWW}\r\n\r\n`, 50);
+    const r = await curl(url(CDN, '/cache?maxAge=60'));
+    expect(r.status).toBe(200);
+  });
+
   it('closes a client that sends no request in time (slowloris)', async () => {
     const short = ProxyConfigSchema.parse({ listen: [`${PROXY_HOST}:0`], services: [CDN], clientTimeoutMs: 300 });
     const p = createProxy({ config: short, agentId: 'pop-slow', log: silentLogger() });
