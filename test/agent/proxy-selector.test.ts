@@ -23,6 +23,7 @@ let sel: Selector;
 let agent: Agent;
 let dnsPort: number;
 let adminBase: string;
+let agentMetricsPort: number;
 
 async function dig(subnet = `${CLIENT}/32`): Promise<string[]> {
   const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(dnsPort), NAME, 'A', '+short', '+tries=1', '+time=2', `+subnet=${subnet}`]);
@@ -56,9 +57,10 @@ beforeAll(async () => {
   await sel.start();
   dnsPort = sel.dnsAddresses()[0]?.port as number;
   adminBase = `http://127.0.0.1:${sel.adminAddress()?.port}`;
+  agentMetricsPort = await freeTcpPort('127.0.0.1');
   agent = createAgent(parseAgentConfig({
     id: 'pop-a', mqtt: { url: `mqtt://127.0.0.1:${sel.mqttAddress()?.port}` }, prefixes: ['198.51.100.0/24'], resolvers: [],
-    intervalS: 1, proxy: { listen: [`${PROXY}:0`], services: [NAME] },
+    intervalS: 1, proxy: { listen: [`${PROXY}:0`], services: [NAME] }, http: { listen: `127.0.0.1:${agentMetricsPort}` },
   }), { reconnectMinMs: 100, reconnectMaxMs: 200 });
   await agent.start();
 });
@@ -86,6 +88,10 @@ describe('selector answers for a mode: proxy service', () => {
     const r = await curl(['--resolve', `${NAME}:${hp.split(':')[1]}:${PROXY}`, `http://${NAME}:${hp.split(':')[1]}/cache?maxAge=60`]);
     expect(r.status).toBe(200);
     expect(r.body).toMatch(/cached body from [ab]/);
+    // The agent's own /metrics counts it, with the site chosen.
+    const text = await (await fetch(`http://127.0.0.1:${agentMetricsPort}/metrics`)).text();
+    expect(text).toMatch(/vantage_agent_proxy_requests_total\{service="www.example.test",cache="miss"\} 1\n/);
+    expect(text).toMatch(new RegExp(`vantage_agent_proxy_upstream_requests_total\\{service="www.example.test",site="${r.headers['x-vantage-site']}"\\} 1\n`));
   });
 
   it('answers the sites when the proxy measures no site up', async () => {
