@@ -87,7 +87,9 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
       proxy?.observe(r);
     },
     onRound: ({ seq, results }) => {
-      const message: Metrics = { v: 1, agent: config.id, seq, ts: Date.now(), intervalS: config.intervalS, results };
+      const message: Metrics = {
+        v: 1, agent: config.id, seq, ts: Date.now(), intervalS: config.intervalS, results, ...(proxy ? { proxy: { ...proxy.metrics.totals } } : {}),
+      };
       try {
         parseMetrics(message, { topicAgent: config.id });
       } catch (err) {

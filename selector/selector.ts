@@ -18,6 +18,7 @@ import { createIngest, type Ingest } from './mqtt/ingest.js';
 import { PrefixClientMapper } from './mapping/mapper.js';
 import { RankEngine } from './ranking/engine.js';
 import { ProxyAnswers } from './ranking/proxy-answers.js';
+import { ProxyStatsView } from './admin/proxy-stats.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import { loadAdminState } from './admin/catalogue-admin.js';
@@ -39,6 +40,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   const authRequired = config.auth.agents === 'required';
   const table = new MemoryAnswerTable();
   // Proxy-mode services: the engine writes ranked sites through this decorator, DNS reads `table`.
+  const proxyStats = new ProxyStatsView();
   const answers = new ProxyAnswers(table, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
   const mapper = new PrefixClientMapper();
   const feeder = new ClientMapFeeder(mapper, config.prefixes);
@@ -145,6 +147,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
           answers.setAnnounce(agent, a.proxy);
         },
         onStatus: (agent, st) => answers.setStatus(agent, st.state, st.proxy),
+        onProxyTotals: (agent, totals) => proxyStats.update(agent, totals, Date.now()),
         onAgentActivity: () => evaluateAgents(),
       }));
       rebuild(s, w, e, i);
@@ -160,7 +163,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       });
       await dns.start();
       admin = createAdmin({
-        config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }), proxy: answers,
+        config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }), proxy: answers, proxyStats,
         dbWriteErrors: () => dbWriteErrors, servicesChanged,
       });
       await admin.start();

@@ -101,6 +101,7 @@ export const AnnounceSchema = z.object({
 export type Announce = z.infer<typeof AnnounceSchema>;
 
 const nullableMs = ms.nullable();
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const ResultSchema = z.object({
   service: hostname,
   site: siteId,
@@ -124,6 +125,11 @@ export const MetricsSchema = z.object({
   ts: epochMs,
   intervalS: z.number().int().min(1).max(86_400),
   results: z.array(ResultSchema).max(100_000),
+  /** Proxy-cache mode (optional, additive): the proxy's counters since the agent started. */
+  proxy: z.object({
+    requests: count, hits: count, misses: count, revalidated: count, errors: count, retries: count,
+    upstreamErrors: count, bytesFromCache: count, bytesFromUpstream: count,
+  }).optional(),
 });
 export type Metrics = z.infer<typeof MetricsSchema>;
 

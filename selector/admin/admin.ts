@@ -21,6 +21,7 @@ import { queryEvents } from './events-query.js';
 import { explain, type ExplainDeps } from './explain.js';
 import { createHttpServer, type Request, type Route } from './http-server.js';
 import { queryMetrics } from './metrics-query.js';
+import type { ProxyStatsView } from './proxy-stats.js';
 import { listPrefixes, listServices } from './read-model.js';
 
 export interface AdminDeps {
@@ -38,6 +39,8 @@ export interface AdminDeps {
   log: Logger;
   /** Proxy-cache mode decisions, shown by explain. */
   proxy?: ExplainDeps['proxy'];
+  /** Proxy-cache counters per agent, shown by metrics. */
+  proxyStats?: ProxyStatsView;
 }
 
 function durationParam(req: Request, name: string, fallbackMs: number): number {
@@ -140,7 +143,8 @@ export function createAdmin(deps: AdminDeps) {
       deps.writer.flush();
       const now = Date.now();
       const buckets = Number(req.query.get('buckets') ?? 24);
-      return { json: queryMetrics(store.db, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 }) };
+      const report = queryMetrics(store.db, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 });
+      return { json: { ...report, proxy: deps.proxyStats?.rows(agent ?? undefined) ?? [] } };
     } },
     { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
       json: explain({ decide: deps.dns.decide, engine, freshness, proxy: deps.proxy }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),

@@ -36,6 +36,8 @@ export interface IngestDeps {
   log: Logger;
   /** Called after an announce: prefixes/resolvers must be rebuilt. */
   onAnnounce(agent: string, announce: Announce): void;
+  /** Called with the proxy-cache totals a metrics message carries (optional field). */
+  onProxyTotals?(agent: string, totals: NonNullable<Metrics['proxy']>): void;
   /** Called with every valid status (proxy-cache health rides on it). */
   onStatus?(agent: string, status: Status): void;
   /** Called after a status or metrics message that may change the agent's state. */
@@ -102,6 +104,7 @@ export function createIngest(deps: IngestDeps) {
     }
     counters.accepted.metrics++;
     counters.results += rows.length;
+    if (m.proxy) deps.onProxyTotals?.(agent, m.proxy);
     writer.addResults(rows);
     writer.markSeen(agent, m.seq, m.intervalS, m.ts);
     // Arrival time, not the agent's clock: a skewed agent clock must not make it look stale.

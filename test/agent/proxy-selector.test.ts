@@ -4,7 +4,9 @@
 // prefix), and with the sites once the proxy measures no site up or the agent goes
 // offline. explain says which and why.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createAgent, type Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
@@ -92,6 +94,24 @@ describe('selector answers for a mode: proxy service', () => {
     const text = await (await fetch(`http://127.0.0.1:${agentMetricsPort}/metrics`)).text();
     expect(text).toMatch(/vantage_agent_proxy_requests_total\{service="www.example.test",cache="miss"\} 1\n/);
     expect(text).toMatch(new RegExp(`vantage_agent_proxy_upstream_requests_total\\{service="www.example.test",site="${r.headers['x-vantage-site']}"\\} 1\n`));
+  });
+
+  it('vantage-selector metrics shows the proxy hit ratio the agent reports', async () => {
+    const hp = agent.proxy?.addresses().http[0] as string;
+    await curl(['--resolve', `${NAME}:${hp.split(':')[1]}:${PROXY}`, `http://${NAME}:${hp.split(':')[1]}/cache?maxAge=60`]); // a hit
+    type Row = { agent: string; requests: number; hits: number; misses: number; hitRatio: number | null };
+    let got: Row | undefined;
+    for (let i = 0; i < 50 && !(got && got.requests >= 2); i++) {
+      const report = await (await fetch(`${adminBase}/api/metrics?agent=pop-a`)).json() as { proxy: Row[] };
+      got = report.proxy.find((r) => r.agent === 'pop-a');
+      if (!(got && got.requests >= 2)) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(got).toMatchObject({ requests: 2, hits: 1, misses: 1, hitRatio: 0.5 });
+    const cli = join(process.cwd(), 'dist/selector/cli.js');
+    if (!existsSync(cli)) execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'ignore' });
+    const { stdout } = await run(process.execPath, [cli, 'metrics', '--url', adminBase]);
+    expect(stdout).toMatch(/proxy-cache \(counters since each agent started\):/);
+    expect(stdout).toMatch(/^pop-a\s+2\s+50\.0%\s+1\s+0\s+1\s/m);
   });
 
   it('answers the sites when the proxy measures no site up', async () => {
