@@ -42,6 +42,11 @@ function refuse(res: http.ServerResponse, status: number, text: string, extra: R
   res.end(`${text}\n`);
 }
 
+/** True when a Via entry (`protocol pseudonym [comment]`, RFC 9110 §7.6.3) names this proxy. */
+function viaHasUs(value: string, pseudonym: string): boolean {
+  return value.split(',').some((entry) => entry.trim().split(/\s+/)[1] === pseudonym);
+}
+
 /** Fails the stream when more than `max` bytes pass (a chunked body has no length to check up front). */
 function limitBody(max: number): Transform {
   let seen = 0;
@@ -57,6 +62,7 @@ function limitBody(max: number): Transform {
 export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const { config, via, dispatcher, metrics } = deps;
   const served = new Set(config.services);
+  const pseudonym = via.split(' ')[1] ?? via;
 
   return (req, res) => {
     const method = req.method ?? 'GET';
@@ -83,6 +89,11 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
       return refuse(res, 403, 'not a service of this proxy');
     }
     const service = host;
+    // RFC 9110 §7.6.3: Via lets a proxy see a loop (a site that points back at this proxy): 508, not a storm.
+    if (req.headers.via !== undefined && viaHasUs(req.headers.via, pseudonym)) {
+      metrics.request(service, 'error', [], 0);
+      return refuse(res, 508, 'proxy loop detected (Via)');
+    }
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > config.maxBodyBytes) {
       metrics.request(service, 'error', [], 0);

@@ -175,6 +175,30 @@ describe('proxy header rules (RFC 9110 §7.6)', () => {
   });
 });
 
+describe('X-Forwarded-For and loops', () => {
+  it('appends the client address to X-Forwarded-For when enabled', async () => {
+    const p = createProxy({ config: ProxyConfigSchema.parse({ listen: [`${PROXY_HOST}:0`], services: [CDN], xForwardedFor: true }), agentId: 'pop-xff', log: silentLogger() });
+    p.setCatalogue({ v: 1, ts: Date.now(), services: [{ name: CDN, probe: { scheme: 'http', port, path: '/', expectStatus: [200], timeoutMs: 2000 }, sites: [{ id: 'b', address: '127.3.0.2' }] }] });
+    await p.start();
+    try {
+      const pp = p.addresses().http[0]?.split(':')[1];
+      const r = await curl(['-H', 'X-Forwarded-For: 203.0.113.5', '--resolve', `${CDN}:${pp}:${PROXY_HOST}`, `http://${CDN}:${pp}/echo`]);
+      expect(JSON.parse(r.body)['x-forwarded-for']).toBe('203.0.113.5, 127.0.0.1');
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('answers 508 to a request that already went through this proxy', async () => {
+    const r = await curl(['-H', 'Via: 1.1 vantage-pop-test', ...url(CDN, '/echo')]);
+    expect(r.status).toBe(508);
+    const looped = await curl(['-H', 'Via: 1.0 fred, 1.1 vantage-pop-test (Vantage)', ...url(CDN, '/echo')]);
+    expect(looped.status).toBe(508);
+    const other = await curl(['-H', 'Via: 1.1 some-cdn, 1.1 vantage-pop-test2', ...url(CDN, '/echo')]);
+    expect(JSON.parse(other.body).via).toBe('1.1 some-cdn, 1.1 vantage-pop-test2, 1.1 vantage-pop-test');
+  });
+});
+
 describe('never an open proxy; bounded requests', () => {
   it('refuses absolute-form requests for other hosts (403)', async () => {
     const r = await curl(['-x', `http://${PROXY_HOST}:${proxyPort}`, 'http://elsewhere.example.org/']);
