@@ -105,9 +105,11 @@ describe('forwarding to the best site', () => {
     measure();
   });
 
-  it('answers 503 for a served service the catalogue does not list yet', async () => {
+  it('answers 503 for a served service the catalogue does not list yet, and reports it down', async () => {
     const r = await curl(url('empty.example.test', '/'));
     expect(r.status).toBe(503);
+    expect(proxy.health()).toEqual({ healthy: true, down: ['empty.example.test'] });
+    expect(proxy.announce()).toEqual({ addresses: [PROXY_HOST], services: [WWW, CDN, 'empty.example.test'] });
   });
 });
 
