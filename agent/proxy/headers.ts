@@ -25,10 +25,12 @@ function appendVia(existing: HeaderValue, via: string): string {
 
 /** Copies `headers` without hop-by-hop fields (and without `host`, set by the caller). */
 function endToEnd(headers: Record<string, HeaderValue>, drop: readonly string[]): Record<string, string | string[]> {
-  const named = connectionTokens(headers.connection);
+  // On every request and response (cache hits too): no Connection header is the common case.
+  const named = headers.connection === undefined ? undefined : connectionTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k) || named.has(k) || drop.includes(k)) continue;
+  for (const k in headers) {
+    const v = headers[k];
+    if (v === undefined || HOP_BY_HOP.has(k) || named?.has(k) || drop.includes(k)) continue;
     out[k] = v;
   }
   return out;

@@ -132,7 +132,6 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
       done = true;
       metrics.request(service, o, ctx.sites, bytes);
     };
-    res.on('drain', () => controller?.resume());
     res.on('close', () => {
       if (!res.writableFinished) { controller?.abort(new Error('client went away')); finish('error'); }
     });
@@ -155,7 +154,10 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
         bytes += chunk.length;
         const more = res.write(chunk);
         if (corked && bytes >= CORK_BYTES) { corked = false; res.uncork(); }
-        if (!more) c.pause();
+        if (!more) {
+          c.pause();
+          res.once('drain', () => c.resume());
+        }
       },
       onResponseEnd() {
         res.end();
