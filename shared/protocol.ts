@@ -127,7 +127,7 @@ export const MetricsSchema = z.object({
   results: z.array(ResultSchema).max(100_000),
   /** Proxy-cache mode (optional, additive): the proxy's counters since the agent started. */
   proxy: z.object({
-    requests: count, hits: count, misses: count, revalidated: count, errors: count, retries: count,
+    requests: count, hits: count, misses: count, revalidated: count, tunnels: count.optional(), errors: count, retries: count,
     upstreamErrors: count, bytesFromCache: count, bytesFromUpstream: count,
   }).optional(),
 });

@@ -3,13 +3,15 @@
 // series in the agent's registry. Counting is a few integer increments per request.
 import type { Counter, Registry } from 'prom-client';
 
-export type CacheOutcome = 'hit' | 'miss' | 'revalidated' | 'error';
+/** `tunnel`: a TLS connection passed through by SNI (one per connection, never cacheable). */
+export type CacheOutcome = 'hit' | 'miss' | 'revalidated' | 'error' | 'tunnel';
 
 export interface ProxyTotals {
   requests: number;
   hits: number;
   misses: number;
   revalidated: number;
+  tunnels: number;
   /** Requests the proxy answered with its own 4xx/5xx (refused, no site, upstream failure). */
   errors: number;
   retries: number;
@@ -28,7 +30,7 @@ interface Series {
 
 export class ProxyMetrics {
   readonly totals: ProxyTotals = {
-    requests: 0, hits: 0, misses: 0, revalidated: 0, errors: 0, retries: 0, upstreamErrors: 0, bytesFromCache: 0, bytesFromUpstream: 0,
+    requests: 0, hits: 0, misses: 0, revalidated: 0, tunnels: 0, errors: 0, retries: 0, upstreamErrors: 0, bytesFromCache: 0, bytesFromUpstream: 0,
   };
   private series?: Series;
 
@@ -53,6 +55,7 @@ export class ProxyMetrics {
     if (outcome === 'hit') { t.hits++; t.bytesFromCache += bytes; }
     else if (outcome === 'miss') { t.misses++; t.bytesFromUpstream += bytes; }
     else if (outcome === 'revalidated') { t.revalidated++; t.bytesFromCache += bytes; }
+    else if (outcome === 'tunnel') t.tunnels++;
     else t.errors++;
     const s = this.series;
     if (!s) return;

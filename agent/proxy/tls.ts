@@ -101,7 +101,7 @@ export function createTlsListener(o: TlsListenerOptions): TlsListener {
         client.pipe(up);
         client.on('close', () => up.destroy());
         up.on('close', () => { sockets.delete(up); if (answered) client.end(); });
-        up.once('end', () => { if (answered) metrics.request(service, 'miss', tried, 0); });
+        up.once('end', () => { if (answered) metrics.request(service, 'tunnel', tried, 0); });
       });
     };
     attempt(0);

@@ -10,9 +10,9 @@ const mib = (bytes: number): string => (bytes / 1_048_576).toFixed(1);
 
 /** Proxy-cache counters per agent (totals since each agent started). */
 function proxyTable(rows: readonly ProxyStatsRow[]): string {
-  const header = ['AGENT', 'PROXY REQUESTS', 'HIT RATIO', 'HITS', 'REVALIDATED', 'MISSES', 'ERRORS', 'RETRIES', 'UPSTREAM ERRORS', 'MIB FROM CACHE', 'MIB FROM SITES'];
+  const header = ['AGENT', 'PROXY REQUESTS', 'HIT RATIO', 'HITS', 'REVALIDATED', 'MISSES', 'TUNNELS', 'ERRORS', 'RETRIES', 'UPSTREAM ERRORS', 'MIB FROM CACHE', 'MIB FROM SITES'];
   return `\nproxy-cache (counters since each agent started):\n${table(header, rows.map((r) => [
-    r.agent, String(r.requests), r.hitRatio === null ? '–' : pct(r.hitRatio), String(r.hits), String(r.revalidated), String(r.misses),
+    r.agent, String(r.requests), r.hitRatio === null ? '–' : pct(r.hitRatio), String(r.hits), String(r.revalidated), String(r.misses), String(r.tunnels ?? 0),
     String(r.errors), String(r.retries), String(r.upstreamErrors), mib(r.bytesFromCache), mib(r.bytesFromUpstream),
   ]))}`;
 }

@@ -76,6 +76,7 @@ describe('HTTPS listener', () => {
 
   it('passes TLS through by SNI for a service without a certificate, to the next site when the first refuses', async () => {
     const errors = proxy.metrics.totals.upstreamErrors;
+    const misses = proxy.metrics.totals.misses;
     const r = await curl(url(PASS, '/ok'));
     expect(r.exit).toBe(0);
     expect(r.status).toBe(200);
@@ -83,6 +84,9 @@ describe('HTTPS listener', () => {
     expect(r.headers.via).toBeUndefined(); // end to end with the site: nothing added
     expect(proxy.metrics.totals.upstreamErrors).toBe(errors + 1);
     expect(sites[1]?.hits.get('/ok')).toBe(1);
+    // Counted as a tunnel once the site closes (never as a cache miss: it cannot be cached).
+    for (let i = 0; i < 50 && proxy.metrics.totals.tunnels === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(proxy.metrics.totals).toMatchObject({ tunnels: 1, misses });
   });
 
   it('closes connections for another name or without SNI', async () => {
