@@ -25,8 +25,6 @@ export interface HandlerDeps {
   log: Logger;
 }
 
-/** Body bytes held back with the head before the first write goes out. */
-const CORK_BYTES = 64 * 1024;
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 /** Lower-case host without port or trailing dot; undefined when unparsable. */
@@ -145,7 +143,7 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
         out['x-vantage-cache'] = outcome;
         const last = ctx.sites[ctx.sites.length - 1];
         if (last !== undefined) out['x-vantage-site'] = last;
-        // Corked: the head and the first body bytes leave in one write (a cached body is often one chunk).
+        // Corked: the head and the first body chunk leave in one write (a cached body is often one chunk).
         res.cork();
         corked = true;
         res.writeHead(status, message || undefined, out);
@@ -153,7 +151,8 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
       onResponseData(c, chunk) {
         bytes += chunk.length;
         const more = res.write(chunk);
-        if (corked && bytes >= CORK_BYTES) { corked = false; res.uncork(); }
+        // Only the head and the first chunk are coalesced: a slow body must still stream.
+        if (corked) { corked = false; res.uncork(); }
         if (!more) {
           c.pause();
           res.once('drain', () => c.resume());

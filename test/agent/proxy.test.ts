@@ -3,6 +3,7 @@
 // Vary, ETag revalidation) by undici's cache, proxy header rules, and the refusals that
 // keep it from being an open proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
 import net from 'node:net';
 import { Registry } from 'prom-client';
 import { ProxyConfigSchema } from '../../agent/proxy/config.js';
@@ -103,6 +104,47 @@ describe('forwarding to the best site', () => {
     expect(r.body).toMatch(/upstream failed/);
     expect(proxy.metrics.totals.retries).toBe(retries);
     measure();
+  });
+
+  it('cuts the client connection when the site resets mid-body, and caches nothing', async () => {
+    const r = await curl(url(WWW, '/reset'));
+    expect(r.status).toBe(200);
+    expect(r.exit).toBe(18); // curl: partial file — never a short "complete" response
+    const again = await curl(url(WWW, '/reset'));
+    expect(again.headers['x-vantage-cache']).toBe('miss');
+    measure();
+  });
+
+  it('streams a slow body: the first bytes reach the client before the site has sent the rest', async () => {
+    const t0 = Date.now();
+    const { firstMs, totalMs, bytes } = await new Promise<{ firstMs: number; totalMs: number; bytes: number }>((resolve, reject) => {
+      const req = http.get({ host: PROXY_HOST, port: proxyPort, path: '/slow-body?ms=1500', headers: { host: WWW } }, (res) => {
+        let first = 0;
+        let n = 0;
+        res.on('data', (c: Buffer) => { if (!first) first = Date.now() - t0; n += c.length; });
+        res.on('end', () => resolve({ firstMs: first, totalMs: Date.now() - t0, bytes: n }));
+      });
+      req.on('error', reject);
+    });
+    expect(bytes).toBe(2000);
+    expect(totalMs).toBeGreaterThanOrEqual(1500);
+    expect(firstMs).toBeLessThan(totalMs - 1000);
+  });
+
+  it('answers 504 when the site sends no headers within upstreamTimeoutMs', async () => {
+    const config = ProxyConfigSchema.parse({ listen: [`${PROXY_HOST}:0`], services: [WWW], upstreamTimeoutMs: 300 });
+    const p = createProxy({ config, agentId: 'pop-timeout', log: silentLogger() });
+    p.setCatalogue({ v: 1, ts: Date.now(), services: [{ name: WWW, probe: { scheme: 'http', port, path: '/ok', expectStatus: [200], timeoutMs: 2000 }, sites: [{ id: 'a', address: '127.3.0.1' }] }] });
+    await p.start();
+    try {
+      const pp = p.addresses().http[0]?.split(':')[1];
+      const t0 = Date.now();
+      const r = await curl(['--resolve', `${WWW}:${pp}:${PROXY_HOST}`, `http://${WWW}:${pp}/hang`]);
+      expect(r.status).toBe(504);
+      expect(Date.now() - t0).toBeLessThan(4000);
+    } finally {
+      await p.close();
+    }
   });
 
   it('answers 503 for a served service the catalogue does not list yet, and reports it down', async () => {
