@@ -10,7 +10,7 @@ import type { AgentConfig } from './config.js';
 import type { AgentMetrics } from './metrics-http.js';
 import { createPublisher, type PublisherStats } from './publisher.js';
 import { createScheduler } from './scheduler.js';
-import { createProxy, type Proxy } from './proxy/proxy.js';
+import type { Proxy } from './proxy/proxy.js';
 
 export interface AgentOptions {
   log?: Logger;
@@ -48,9 +48,8 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
   const ca = readCa(config);
   let invalidRounds = 0;
   let metrics: AgentMetrics | undefined;
-  const proxy = config.proxy
-    ? createProxy({ config: config.proxy, agentId: config.id, log: log.child({ component: 'proxy' }), localAddress: config.bindAddress, ca })
-    : undefined;
+  /** Created in start() (loaded only when configured: its modules cost ~12 MiB of RSS). */
+  let proxy: Proxy | undefined;
   let proxyHealth = '';
   /** Re-publishes the retained status when the proxy's health changed (checked after every round). */
   const checkProxyHealth = (): void => {
@@ -69,7 +68,7 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
       scheduler.setCatalogue(catalogue);
       proxy?.setCatalogue(catalogue);
     },
-    statusExtra: proxy ? () => ({ proxy: proxy.health() }) : undefined,
+    statusExtra: config.proxy ? () => (proxy ? { proxy: proxy.health() } : {}) : undefined,
     reconnectMinMs: opts.reconnectMinMs,
     reconnectMaxMs: opts.reconnectMaxMs,
     maxAttempts: opts.maxAttempts,
@@ -114,9 +113,13 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
         const { createAgentMetrics } = await import('./metrics-http.js');
         metrics = createAgentMetrics(config.http.listen, stats);
         await metrics.start();
-        await proxy?.attachMetrics(metrics.registry);
       }
-      await proxy?.start();
+      if (config.proxy) {
+        const { createProxy } = await import('./proxy/proxy.js');
+        proxy = createProxy({ config: config.proxy, agentId: config.id, log: log.child({ component: 'proxy' }), localAddress: config.bindAddress, ca });
+        if (metrics) await proxy.attachMetrics(metrics.registry);
+        await proxy.start();
+      }
       proxyHealth = JSON.stringify(proxy?.health());
       publisher.start();
       scheduler.start();
@@ -130,6 +133,8 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
       log.info('agent stopped');
     },
     stats,
-    proxy,
+    get proxy() {
+      return proxy;
+    },
   };
 }
