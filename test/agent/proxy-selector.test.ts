@@ -81,6 +81,10 @@ describe('selector answers for a mode: proxy service', () => {
     expect(e.addresses).toEqual([PROXY]);
     expect(e.ttl).toBe(10);
     expect(e.proxy).toMatchObject({ answer: 'proxy' });
+    const cli = join(process.cwd(), 'dist/selector/cli.js');
+    if (!existsSync(cli)) execFileSync('npx', ['tsc', '-p', '.'], { stdio: 'ignore' });
+    const { stdout } = await run(process.execPath, [cli, 'explain', NAME, '--client', `${CLIENT}/32`, '--url', adminBase]);
+    expect(stdout).toMatch(new RegExp(`^proxy mode: answering with the agent's proxy \\(${PROXY.replace(/\./g, '\\.')}\\): agent pop-a's proxy serves ${NAME.replace(/\./g, '\\.')} and reports healthy$`, 'm'));
     // A client elsewhere (no agent) gets the sites.
     expect(await dig('203.0.113.9/32')).toEqual(['127.3.1.1', '127.3.1.2']);
   });
