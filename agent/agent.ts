@@ -10,6 +10,7 @@ import type { AgentConfig } from './config.js';
 import type { AgentMetrics } from './metrics-http.js';
 import { createPublisher, type PublisherStats } from './publisher.js';
 import { createScheduler } from './scheduler.js';
+import type { Proxy } from './proxy/proxy.js';
 
 export interface AgentOptions {
   log?: Logger;
@@ -29,6 +30,8 @@ export interface Agent {
   start(): Promise<void>;
   close(): Promise<void>;
   stats(): AgentStats;
+  /** The proxy-cache, when the config has a `proxy:` section. */
+  proxy?: Proxy;
 }
 
 function readCa(config: Readonly<AgentConfig>): Buffer | undefined {
@@ -45,12 +48,27 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
   const ca = readCa(config);
   let invalidRounds = 0;
   let metrics: AgentMetrics | undefined;
+  /** Created in start() (loaded only when configured: its modules cost ~12 MiB of RSS). */
+  let proxy: Proxy | undefined;
+  let proxyHealth = '';
+  /** Re-publishes the retained status when the proxy's health changed (checked after every round). */
+  const checkProxyHealth = (): void => {
+    if (!proxy) return;
+    const now = JSON.stringify(proxy.health());
+    if (now === proxyHealth) return;
+    proxyHealth = now;
+    publisher.refreshStatus();
+  };
 
   const publisher = createPublisher({
     config,
     log: log.child({ component: 'publisher' }),
-    announce: () => buildAnnounce(config, readHostFacts()),
-    onCatalogue: (catalogue) => scheduler.setCatalogue(catalogue),
+    announce: () => buildAnnounce(config, readHostFacts(), Date.now(), proxy?.announce()),
+    onCatalogue: (catalogue) => {
+      scheduler.setCatalogue(catalogue);
+      proxy?.setCatalogue(catalogue);
+    },
+    statusExtra: config.proxy ? () => (proxy ? { proxy: proxy.health() } : {}) : undefined,
     reconnectMinMs: opts.reconnectMinMs,
     reconnectMaxMs: opts.reconnectMaxMs,
     maxAttempts: opts.maxAttempts,
@@ -63,9 +81,14 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
     localAddress: config.bindAddress,
     ca,
     log: log.child({ component: 'scheduler' }),
-    onProbe: (r) => metrics?.observe(r),
+    onProbe: (r) => {
+      metrics?.observe(r);
+      proxy?.observe(r);
+    },
     onRound: ({ seq, results }) => {
-      const message: Metrics = { v: 1, agent: config.id, seq, ts: Date.now(), intervalS: config.intervalS, results };
+      const message: Metrics = {
+        v: 1, agent: config.id, seq, ts: Date.now(), intervalS: config.intervalS, results, ...(proxy ? { proxy: { ...proxy.metrics.totals } } : {}),
+      };
       try {
         parseMetrics(message, { topicAgent: config.id });
       } catch (err) {
@@ -75,6 +98,7 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
         return;
       }
       publisher.enqueueMetrics(message);
+      checkProxyHealth();
       const failed = results.filter((r) => !r.ok).length;
       log.debug({ seq, results: results.length, failed }, 'round done');
     },
@@ -90,6 +114,13 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
         metrics = createAgentMetrics(config.http.listen, stats);
         await metrics.start();
       }
+      if (config.proxy) {
+        const { createProxy } = await import('./proxy/proxy.js');
+        proxy = createProxy({ config: config.proxy, agentId: config.id, log: log.child({ component: 'proxy' }), localAddress: config.bindAddress, ca });
+        if (metrics) await proxy.attachMetrics(metrics.registry);
+        await proxy.start();
+      }
+      proxyHealth = JSON.stringify(proxy?.health());
       publisher.start();
       scheduler.start();
       log.info({ intervalS: config.intervalS, concurrency: config.concurrency }, 'agent started');
@@ -97,9 +128,13 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
     async close() {
       await scheduler.close();
       await publisher.close();
+      await proxy?.close();
       await metrics?.close();
       log.info('agent stopped');
     },
     stats,
+    get proxy() {
+      return proxy;
+    },
   };
 }

@@ -51,7 +51,7 @@ function cidrToNetwork(cidr: string): string | undefined {
   }
 }
 
-export function buildAnnounce(config: Readonly<AgentConfig>, facts: HostFacts, now = Date.now()): Announce {
+export function buildAnnounce(config: Readonly<AgentConfig>, facts: HostFacts, now = Date.now(), proxy?: Announce['proxy']): Announce {
   const ifaces = usable(facts);
   const addresses = config.bindAddress ? [config.bindAddress] : [...new Set(ifaces.map((i) => i.address.replace(/%.*$/, '')))];
   const prefixes = config.prefixes
@@ -66,5 +66,6 @@ export function buildAnnounce(config: Readonly<AgentConfig>, facts: HostFacts, n
     prefixes: prefixes.slice(0, 4096),
     resolvers: resolvers.slice(0, 64),
     ts: now,
+    ...(proxy ? { proxy } : {}),
   };
 }

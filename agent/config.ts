@@ -1,6 +1,7 @@
 // Agent configuration (agent.yaml): schema, defaults, and loading with CLI overrides.
 import { z } from 'zod';
 import { AGENT_ID_RE } from '../shared/protocol.js';
+import { ProxyConfigSchema } from './proxy/config.js';
 import { readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
 
 const mqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
@@ -32,6 +33,8 @@ export const AgentConfigSchema = z.strictObject({
   /** Admin/metrics HTTP listener (Prometheus /metrics). */
   http: z.strictObject({ listen: zHostPort.optional() }).default({}),
   log: z.strictObject({ level: zLogLevel.default('info') }).default({ level: 'info' }),
+  /** Proxy-cache mode (DESIGN.md): serve client HTTP(S) for some services through the best site. */
+  proxy: ProxyConfigSchema.optional(),
 });
 
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;

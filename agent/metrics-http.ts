@@ -11,6 +11,8 @@ export interface AgentMetrics {
   start(): Promise<void>;
   close(): Promise<void>;
   port(): number;
+  /** The registry behind /metrics (the proxy adds its series here). */
+  registry: Registry;
 }
 
 interface StatsView { connected: boolean; queueDepth: number; dropped: number; rejected: number; published: number }
@@ -64,5 +66,6 @@ export function createAgentMetrics(listen: HostPort, stats: () => StatsView): Ag
       server.close(() => resolve());
     }),
     port: () => (server.address() as AddressInfo | null)?.port ?? 0,
+    registry,
   };
 }

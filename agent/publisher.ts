@@ -26,6 +26,8 @@ export interface PublisherOptions {
   /** Built on every (re)connect so the addresses are current. */
   announce: () => Announce;
   onCatalogue: (catalogue: Catalogue) => void;
+  /** Optional status fields (status.proxy), read whenever a status is published. */
+  statusExtra?: () => Pick<Status, 'proxy'>;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   /** Connections a metrics message may see closed under it before it is dropped. */
@@ -47,6 +49,8 @@ export interface PublisherStats {
 export interface Publisher {
   start(): void;
   enqueueMetrics(message: Metrics): void;
+  /** Re-publishes the retained online status (after statusExtra changed). */
+  refreshStatus(): void;
   close(): Promise<void>;
   stats(): PublisherStats;
 }
@@ -75,8 +79,9 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     announce: checkedTopic(config.id, 'announce'),
     metrics: checkedTopic(config.id, 'metrics'),
   };
-  const status = (state: Status['state']): string =>
-    JSON.stringify({ v: 1, agent: config.id, state, ts: Date.now(), version: AGENT_VERSION } satisfies Status);
+  const status = (state: Status['state']): string => JSON.stringify({
+    v: 1, agent: config.id, state, ts: Date.now(), version: AGENT_VERSION, ...(state === 'online' ? opts.statusExtra?.() : undefined),
+  } satisfies Status);
 
   const queue: Pending[] = [];
   let inFlight: Pending | undefined;
@@ -188,6 +193,13 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         counters.dropped++;
       }
       drain();
+    },
+    refreshStatus() {
+      const c = client;
+      if (!c?.connected || closing) return;
+      c.publish(topics.status, status('online'), { qos: 1, retain: true }, (err) => {
+        if (err) log.warn({ err: err.message }, 'status publish failed');
+      });
     },
     async close() {
       closing = true;

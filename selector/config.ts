@@ -29,6 +29,8 @@ export const ServiceConfigSchema = z.strictObject({
   ttl: z.number().int().min(0).max(86_400).default(30),
   answers: z.number().int().min(1).max(64).default(2),
   policy: z.enum(POLICIES).default('latency'),
+  /** `proxy`: answer with the mapped agent's proxy-cache address(es) while it is healthy (DESIGN.md "Proxy-cache mode"). */
+  mode: z.enum(['sites', 'proxy']).default('sites'),
   probe: z.strictObject({
     scheme: ProbeSpecSchema.shape.scheme.default(ProbeDefaults.scheme),
     port: ProbeSpecSchema.shape.port.optional(),

@@ -19,6 +19,8 @@ import { createIngest, type Ingest } from './mqtt/ingest.js';
 import { Enrolment } from './mqtt/credentials.js';
 import { PrefixClientMapper } from './mapping/mapper.js';
 import { RankEngine } from './ranking/engine.js';
+import { ProxyAnswers } from './ranking/proxy-answers.js';
+import { ProxyStatsView } from './admin/proxy-stats.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import { loadAdminState } from './admin/catalogue-admin.js';
@@ -39,6 +41,9 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   const log = opts.log ?? silentLogger();
   const authRequired = config.auth.agents === 'required';
   const table = new MemoryAnswerTable();
+  // Proxy-mode services: the engine writes ranked sites through this decorator, DNS reads `table`.
+  const proxyStats = new ProxyStatsView();
+  const answers = new ProxyAnswers(table, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
   const mapper = new PrefixClientMapper();
   const feeder = new ClientMapFeeder(mapper, config.prefixes);
   const freshness = new Freshness(config.ranking.staleIntervals);
@@ -123,8 +128,9 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       if (a.lastSeq !== null) i.setLastSeq(a.id, a.lastSeq);
       // Offline before the restart: stays offline until its metrics arrive again.
       if (a.state === 'offline') freshness.noteStatus(a.id, 'offline', Date.now());
-      const ann = a.announce as { prefixes?: string[]; resolvers?: string[] } | null;
+      const ann = a.announce as { prefixes?: string[]; resolvers?: string[]; proxy?: { addresses: string[]; services: string[] } } | null;
       if (ann?.prefixes && ann.resolvers) feeder.setAnnounce(a.id, { prefixes: ann.prefixes, resolvers: ann.resolvers });
+      answers.setAnnounce(a.id, ann?.proxy);
     }
     const newest = new Map<string, number>();
     let rows = 0;
@@ -147,6 +153,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   return {
     table,
     mapper,
+    /** Proxy-cache mode decisions (explain, tests). */
+    proxyAnswers: answers,
     async start(): Promise<void> {
       const s = (store = new Store(config.db));
       s.syncConfigServices(config.services);
@@ -154,7 +162,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       loadAdminState(s, feeder, config.prefixes);
       const enrolled = (enrolment = new Enrolment(s));
       const w = (writer = new ResultWriter(s, { onError: (err) => { dbWriteErrors++; log.error({ err }, 'result write failed'); } }));
-      const e = (engine = new RankEngine({ ranking: config.ranking, table, event }));
+      const e = (engine = new RankEngine({ ranking: config.ranking, table: answers, event }));
       e.setServices(s.loadServices());
       const i = (ingest = createIngest({
         store: s, writer: w, engine: e, freshness, authRequired, enrolment: enrolled, log: log.child({ component: 'ingest' }),
@@ -162,7 +170,10 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         onAnnounce: (agent, a) => {
           feeder.setAnnounce(agent, a);
           feeder.apply();
+          answers.setAnnounce(agent, a.proxy);
         },
+        onStatus: (agent, st) => answers.setStatus(agent, st.state, st.proxy),
+        onProxyTotals: (agent, totals) => proxyStats.update(agent, totals, Date.now()),
         onAgentActivity: () => evaluateAgents(),
       }));
       rebuild(s, w, e, i);
@@ -178,7 +189,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       });
       await dns.start();
       admin = createAdmin({
-        config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }),
+        config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }), proxy: answers, proxyStats,
         dbWriteErrors: () => dbWriteErrors, servicesChanged, addAgent: (id) => enrolled.add(id), removeAgent,
       });
       await admin.start();

@@ -75,6 +75,12 @@ export const StatusSchema = z.object({
   state: z.enum(['online', 'offline']),
   ts: epochMs,
   version: z.string().max(64).optional(),
+  /** Proxy-cache mode (optional, additive): whether the agent's proxy can serve, per service. */
+  proxy: z.object({
+    healthy: z.boolean(),
+    /** Served services with no site this agent measures as up. */
+    down: z.array(hostname).max(1024).default([]),
+  }).optional(),
 });
 export type Status = z.infer<typeof StatusSchema>;
 
@@ -86,10 +92,16 @@ export const AnnounceSchema = z.object({
   prefixes: z.array(prefix).max(4096),
   resolvers: z.array(address).max(64),
   ts: epochMs,
+  /** Proxy-cache mode (optional, additive): the agent's proxy addresses and the services it serves. */
+  proxy: z.object({
+    addresses: z.array(address).min(1).max(16),
+    services: z.array(hostname).max(1024),
+  }).optional(),
 });
 export type Announce = z.infer<typeof AnnounceSchema>;
 
 const nullableMs = ms.nullable();
+const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 export const ResultSchema = z.object({
   service: hostname,
   site: siteId,
@@ -113,6 +125,11 @@ export const MetricsSchema = z.object({
   ts: epochMs,
   intervalS: z.number().int().min(1).max(86_400),
   results: z.array(ResultSchema).max(100_000),
+  /** Proxy-cache mode (optional, additive): the proxy's counters since the agent started. */
+  proxy: z.object({
+    requests: count, hits: count, misses: count, revalidated: count, tunnels: count.optional(), errors: count, retries: count,
+    upstreamErrors: count, bytesFromCache: count, bytesFromUpstream: count,
+  }).optional(),
 });
 export type Metrics = z.infer<typeof MetricsSchema>;
 

@@ -25,8 +25,9 @@ import { timelineSvg } from './status-page/timeline-svg.js';
 import { queryTimeline, type Timeline } from '../store/timeline.js';
 import { agentsView, type LiveAgents } from './agents-view.js';
 import { AdminError, CatalogueAdmin } from './catalogue-admin.js';
-import { explain } from './explain.js';
+import { explain, type ExplainDeps } from './explain.js';
 import { createHttpServer, type Request, type Route } from './http-server.js';
+import type { ProxyStatsView } from './proxy-stats.js';
 
 export interface AdminDeps {
   config: Readonly<SelectorConfig>;
@@ -45,6 +46,10 @@ export interface AdminDeps {
   /** Removes an agent: credentials, connection, windows, answers and prefixes; false if unknown. */
   removeAgent(id: string): Promise<boolean>;
   log: Logger;
+  /** Proxy-cache mode decisions, shown by explain. */
+  proxy?: ExplainDeps['proxy'];
+  /** Proxy-cache counters per agent, shown by metrics. */
+  proxyStats?: ProxyStatsView;
 }
 
 function durationParam(req: Request, name: string, fallbackMs: number): number {
@@ -170,10 +175,11 @@ export function createAdmin(deps: AdminDeps) {
       deps.writer.flush();
       const now = Date.now();
       const buckets = Number(req.query.get('buckets') ?? 24);
-      return { json: queryMetrics(store, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 }) };
+      const report = queryMetrics(store, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 });
+      return { json: { ...report, proxy: deps.proxyStats?.rows(agent ?? undefined) ?? [] } };
     } },
     { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
-      json: explain({ decide: deps.dns.decide, engine, freshness }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
+      json: explain({ decide: deps.dns.decide, engine, freshness, proxy: deps.proxy }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
     }) },
     { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
       const agent = req.query.get('agent');

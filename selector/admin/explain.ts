@@ -8,6 +8,7 @@ import type { Responder } from '../dns/responder.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { HysteresisDecision, SiteExplanation } from '../ranking/policy.js';
+import type { ProxyDecision } from '../ranking/proxy-answers.js';
 import { viewState } from './agents-view.js';
 import { AdminError } from './catalogue-admin.js';
 
@@ -33,12 +34,15 @@ export interface Explanation {
   addresses: string[];
   ttl: number | null;
   scope: number;
+  /** For a `mode: proxy` service: whether this answer is the agent's proxy or its sites, and why. */
+  proxy: ProxyDecision | null;
 }
 
 export interface ExplainDeps {
   decide: Responder['decide'] | undefined;
   engine: RankEngine;
   freshness: Freshness;
+  proxy?: { decision(service: string, key: string): ProxyDecision | undefined };
 }
 
 function parseClient(text: string): { family: Family; bytes: Uint8Array; sourceLength: number; address: string; ecs: boolean } {
@@ -75,7 +79,7 @@ export function explain(deps: ExplainDeps, name: string, clientText: string, sou
     client: { address: client.address, sourceLength: client.sourceLength, source: source.text, ecs },
     match: null, answerKey: null, agent: null, defaultAgents: [...states].filter(([, s]) => s === 'fresh').map(([a]) => a).sort(),
     uniform: d.uniform ?? false, policy: null, sites: [], hysteresis: null, note: null, failOpen: false,
-    order: [], addresses: [], ttl: null, scope: d.scope,
+    order: [], addresses: [], ttl: null, scope: d.scope, proxy: null,
   };
   if (d.kind !== 'service' || !d.match || !d.service) return base;
   const m = d.match;
@@ -111,5 +115,7 @@ export function explain(deps: ExplainDeps, name: string, clientText: string, sou
     order: addresses.map((a) => idOf.get(a) ?? a),
     addresses,
     ttl: d.answer?.ttl ?? null,
+    // The matched agent decides proxy or sites, even when its answer equals the default (uniform).
+    proxy: deps.proxy?.decision(d.service, m.key) ?? null,
   };
 }

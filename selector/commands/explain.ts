@@ -31,6 +31,7 @@ export function renderExplanation(e: Explanation): string {
   const h = e.hysteresis;
   out.push(h ? `hysteresis: incumbent ${h.incumbent}, challenger ${h.challenger}: ${h.decision} (${h.reason})` : 'hysteresis: no challenger to the first choice (best site is also the incumbent)');
   if (e.note) out.push(`note: ${e.note}`);
+  if (e.proxy) out.push(`proxy mode: answering with the ${e.proxy.answer === 'proxy' ? `agent's proxy (${e.proxy.proxyAddresses.join(' ')})` : 'sites'}: ${e.proxy.reason}`);
   out.push(`order: ${e.order.join(' ') || '(none)'}`);
   out.push(`addresses: ${e.addresses.join(' ') || '(none)'}`);
   out.push(`ttl: ${e.ttl ?? '–'}s`);

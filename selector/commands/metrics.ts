@@ -2,8 +2,20 @@
 // (DESIGN.md command-line contract): what each agent measured of each site.
 import type { Command } from 'commander';
 import { queryMetrics, type MetricsReport } from '../store/metrics-query.js';
+import type { ProxyStatsRow } from '../admin/proxy-stats.js';
 import { addTargetOptions, printJson, readFrom, type TargetOptions } from './admin-client.js';
 import { ms, parseDuration, pct, sparkline, table } from './format.js';
+
+const mib = (bytes: number): string => (bytes / 1_048_576).toFixed(1);
+
+/** Proxy-cache counters per agent (totals since each agent started). */
+function proxyTable(rows: readonly ProxyStatsRow[]): string {
+  const header = ['AGENT', 'PROXY REQUESTS', 'HIT RATIO', 'HITS', 'REVALIDATED', 'MISSES', 'TUNNELS', 'ERRORS', 'RETRIES', 'UPSTREAM ERRORS', 'MIB FROM CACHE', 'MIB FROM SITES'];
+  return `\nproxy-cache (counters since each agent started):\n${table(header, rows.map((r) => [
+    r.agent, String(r.requests), r.hitRatio === null ? '–' : pct(r.hitRatio), String(r.hits), String(r.revalidated), String(r.misses), String(r.tunnels ?? 0),
+    String(r.errors), String(r.retries), String(r.upstreamErrors), mib(r.bytesFromCache), mib(r.bytesFromUpstream),
+  ]))}`;
+}
 
 interface Opts extends TargetOptions { agent?: string; service?: string; site?: string; since: string }
 
@@ -17,13 +29,16 @@ export function registerMetrics(program: Command): void {
       const sinceMs = parseDuration('--since', opts.since);
       const q = new URLSearchParams({ sinceMs: String(sinceMs) });
       for (const k of ['agent', 'service', 'site'] as const) if (opts[k]) q.set(k, opts[k] as string);
-      const report = await readFrom(opts, (c) => c.get<MetricsReport>(`api/metrics?${q}`), (store) => {
+      // `proxy` comes only from a running selector (in memory), not from the database file.
+      const report = await readFrom(opts, (c) => c.get<MetricsReport & { proxy?: ProxyStatsRow[] }>(`api/metrics?${q}`), (store) => {
         const now = Date.now();
         return queryMetrics(store, { agent: opts.agent, service: opts.service, site: opts.site, sinceMs: now - sinceMs, nowMs: now });
       });
       if (opts.json) return printJson(report);
+      const proxy: ProxyStatsRow[] = (report as { proxy?: ProxyStatsRow[] }).proxy ?? [];
       if (!report.rows.length) {
         process.stdout.write(`no results since ${new Date(report.sinceMs).toISOString()}\n`);
+        if (proxy.length) process.stdout.write(proxyTable(proxy));
         return;
       }
       const header = ['AGENT', 'SERVICE', 'SITE', 'SAMPLES', 'AVAIL', 'RESETS', 'OTHER FAILURES', 'P50 MS', 'P90 MS', 'TTFB P50', 'TTFB P90', `LAST ${opts.since}`];
@@ -32,5 +47,6 @@ export function registerMetrics(program: Command): void {
         return [r.agent, r.service, r.site, String(r.samples), pct(r.availability), String(r.failures.reset ?? 0), other || '–',
           ms(r.totalMs.p50), ms(r.totalMs.p90), ms(r.ttfbMs.p50), ms(r.ttfbMs.p90), sparkline(r.series)];
       })));
+      if (proxy.length) process.stdout.write(proxyTable(proxy));
     });
 }

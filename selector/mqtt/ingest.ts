@@ -4,7 +4,7 @@
 import { ProtocolError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import {
-  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type RejectReason, type Result,
+  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type RejectReason, type Result, type Status,
 } from '../../shared/protocol.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { RankEngine } from '../ranking/engine.js';
@@ -37,6 +37,10 @@ export interface IngestDeps {
   log: Logger;
   /** Called after an announce: prefixes/resolvers must be rebuilt. */
   onAnnounce(agent: string, announce: Announce): void;
+  /** Called with the proxy-cache totals a metrics message carries (optional field). */
+  onProxyTotals?(agent: string, totals: NonNullable<Metrics['proxy']>): void;
+  /** Called with every valid status (proxy-cache health rides on it). */
+  onStatus?(agent: string, status: Status): void;
   /** Called after a status or metrics message that may change the agent's state. */
   onAgentActivity(agent: string): void;
   now?: () => number;
@@ -102,6 +106,7 @@ export function createIngest(deps: IngestDeps) {
     }
     counters.accepted.metrics++;
     counters.results += rows.length;
+    if (m.proxy) deps.onProxyTotals?.(agent, m.proxy);
     writer.addResults(rows);
     writer.markSeen(agent, m.seq, m.intervalS, m.ts);
     // Arrival time, not the agent's clock: a skewed agent clock must not make it look stale.
@@ -128,6 +133,7 @@ export function createIngest(deps: IngestDeps) {
         // Arrival time: a last will carries the ts of the agent's connect, older than its metrics.
         freshness.noteStatus(agent, s.state, now());
         writer.addEvent({ ts: s.ts, kind: `agent_status_${s.state}`, agent });
+        deps.onStatus?.(agent, s);
         deps.onAgentActivity(agent);
         persist(agent, () => store.recordStatus(agent, s.state, s.ts));
       } else {
