@@ -14,7 +14,7 @@ import { createSelector, type Selector } from '../../selector/selector.js';
 import { curl } from '../helpers/curl.js';
 import { freeTcpPort } from '../helpers/net.js';
 import { startOriginSite, type OriginSite } from '../helpers/origin-site.js';
-import { selectorConfig, until } from '../selector/fixtures.js';
+import { selectorConfig, until } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
 const NAME = 'www.example.test';
