@@ -98,9 +98,10 @@ export class CatalogueAdmin {
       throw new AdminError(400, zodMessage(err));
     }
     if (this.store.db.prepare('SELECT 1 FROM sites WHERE service = ? AND id = ?').get(service, site.id)) throw new AdminError(409, `site "${site.id}" already exists in ${service}`);
-    this.store.db.prepare(`INSERT INTO sites (service, id, address, cost, weight, drained, source, position)
-      VALUES (?, ?, ?, ?, ?, ?, 'admin', (SELECT COALESCE(MAX(position), 0) + 1 FROM sites WHERE service = ?))`)
-      .run(service, site.id, site.address, site.cost, site.weight, site.drained ? 1 : 0, service);
+    const addresses = site.addresses.length > 1 ? JSON.stringify(site.addresses) : null;
+    this.store.db.prepare(`INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses)
+      VALUES (?, ?, ?, ?, ?, ?, 'admin', (SELECT COALESCE(MAX(position), 0) + 1 FROM sites WHERE service = ?), ?)`)
+      .run(service, site.id, site.address, site.cost, site.weight, site.drained ? 1 : 0, service, addresses);
     return site.id;
   }
 

@@ -6,12 +6,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { VantageError } from '../../shared/errors.js';
 import type { ProbeSpec } from '../../shared/protocol.js';
-import type { Policy, ServiceConfig } from '../config.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import type { AnswerSetMode, Policy, ServiceConfig } from '../config.js';
+import { ADDED_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+
 
 export interface SiteRecord {
   id: string;
+  /** The first address (the one-address form). */
   address: string;
+  /** Every address of the site, `address` first; absent = [address]. */
+  addresses?: string[] | undefined;
   cost: number;
   weight: number;
   drained: boolean;
@@ -24,6 +28,10 @@ export interface ServiceRecord {
   policy: Policy;
   probe: ProbeSpec;
   sites: SiteRecord[];
+  /** Default `band` (ranking/answer-set.ts). */
+  answerSet?: AnswerSetMode | undefined;
+  /** TTL while the answer is unsettled; absent = ttl/4, at least 5 s. */
+  ttlUnsettled?: number | null | undefined;
 }
 
 export interface AgentRecord {
@@ -48,6 +56,21 @@ export interface EventRecord {
 
 type Row = Record<string, unknown>;
 
+function serviceRow(svc: Pick<ServiceRecord, 'name' | 'ttl' | 'answers' | 'policy' | 'probe' | 'answerSet' | 'ttlUnsettled'>): Record<string, unknown> {
+  return {
+    name: svc.name, ttl: svc.ttl, answers: svc.answers, policy: svc.policy, probe: JSON.stringify(svc.probe),
+    answerSet: svc.answerSet ?? 'band', ttlUnsettled: svc.ttlUnsettled ?? null,
+  };
+}
+
+function siteRow(service: string, site: SiteRecord): Record<string, unknown> {
+  const many = site.addresses && (site.addresses.length > 1 || site.addresses[0] !== site.address);
+  return {
+    service, id: site.id, address: site.address, cost: site.cost, weight: site.weight, drained: site.drained ? 1 : 0,
+    addresses: many ? JSON.stringify(site.addresses) : null,
+  };
+}
+
 /** Opens (creating if needed) the database file with WAL and synchronous=NORMAL. */
 export function openDatabase(path: string): Database.Database {
   try {
@@ -59,6 +82,10 @@ export function openDatabase(path: string): Database.Database {
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     db.exec(SCHEMA_SQL);
+    for (const c of ADDED_COLUMNS) {
+      const cols = db.prepare(`PRAGMA table_info(${c.table})`).all() as { name: string }[];
+      if (!cols.some((x) => x.name === c.column)) db.exec(`ALTER TABLE ${c.table} ADD COLUMN ${c.column} ${c.decl}`);
+    }
     db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
     return db;
   } catch (err) {
@@ -74,10 +101,13 @@ export class Store {
     this.db = openDatabase(path);
     const p = (sql: string) => this.db.prepare(sql);
     this.st = {
-      upsertService: p(`INSERT INTO services (name, ttl, answers, policy, probe, source, position) VALUES (@name, @ttl, @answers, @policy, @probe, @source, @position)
-        ON CONFLICT(name) DO UPDATE SET ttl=excluded.ttl, answers=excluded.answers, policy=excluded.policy, probe=excluded.probe, source=excluded.source, position=excluded.position`),
-      upsertSite: p(`INSERT INTO sites (service, id, address, cost, weight, drained, source, position) VALUES (@service, @id, @address, @cost, @weight, @drained, @source, @position)
-        ON CONFLICT(service, id) DO UPDATE SET address=excluded.address, cost=excluded.cost, weight=excluded.weight, drained=excluded.drained, source=excluded.source, position=excluded.position`),
+      upsertService: p(`INSERT INTO services (name, ttl, answers, policy, probe, source, position, answer_set, ttl_unsettled)
+        VALUES (@name, @ttl, @answers, @policy, @probe, @source, @position, @answerSet, @ttlUnsettled)
+        ON CONFLICT(name) DO UPDATE SET ttl=excluded.ttl, answers=excluded.answers, policy=excluded.policy, probe=excluded.probe, source=excluded.source, position=excluded.position,
+        answer_set=excluded.answer_set, ttl_unsettled=excluded.ttl_unsettled`),
+      upsertSite: p(`INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses) VALUES (@service, @id, @address, @cost, @weight, @drained, @source, @position, @addresses)
+        ON CONFLICT(service, id) DO UPDATE SET address=excluded.address, cost=excluded.cost, weight=excluded.weight, drained=excluded.drained, source=excluded.source, position=excluded.position,
+        addresses=excluded.addresses`),
       configServices: p(`SELECT name FROM services WHERE source = 'config'`),
       configSites: p(`SELECT id FROM sites WHERE service = ? AND source = 'config'`),
       deleteService: p('DELETE FROM services WHERE name = ?'),
@@ -117,13 +147,10 @@ export class Store {
         if (!listed.has(row.name as string)) this.st.deleteService.run(row.name);
       }
       services.forEach((svc, i) => {
-        const { name, ttl, answers, policy, probe } = svc;
-        this.st.upsertService.run({ name, ttl, answers, policy, probe: JSON.stringify(probe), source: 'config', position: i });
+        this.st.upsertService.run({ ...serviceRow(svc), source: 'config', position: i });
         const ids = new Set(svc.sites.map((s) => s.id));
-        for (const row of this.st.configSites.all(name) as Row[]) if (!ids.has(row.id as string)) this.st.deleteSite.run(name, row.id);
-        svc.sites.forEach((site, j) => {
-          this.st.upsertSite.run({ service: name, ...site, drained: site.drained ? 1 : 0, source: 'config', position: j });
-        });
+        for (const row of this.st.configSites.all(svc.name) as Row[]) if (!ids.has(row.id as string)) this.st.deleteSite.run(svc.name, row.id);
+        svc.sites.forEach((site, j) => this.st.upsertSite.run({ ...siteRow(svc.name, site), source: 'config', position: j }));
       });
     })();
   }
@@ -131,9 +158,8 @@ export class Store {
   /** Adds or updates a service (admin API); it persists across restarts. */
   upsertService(svc: ServiceRecord, source: 'config' | 'admin' = 'admin'): void {
     this.db.transaction(() => {
-      const { name, ttl, answers, policy, probe } = svc;
-      this.st.upsertService.run({ name, ttl, answers, policy, probe: JSON.stringify(probe), source, position: 1_000_000 });
-      svc.sites.forEach((site, j) => this.st.upsertSite.run({ service: name, ...site, drained: site.drained ? 1 : 0, source, position: j }));
+      this.st.upsertService.run({ ...serviceRow(svc), source, position: 1_000_000 });
+      svc.sites.forEach((site, j) => this.st.upsertSite.run({ ...siteRow(svc.name, site), source, position: j }));
     })();
   }
 
@@ -152,11 +178,13 @@ export class Store {
       byName.set(r.name as string, {
         name: r.name as string, ttl: r.ttl as number, answers: r.answers as number,
         policy: r.policy as Policy, probe: JSON.parse(r.probe as string) as ProbeSpec, sites: [],
+        answerSet: (r.answer_set as AnswerSetMode | null) ?? 'band', ttlUnsettled: (r.ttl_unsettled as number | null) ?? null,
       });
     }
     for (const r of this.st.sites.all() as Row[]) {
       byName.get(r.service as string)?.sites.push({
         id: r.id as string, address: r.address as string, cost: r.cost as number, weight: r.weight as number, drained: r.drained === 1,
+        addresses: r.addresses ? (JSON.parse(r.addresses as string) as string[]) : [r.address as string],
       });
     }
     return [...byName.values()];
