@@ -51,6 +51,15 @@ function cidrToNetwork(cidr: string): string | undefined {
   }
 }
 
+/** The families this POP probes (config.families, else those of the bind addresses, else of the interfaces). */
+export function probeFamilies(config: Readonly<AgentConfig>, facts: HostFacts): (4 | 6)[] {
+  if (config.families) return [...new Set(config.families)].sort();
+  const from = [config.bindAddress, config.bindAddress6].filter((a): a is string => a !== undefined);
+  const addrs = from.length ? from : usable(facts).map((i) => i.address);
+  const fams = new Set(addrs.map((a): 4 | 6 => (a.includes(':') ? 6 : 4)));
+  return fams.size ? [...fams].sort() : [4];
+}
+
 export function buildAnnounce(config: Readonly<AgentConfig>, facts: HostFacts, now = Date.now()): Announce {
   const ifaces = usable(facts);
   const addresses = config.bindAddress ? [config.bindAddress] : [...new Set(ifaces.map((i) => i.address.replace(/%.*$/, '')))];
@@ -65,6 +74,7 @@ export function buildAnnounce(config: Readonly<AgentConfig>, facts: HostFacts, n
     addresses: addresses.slice(0, 256),
     prefixes: prefixes.slice(0, 4096),
     resolvers: resolvers.slice(0, 64),
+    families: probeFamilies(config, facts),
     ts: now,
   };
 }
