@@ -141,7 +141,8 @@ export function createAdmin(deps: AdminDeps) {
       return { json: queryMetrics(store.db, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 }) };
     } },
     { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
-      json: explain({ decide: deps.dns.decide, engine, freshness }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
+      json: explain({ decide: deps.dns.decide, engine, freshness }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined,
+        Date.now(), req.query.get('qtype') ?? 'A'),
     }) },
     { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
       deps.writer.flush();

@@ -135,7 +135,9 @@ export class RankEngine {
       byFamily.set(fam, { ranking: r, source: picked.source });
       addresses.push(...r.addresses);
       failOpen ||= r.failOpen;
-      if (!before || before.order.join() !== r.order.join()) changed = true;
+      // A first measured ranking after configured order (no data) is no instability.
+      const measuredBefore = before !== undefined && prev?.byFamily.get(fam)?.source !== 'none';
+      if (!before || (measuredBefore && before.order.join() !== r.order.join())) changed = true;
       if (this.live && before && before.full[0] !== r.full[0]) {
         this.deps.event({
           ts: now, kind: 'first_changed', agent: key === DEFAULT_KEY ? undefined : key, service: svc.name, site: r.full[0],

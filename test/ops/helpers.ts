@@ -57,7 +57,7 @@ export async function writeConfig(extra: { token?: string } = {}): Promise<{ dir
     `mqtt: { listen: "127.0.0.1:${ports.mqtt}" }`,
     `http: { listen: "127.0.0.1:${ports.http}"${extra.token ? `, token: "${extra.token}"` : ''} }`,
     `db: ${db}`, 'auth: { agents: off }', 'log: { level: info }',
-    'services:', `  - name: ${SERVICE}`, '    answers: 3', '    probe: { port: 8080 }', '    sites:',
+    'services:', `  - name: ${SERVICE}`, '    answers: 3', '    answerSet: ordered', '    probe: { port: 8080 }', '    sites:',
     ...SITES.map((s) => `      - { id: ${s.id}, address: ${s.address} }`), '',
   ].join('\n'));
   return { dir, conf, db, ports };
