@@ -77,30 +77,49 @@ export function buildAnswerSet(
   band: BandLimits,
   excluded: readonly SetDecision[] = [],
 ): AnswerSetResult {
-  const decisions: SetDecision[] = [];
-  const ids: string[] = [];
-  const add = (id: string, reason: string): void => {
-    if (ids.length < answers) {
-      ids.push(id);
-      decisions.push({ id, inSet: true, reason });
-    } else {
-      decisions.push({ id, inSet: false, reason: `beyond answers (${answers}): ${reason}` });
-    }
-  };
+  // Ranking runs for every metrics message: membership is decided here, the reasons
+  // (text for `explain`) only when read.
   const first = ranked[0];
+  const lines: { id: string; member: boolean; why: () => string }[] = [];
   if (!first) {
-    for (const id of unranked) add(id, 'no measurements: configured order');
+    for (const id of unranked) lines.push({ id, member: true, why: () => 'no measurements: configured order' });
   } else if (mode === 'ordered') {
-    ranked.forEach((c, i) => add(c.id, i === 0 ? 'first choice' : `ranked #${i + 1} (answerSet: ordered)`));
-    for (const id of unranked) add(id, 'no data: after measured sites (answerSet: ordered)');
+    ranked.forEach((c, i) => lines.push({ id: c.id, member: true, why: () => (i === 0 ? 'first choice' : `ranked #${i + 1} (answerSet: ordered)`) }));
+    for (const id of unranked) lines.push({ id, member: true, why: () => 'no data: after measured sites (answerSet: ordered)' });
   } else {
-    add(first.id, 'first choice');
-    for (const c of ranked.slice(1)) {
-      const b = withinBand(first, c, band);
-      if (b.ok) add(c.id, b.reason);
-      else decisions.push({ id: c.id, inSet: false, reason: b.reason });
-    }
-    for (const id of unranked) decisions.push({ id, inSet: false, reason: 'no data from this view: not known to be as good as the first' });
+    lines.push({ id: first.id, member: true, why: () => 'first choice' });
+    for (const c of ranked.slice(1)) lines.push({ id: c.id, member: inBand(first, c, band), why: () => withinBand(first, c, band).reason });
+    for (const id of unranked) lines.push({ id, member: false, why: () => 'no data from this view: not known to be as good as the first' });
   }
-  return { ids, decisions: [...decisions, ...excluded] };
+  const ids: string[] = [];
+  const capped = new Set<string>();
+  for (const l of lines) {
+    if (!l.member) continue;
+    if (ids.length < answers) ids.push(l.id);
+    else capped.add(l.id);
+  }
+  let decisions: SetDecision[] | undefined;
+  return {
+    ids,
+    get decisions(): SetDecision[] {
+      decisions ??= [
+        ...lines.map((l) => ({
+          id: l.id,
+          inSet: l.member && !capped.has(l.id),
+          reason: capped.has(l.id) ? `beyond answers (${answers}): ${l.why()}` : l.why(),
+        })),
+        ...excluded,
+      ];
+      return decisions;
+    },
+  };
+}
+
+/** withinBand(...).ok without building the reason text. */
+function inBand(first: SetCandidate, other: SetCandidate, band: BandLimits): boolean {
+  if (other.primary !== first.primary) return other.primary < first.primary;
+  if (other.score === Infinity && first.score !== Infinity) return false;
+  const gap = other.score - first.score;
+  const pct = first.score > 0 && Number.isFinite(first.score) ? (gap / first.score) * 100 : 0;
+  return !(pct > band.hysteresisPct && gap > band.hysteresisMs);
 }

@@ -205,7 +205,6 @@ export function rankSites(input: RankInput): Ranking {
     failOpen = full.length > 0;
     note = failOpen ? 'all sites down: fail-open in configured order' : 'every site is drained';
     set = buildAnswerSet(mode, input.answers, [], full.map((s) => s.id), input.ranking, failOpen ? [] : left);
-    if (failOpen) for (const d of set.decisions) d.reason = `fail-open (all sites down): ${d.reason}`;
   } else {
     set = buildAnswerSet(mode, input.answers, candidates.map((c) => ({ id: c.site.id, primary: c.primary, score: c.score })),
       noData.map((s) => s.id), input.ranking, left);
@@ -227,7 +226,8 @@ export function rankSites(input: RankInput): Ranking {
           const measured = !site.drained && st !== undefined && st.samples > 0;
           return explainSite(input.policy, site, st, measured ? scoreSite(input.policy, site, st, input.ranking.failurePenalty) : null, input.ranking.failurePenalty);
         });
-        explanation = { policy: input.policy, sites, answerSet: { mode, sites: set.decisions } };
+        const decisions = failOpen ? set.decisions.map((d) => ({ ...d, reason: `fail-open (all sites down): ${d.reason}` })) : set.decisions;
+        explanation = { policy: input.policy, sites, answerSet: { mode, sites: decisions } };
         if (decision) explanation.hysteresis = decision;
         if (note) explanation.note = note;
       }
