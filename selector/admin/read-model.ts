@@ -7,8 +7,11 @@ import { VantageError } from '../../shared/errors.js';
 type Row = Record<string, unknown>;
 export type Db = Database.Database;
 
-export interface SiteView { id: string; address: string; cost: number; weight: number; drained: boolean; source: string }
-export interface ServiceView { name: string; ttl: number; answers: number; policy: string; probe: unknown; source: string; sites: SiteView[] }
+export interface SiteView { id: string; address: string; addresses: string[]; cost: number; weight: number; drained: boolean; source: string }
+export interface ServiceView {
+  name: string; ttl: number; answers: number; policy: string; probe: unknown; source: string; sites: SiteView[];
+  answerSet: string; ttlUnsettled: number | null;
+}
 export interface PrefixView { prefix: string; agent: string; source: string }
 
 /** Opens the database file read-only (the daemon may be down; WAL readers never block it). */
@@ -28,11 +31,14 @@ export function listServices(db: Db): ServiceView[] {
     byName.set(r.name as string, {
       name: r.name as string, ttl: r.ttl as number, answers: r.answers as number, policy: r.policy as string,
       probe: JSON.parse(r.probe as string), source: r.source as string, sites: [],
+      // Columns added later (store/schema.ts ADDED_COLUMNS): absent in a database not yet opened by a newer selector.
+      answerSet: (r.answer_set as string | undefined) ?? 'band', ttlUnsettled: (r.ttl_unsettled as number | null | undefined) ?? null,
     });
   }
   for (const r of db.prepare('SELECT * FROM sites ORDER BY service, position, id').all() as Row[]) {
     byName.get(r.service as string)?.sites.push({
       id: r.id as string, address: r.address as string, cost: r.cost as number, weight: r.weight as number,
+      addresses: r.addresses ? (JSON.parse(r.addresses as string) as string[]) : [r.address as string],
       drained: r.drained === 1, source: r.source as string,
     });
   }

@@ -132,12 +132,14 @@ describe('vantage-selector operator commands (live selector)', () => {
     expect(await exited).toBe(0);
   }, 20_000);
 
-  it('services, sites and prefixes: add, list, remove', async () => {
-    expect(await cli(['services', 'add', 'api.example.test', '--site', 'a=127.3.0.1', '--site', 'b=127.3.0.2', '--ttl', '20', ...cfg])).toMatchObject({ code: 0, stdout: 'service api.example.test added with 2 site(s)\n' });
+  it('services, sites and prefixes: add, list, remove', { timeout: 90_000 }, async () => {
+    expect(await cli(['services', 'add', 'api.example.test', '--site', 'a=127.3.0.1', '--site', 'b=127.3.0.2', '--ttl', '20', '--answer-set', 'ordered', '--ttl-unsettled', '6', ...cfg])).toMatchObject({ code: 0, stdout: 'service api.example.test added with 2 site(s)\n' });
     expect(await cli(['sites', 'add', 'api.example.test', 'c', '127.3.0.3', '--cost', '2', ...cfg])).toMatchObject({ code: 0, stdout: 'site c (127.3.0.3) added to api.example.test\n' });
+    expect(await cli(['sites', 'add', 'api.example.test', 'd', '127.3.0.4,2001:db8::4', ...cfg])).toMatchObject({ code: 0, stdout: 'site d (127.3.0.4,2001:db8::4) added to api.example.test\n' });
     const sites = await json(['sites', 'list', 'api.example.test']) as unknown as Json[];
-    expect(sites.map((s) => [s.id, s.address, s.cost, s.source])).toEqual([['a', '127.3.0.1', 0, 'admin'], ['b', '127.3.0.2', 0, 'admin'], ['c', '127.3.0.3', 2, 'admin']]);
-    expect((await json(['services', 'list']) as unknown as Json[]).map((s) => [s.name, s.ttl])).toEqual([[SERVICE, 30], ['api.example.test', 20]]);
+    expect(sites.map((s) => [s.id, s.address, s.cost, s.source])).toEqual([['a', '127.3.0.1', 0, 'admin'], ['b', '127.3.0.2', 0, 'admin'], ['c', '127.3.0.3', 2, 'admin'], ['d', '127.3.0.4', 0, 'admin']]);
+    expect(sites[3]?.addresses).toEqual(['127.3.0.4', '2001:db8::4']);
+    expect((await json(['services', 'list']) as unknown as Json[]).map((s) => [s.name, s.ttl, s.answerSet, s.ttlUnsettled])).toEqual([[SERVICE, 30, 'ordered', null], ['api.example.test', 20, 'ordered', 6]]);
     expect(await cli(['sites', 'remove', 'api.example.test', 'c', ...cfg])).toMatchObject({ code: 0 });
     expect(await cli(['services', 'remove', 'api.example.test', ...cfg])).toMatchObject({ code: 0, stdout: 'service api.example.test removed\n' });
     expect((await json(['services', 'list']) as unknown as Json[]).map((s) => s.name)).toEqual([SERVICE]);
