@@ -41,6 +41,8 @@ export class RankEngine {
   private readonly rankings = new Map<string, Map<string, KeyAnswer>>(); // service → key → answer
   /** `agent service site/family` → ts of the last down/up change. */
   private readonly stateAt = new Map<string, number>();
+  /** Set while setServices re-ranks: every answer is written even when unchanged. */
+  private forceWrite = false;
   private fresh = new Set<string>();
   private readonly defaultAt = new Map<string, number>();
   private readonly defaultTimers = new Map<string, NodeJS.Timeout>();
@@ -64,11 +66,15 @@ export class RankEngine {
       }
     }
     this.services = next;
-    for (const { svc } of next.values()) {
-      this.deps.table.setService(svc.name, svc.ttl);
-      this.rankings.delete(svc.name); // site set may have changed: force setAnswer
+    for (const { svc } of next.values()) this.deps.table.setService(svc.name, svc.ttl);
+    // The sites may have changed: rewrite every answer, keeping the previous rankings for
+    // hysteresis and the TTL rule (a drained site leaving the set unsettles it).
+    this.forceWrite = true;
+    try {
+      this.rankAll();
+    } finally {
+      this.forceWrite = false;
     }
-    this.rankAll();
   }
 
   serviceList(): ServiceRecord[] {
@@ -160,7 +166,7 @@ export class RankEngine {
     const ttl = unsettled ? unsettledTtl(svc) : undefined;
     const answer: KeyAnswer = { byFamily, addresses, ttl, unsettled, changedAt };
     byKey.set(key, answer);
-    if (!prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
+    if (this.forceWrite || !prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
     return answer;
   }
 

@@ -70,6 +70,15 @@ describe('state-aware TTL', () => {
     expect(t.table.getAnswer(NAME, 'pop')).toMatchObject({ addresses: ['127.2.0.1', '127.2.0.2'], ttl: 7 });
   });
 
+  it('a catalogue change keeps the previous ranking: draining a site in the set unsettles the answer', () => {
+    const t = setup(service);
+    for (let i = 0; i < 3; i++) { t.feed('pop', 'a', 10); t.feed('pop', 'b', 12); t.tick(1000); }
+    t.engine.rankAgent('pop', NAME);
+    expect(t.table.getAnswer(NAME, 'pop')).toMatchObject({ addresses: ['127.2.0.1', '127.2.0.2'], ttl: 40 });
+    t.engine.setServices([{ ...service, sites: service.sites.map((s) => ({ ...s, drained: s.id === 'b' })) }]);
+    expect(t.table.getAnswer(NAME, 'pop')).toMatchObject({ addresses: ['127.2.0.1'], ttl: 10 });
+  });
+
   it('fail-open answers are unsettled', () => {
     const t = setup(service);
     for (let i = 0; i < 2; i++) { t.feed('pop', 'a', null); t.feed('pop', 'b', null); t.tick(1000); }
