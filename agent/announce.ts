@@ -62,7 +62,8 @@ export function probeFamilies(config: Readonly<AgentConfig>, facts: HostFacts): 
 
 export function buildAnnounce(config: Readonly<AgentConfig>, facts: HostFacts, now = Date.now()): Announce {
   const ifaces = usable(facts);
-  const addresses = config.bindAddress ? [config.bindAddress] : [...new Set(ifaces.map((i) => i.address.replace(/%.*$/, '')))];
+  const bound = [config.bindAddress, config.bindAddress6].filter((a): a is string => a !== undefined);
+  const addresses = bound.length ? bound : [...new Set(ifaces.map((i) => i.address.replace(/%.*$/, '')))];
   const prefixes = config.prefixes
     ? [...config.prefixes]
     : [...new Set(ifaces.map((i) => (i.cidr ? cidrToNetwork(i.cidr) : undefined)).filter((p): p is string => p !== undefined))];

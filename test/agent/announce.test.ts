@@ -37,7 +37,7 @@ describe('announce', () => {
   it('announces the families it probes: bind addresses first, then config', () => {
     const base = { id: 'pop-f', mqtt: { url: 'mqtt://127.0.0.1:1883' } };
     expect(buildAnnounce(parseAgentConfig({ ...base, bindAddress: '127.1.0.2' }), facts).families).toEqual([4]);
-    expect(buildAnnounce(parseAgentConfig({ ...base, bindAddress: '127.1.0.2', bindAddress6: '::1' }), facts).families).toEqual([4, 6]);
+    expect(buildAnnounce(parseAgentConfig({ ...base, bindAddress: '127.1.0.2', bindAddress6: '::1' }), facts)).toMatchObject({ families: [4, 6], addresses: ['127.1.0.2', '::1'] });
     expect(buildAnnounce(parseAgentConfig({ ...base, families: [6] }), facts).families).toEqual([6]);
     expect(() => parseAgentConfig({ ...base, bindAddress6: '127.0.0.1' })).toThrow(/bindAddress6.*IPv6/);
   });
