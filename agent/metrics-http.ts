@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { parseHostPort } from '../shared/config.js';
+import type { HostPort } from '../shared/config.js';
 import type { Result } from '../shared/protocol.js';
 
 export interface AgentMetrics {
@@ -15,7 +15,7 @@ export interface AgentMetrics {
 
 interface StatsView { connected: boolean; queueDepth: number; dropped: number; rejected: number; published: number }
 
-export function createAgentMetrics(listen: string, stats: () => StatsView): AgentMetrics {
+export function createAgentMetrics(listen: HostPort, stats: () => StatsView): AgentMetrics {
   const registry = new Registry();
   const duration = new Histogram({
     name: 'vantage_agent_probe_duration_seconds', help: 'Probe phase durations', labelNames: ['site', 'phase'],
@@ -27,8 +27,15 @@ export function createAgentMetrics(listen: string, stats: () => StatsView): Agen
     collect() { this.set(stats().connected ? 1 : 0); } });
   new Gauge({ name: 'vantage_agent_queue_depth', help: 'Metrics messages waiting for the broker', registers: [registry],
     collect() { this.set(stats().queueDepth); } });
-  new Gauge({ name: 'vantage_agent_messages_dropped', help: 'Metrics messages dropped (queue full or refused)', registers: [registry],
-    collect() { const s = stats(); this.set(s.dropped + s.rejected); } });
+  // A counter (it only grows): the publisher's own counts are folded in at scrape time.
+  let droppedSeen = 0;
+  new Counter({ name: 'vantage_agent_messages_dropped_total', help: 'Metrics messages dropped (queue full or refused by the broker)', registers: [registry],
+    collect() {
+      const s = stats();
+      const n = s.dropped + s.rejected;
+      if (n > droppedSeen) this.inc(n - droppedSeen);
+      droppedSeen = Math.max(droppedSeen, n);
+    } });
 
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics') {
@@ -39,7 +46,7 @@ export function createAgentMetrics(listen: string, stats: () => StatsView): Agen
       res.writeHead(200, { 'content-type': registry.contentType }).end(text);
     }, () => res.writeHead(500).end());
   });
-  const hp = parseHostPort(listen) as { host: string; port: number };
+  const hp = listen;
 
   return {
     observe(r) {

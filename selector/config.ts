@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { AGENT_ID_RE, ProbeSpecSchema } from '../shared/protocol.js';
 import { ConfigError } from '../shared/errors.js';
-import { readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
+import { formatHostPort, readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
 import { DnsConfigSchema, dnsName, zoneOf } from './dns/config.js';
 import { ANSWER_SET_MODES, type AnswerSetMode } from './ranking/answer-set.js';
 
@@ -80,17 +80,17 @@ export const SelectorConfigSchema = z.strictObject({
   dns: DnsConfigSchema,
   mqtt: z.strictObject({
     url: mqttUrl.optional(),
-    listen: zHostPort.default('127.0.0.1:1883'),
+    listen: zHostPort.prefault('127.0.0.1:1883'),
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     ca: z.string().min(1).optional(),
     /** Embedded broker TLS (mqtts): certificate and key files. */
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
-  }).default({ listen: '127.0.0.1:1883' }),
+  }).prefault({}),
   http: z.strictObject({
-    listen: zHostPort.default('127.0.0.1:8053'),
+    listen: zHostPort.prefault('127.0.0.1:8053'),
     token: z.string().min(16, 'must be at least 16 characters').optional(),
-  }).default({ listen: '127.0.0.1:8053' }),
+  }).prefault({}),
   db: z.string().min(1).default('./var/selector.db'),
   auth: z.strictObject({ agents: z.enum(['required', 'off']).default('required') }).default({ agents: 'required' }),
   prefixes: z.array(z.strictObject({
@@ -130,8 +130,8 @@ function crossCheck(cfg: SelectorConfig): void {
     });
   });
   if (cfg.http.token === undefined) {
-    const host = cfg.http.listen.replace(/^\[/, '').replace(/\]?:\d+$/, '');
-    if (!/^127\.|^::1$/.test(host)) throw new ConfigError('http.token', `required when http.listen (${cfg.http.listen}) is not loopback`);
+    const { host } = cfg.http.listen;
+    if (!/^127\.|^::1$/.test(host)) throw new ConfigError('http.token', `required when http.listen (${formatHostPort(cfg.http.listen)}) is not loopback`);
   }
 }
 

@@ -3,6 +3,7 @@
 // createSelector(config).start() opens the DB, rebuilds the ranking windows from
 // SQLite and precomputes every answer BEFORE the DNS server starts answering, so the
 // first answer after a restart already uses measurements.
+import { VantageError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
 import { CATALOGUE_TOPIC } from '../shared/protocol.js';
@@ -15,6 +16,7 @@ import type { SelectorConfig } from './config.js';
 import { createExternalBus } from './mqtt/external-client.js';
 import { Freshness, type AgentState } from './ranking/freshness.js';
 import { createIngest, type Ingest } from './mqtt/ingest.js';
+import { Enrolment } from './mqtt/credentials.js';
 import { PrefixClientMapper } from './mapping/mapper.js';
 import { RankEngine } from './ranking/engine.js';
 import { familyOf } from './ranking/families.js';
@@ -48,6 +50,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let bus: MessageBus | undefined;
   let dns: DnsServer | undefined;
   let admin: Admin | undefined;
+  let enrolment: Enrolment | undefined;
   let dbWriteErrors = 0;
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
@@ -80,6 +83,28 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     if (!store || !engine) return;
     engine.setServices(store.loadServices());
     await publishCatalogue();
+  }
+
+  /**
+   * Removes an agent from the running daemon: credentials (DB and memory), its broker
+   * connection and retained topics, its replay mark, freshness, windows, rankings,
+   * answers and prefixes. Clients it served get the default answer at once.
+   */
+  async function removeAgent(id: string): Promise<boolean> {
+    if (!store || !engine || !enrolment) throw new VantageError('STORE_ERR', 'selector not started');
+    const removed = enrolment.remove(id);
+    const closed = await bus?.disconnectAgent(id);
+    if (closed === undefined) log.warn({ agent: id }, 'agent removed; the external broker keeps its own credentials: remove them there to close its connection');
+    ingest?.forget(id);
+    writer?.forgetAgent(id);
+    freshness.forget(id);
+    feeder.forget(id);
+    feeder.setConfigured([...config.prefixes, ...store.adminPrefixes()]);
+    feeder.apply();
+    engine.forgetAgent(id);
+    evaluateAgents();
+    log.info({ agent: id, removed, connectionsClosed: closed }, 'agent removed');
+    return removed;
   }
 
   function prune(): void {
@@ -128,11 +153,12 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       s.syncConfigServices(config.services);
       s.setStaticPrefixes(config.prefixes);
       loadAdminState(s, feeder, config.prefixes);
+      const enrolled = (enrolment = new Enrolment(s));
       const w = (writer = new ResultWriter(s, { onError: (err) => { dbWriteErrors++; log.error({ err }, 'result write failed'); } }));
       const e = (engine = new RankEngine({ ranking: config.ranking, table, event }));
       e.setServices(s.loadServices());
       const i = (ingest = createIngest({
-        store: s, writer: w, engine: e, freshness, authRequired, log: log.child({ component: 'ingest' }),
+        store: s, writer: w, engine: e, freshness, authRequired, enrolment: enrolled, log: log.child({ component: 'ingest' }),
         maxAgeMs: config.retention.rawHours * 3_600_000,
         onAnnounce: (agent, a) => {
           feeder.setAnnounce(agent, a);
@@ -145,7 +171,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
       bus = config.mqtt.url
         ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }))
-        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) });
+        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, enrolment: enrolled, onMessage, log: log.child({ component: 'broker' }) });
       await bus.start();
       await publishCatalogue();
       dns = (opts.createDns ?? createDnsServer)({
@@ -154,9 +180,15 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       await dns.start();
       admin = createAdmin({
         config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }),
-        dbWriteErrors: () => dbWriteErrors, servicesChanged,
+        dbWriteErrors: () => dbWriteErrors, servicesChanged, addAgent: (id) => enrolled.add(id), removeAgent,
       });
       await admin.start();
+      const http = admin.address();
+      try {
+        s.markDaemon({ pid: process.pid, http: http ? `${http.host}:${http.port}` : null, startedAt: Date.now() });
+      } catch (err) {
+        log.warn({ err }, 'cannot mark the database as in use (CLI commands may write it directly)');
+      }
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
       timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
       log.info({ dns: dns.addresses(), mqtt: bus.address() ?? config.mqtt.url, http: admin.address() }, 'selector started');
@@ -169,6 +201,11 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       await bus?.close().catch((err: unknown) => log.error({ err }, 'mqtt close failed'));
       engine?.close();
       writer?.close();
+      try {
+        store?.markDaemon(undefined);
+      } catch (err) {
+        log.warn({ err }, 'cannot clear the in-use mark of the database');
+      }
       store?.close();
       dns = undefined;
       bus = undefined;

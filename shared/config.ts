@@ -78,10 +78,14 @@ export function validateConfig<S extends z.ZodType>(schema: S, raw: unknown, ren
 export const zAddress = z.string().refine(isAddress, 'expected an IP address');
 export const zPrefix = z.string().refine(isPrefix, 'expected an IP prefix like 198.51.100.0/24');
 
-/** `host:port` or `[v6]:port`. */
-export const zHostPort = z.string().refine((s) => parseHostPort(s) !== undefined, 'expected host:port (IPv6 as [addr]:port)');
+/** A listen address, parsed once by the config schema (zHostPort); users never re-parse it. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
 
-export function parseHostPort(text: string): { host: string; port: number } | undefined {
+/** Parses `host:port` or `[v6]:port` (host an IP address, port 0-65535); undefined when malformed. */
+export function parseHostPort(text: string): HostPort | undefined {
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
   if (!m) return undefined;
   const host = m[1] as string;
@@ -89,5 +93,18 @@ export function parseHostPort(text: string): { host: string; port: number } | un
   if (port > 65535 || !isAddress(host)) return undefined;
   return { host, port };
 }
+
+/** The text form of a HostPort, as written in the config (IPv6 in brackets). */
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+/** `host:port` or `[v6]:port` in the YAML, a typed {host, port} in the parsed config. */
+export const zHostPort = z.string().transform((text, ctx): HostPort => {
+  const hp = parseHostPort(text);
+  if (hp) return hp;
+  ctx.addIssue({ code: 'custom', message: 'expected host:port (IPv6 as [addr]:port)' });
+  return z.NEVER;
+});
 
 export const zLogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);

@@ -11,8 +11,17 @@ export const ErrorCodes = {
   PREFIX_ERR_INVALID: 'invalid address or prefix',
   STORE_ERR: 'database failure',
   BROKER_ERR: 'MQTT broker failure',
-  AUTH_ERR: 'authentication failure',
-  ADMIN_ERR: 'admin API failure',
+  AUTH_ERR_REFUSED: 'credentials missing or wrong (MQTT CONNECT or admin bearer token)',
+  ADMIN_ERR_BAD_REQUEST: 'admin API: malformed request (HTTP 400)',
+  ADMIN_ERR_NOT_FOUND: 'admin API: no such service, site, agent, prefix or endpoint (HTTP 404)',
+  ADMIN_ERR_METHOD: 'admin API: method not allowed on this path (HTTP 405)',
+  ADMIN_ERR_CONFLICT: 'admin API: already exists, or owned by selector.yaml (HTTP 409)',
+  ADMIN_ERR_TOO_LARGE: 'admin API: request body too large (HTTP 413)',
+  ADMIN_ERR_UNAVAILABLE: 'admin API: feature not available in this selector (HTTP 503)',
+  ADMIN_ERR_INTERNAL: 'admin API: unexpected failure (HTTP 500)',
+  CMD_ERR_UNREACHABLE: 'the selector admin API cannot be reached',
+  CMD_ERR_FAILED: 'a command could not do what was asked',
+  INTERNAL_ERR: 'programming error: an API was called against its contract',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -43,10 +52,17 @@ export class ArgumentError extends VantageError {
   }
 }
 
+/**
+ * Why an MQTT payload was refused by the shared v1 validation, one label each
+ * (Prometheus `reason` values of vantage_selector_ingest_rejected_total).
+ */
+export const PROTOCOL_REJECT_REASONS = ['oversize', 'json', 'schema', 'version', 'agent_mismatch', 'future_ts', 'topic'] as const;
+export type ProtocolRejectReason = (typeof PROTOCOL_REJECT_REASONS)[number];
+
 export class ProtocolError extends VantageError {
   /** A short machine-readable reason, used as a metrics label. */
-  readonly reason: string;
-  constructor(reason: string, message: string) {
+  readonly reason: ProtocolRejectReason;
+  constructor(reason: ProtocolRejectReason, message: string) {
     super('PROTO_ERR_INVALID', message);
     this.name = 'ProtocolError';
     this.reason = reason;
@@ -60,5 +76,45 @@ export class PrefixError extends VantageError {
   }
 }
 
+/** HTTP status of each admin API failure, and its stable code. */
+export const AdminStatusCodes = {
+  400: 'ADMIN_ERR_BAD_REQUEST',
+  404: 'ADMIN_ERR_NOT_FOUND',
+  405: 'ADMIN_ERR_METHOD',
+  409: 'ADMIN_ERR_CONFLICT',
+  413: 'ADMIN_ERR_TOO_LARGE',
+  503: 'ADMIN_ERR_UNAVAILABLE',
+} as const satisfies Record<number, ErrorCode>;
+export type AdminStatus = keyof typeof AdminStatusCodes;
+
+/** An operator error with the HTTP status the admin API answers with; the code follows the status. */
+export class AdminError extends VantageError {
+  readonly status: AdminStatus;
+  constructor(status: AdminStatus, message: string) {
+    super(AdminStatusCodes[status], message);
+    this.name = 'AdminError';
+    this.status = status;
+  }
+}
+
 /** Exit codes shared by both CLIs. */
 export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+
+/**
+ * Thrown by CLI commands to exit with `exitCode` after printing one line. The code
+ * defaults by exit code (usage → ARG_ERR_INVALID, else CMD_ERR_FAILED); an admin API
+ * refusal carries the API's own code (ADMIN_ERR_NOT_FOUND...).
+ */
+export class CommandExit extends VantageError {
+  readonly exitCode: number;
+  constructor(exitCode: number, message: string, options: { code?: ErrorCode; cause?: unknown } = {}) {
+    super(options.code ?? (exitCode === ExitCode.USAGE ? 'ARG_ERR_INVALID' : 'CMD_ERR_FAILED'), message, { cause: options.cause });
+    this.name = 'CommandExit';
+    this.exitCode = exitCode;
+  }
+}
+
+/** True for a string that is one of the table's codes (e.g. read back from an admin API body). */
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ErrorCodes, value);
+}

@@ -2,7 +2,7 @@
 // sides use. A payload that does not match is rejected with a reason (a short label
 // for metrics) and a message; it is never half-used. Unknown fields are ignored.
 import { z } from 'zod';
-import { ProtocolError } from './errors.js';
+import { ProtocolError, type ProtocolRejectReason } from './errors.js';
 import { isAddress, isPrefix } from './prefix.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -119,9 +119,8 @@ export const MetricsSchema = z.object({
 });
 export type Metrics = z.infer<typeof MetricsSchema>;
 
-/** Rejection reasons, used as Prometheus label values. */
-export type RejectReason =
-  | 'oversize' | 'json' | 'schema' | 'version' | 'agent_mismatch' | 'future_ts' | 'topic';
+/** Rejection reasons, used as Prometheus label values (the list is in shared/errors.ts). */
+export type RejectReason = ProtocolRejectReason;
 
 function firstIssue(error: z.ZodError): string {
   const issue = error.issues[0];

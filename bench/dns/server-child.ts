@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   mapper.setPrefixes(prefixes);
   mapper.setAgentStates(states);
   const dns = {
-    listen: ['127.0.0.1:0'],
+    listen: [{ host: '127.0.0.1', port: 0 }],
     zones: [ZoneConfigSchema.parse({ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'hostmaster.example.test' })],
     maxTcpConnections: 1024, tcpIdleTimeoutMs: 10_000, rateLimit: 0,
     // Cluster workers share the primary's dgram sockets: no batch engine there.

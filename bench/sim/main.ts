@@ -53,6 +53,23 @@ function digHint(world: World, port: number): string {
   return `Query it yourself:\n${lines.join('\n')}\n`;
 }
 
+/** Where an operator looks: the status page and the CLI commands against this very selector. */
+export function lookHint(world: World, adminUrl: string): string {
+  const cli = 'node dist/selector/cli.js';
+  const pop = world.pops[0];
+  const client = pop?.prefixes[0]?.replace(/\/\d+$/, '') ?? '198.51.100.1';
+  return [
+    `Status page (heatmap of every POP × site, first choices): ${adminUrl}/`,
+    'Ask the running selector (admin API):',
+    `  ${cli} metrics --since 5m --url ${adminUrl}                    # latency and failures per POP × site`,
+    `  ${cli} explain ${world.service} --client ${client} --url ${adminUrl}   # why ${pop?.id ?? 'a POP'}'s clients get their answer`,
+    `  ${cli} events --since 10m --url ${adminUrl}                    # sites down/up, first-choice changes, with evidence`,
+    `  ${cli} top --url ${adminUrl}                                   # agents and their first choices, refreshed`,
+    `  curl -s ${adminUrl}/metrics | grep ^vantage_                   # what Prometheus scrapes`,
+    '',
+  ].join('\n');
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('vantage-sim')
     .description('Run a world (POPs, sites, latency matrix, events) against the real Vantage selector and agents on loopback, and compare its steering with round robin, geography and server-side load.')
@@ -115,7 +132,7 @@ export async function main(argv: string[]): Promise<void> {
       world, speed, log, agents: opts.agents, signal: abort.signal, ranking,
       onReady: (info) => {
         if (!opts.live) return;
-        screen.write(`Selector DNS on ${info.dns.host}:${info.dns.port}, sites on port ${info.sitePort}; warming up (agents' first probe rounds)...\n${digHint(world, info.dns.port)}`);
+        screen.write(`Selector DNS on ${info.dns.host}:${info.dns.port}, status page on ${info.adminUrl}/, sites on port ${info.sitePort}; warming up (agents' first probe rounds)...\n${digHint(world, info.dns.port)}`);
         live = createLiveTable(world, screen, undefined, { clear: interactive });
         createObserver(info.mqttUrl).then((o) => {
           observer = o;
@@ -126,7 +143,7 @@ export async function main(argv: string[]): Promise<void> {
       beforeClose: async (r) => {
         await observer?.close();
         if (!interactive) return;
-        screen.write(`\n${textSummary(r)}\nThe selector is still answering on 127.0.0.1:${r.info.dns.port} (the agents keep measuring; no events any more).\n${digHint(world, r.info.dns.port)}Press Ctrl-C to stop.\n`);
+        screen.write(`\n${textSummary(r)}\nThe selector is still answering on 127.0.0.1:${r.info.dns.port} (the agents keep measuring; no events any more).\n${digHint(world, r.info.dns.port)}${lookHint(world, r.info.adminUrl)}Press Ctrl-C to stop.\n`);
         await new Promise<void>((resolve) => { stopHold = resolve; });
       },
     });

@@ -15,6 +15,8 @@ import type { RankingConfig } from '../../selector/config.js';
 export interface RunInfo {
   dns: { host: string; port: number };
   mqttUrl: string;
+  /** The selector's admin API and status page. */
+  adminUrl: string;
   sitePort: number;
   agentIntervalS: number;
 }
@@ -90,7 +92,7 @@ export async function runWorld(opts: RunOptions): Promise<RunResult> {
   try {
     stack = await startStack(world, { sitePort: sites.port, intervalS: agentIntervalS, agents: opts.agents, log, ranking: opts.ranking });
     client = await createEcsClient(stack.dns);
-    const info: RunInfo = { dns: stack.dns, mqttUrl: stack.mqttUrl, sitePort: sites.port, agentIntervalS };
+    const info: RunInfo = { dns: stack.dns, mqttUrl: stack.mqttUrl, adminUrl: stack.adminUrl, sitePort: sites.port, agentIntervalS };
     opts.onReady?.(info);
     const siteByAddress = new Map(world.sites.map((s) => [s.address, s.id]));
     const warm = await warmUp(world, client, siteByAddress, opts.maxWarmupS ?? Math.max(30, 8 * agentIntervalS), opts.signal);

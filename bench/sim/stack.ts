@@ -23,6 +23,8 @@ interface Runnable { start(): Promise<void>; close(): Promise<void> }
 export interface Stack {
   dns: { host: string; port: number };
   mqttUrl: string;
+  /** The selector's admin API and status page (http.listen, no token: loopback only). */
+  adminUrl: string;
   close(): Promise<void>;
 }
 
@@ -61,18 +63,10 @@ export function selectorConfigFor(world: World, sitePort: number, intervalS: num
   });
 }
 
-/** Accepts the shapes an address getter may reasonably return: URL, host:port, {host|address, port}, or a list. */
-function hostPort(value: unknown): { host: string; port: number } {
-  const first = Array.isArray(value) ? value[0] : value;
-  if (typeof first === 'string') {
-    const m = /^(?:[a-z]+:\/\/)?\[?([^\]/]+?)\]?:(\d+)\/?$/.exec(first);
-    if (m) return { host: m[1] as string, port: Number(m[2]) };
-  } else if (first && typeof first === 'object') {
-    const o = first as { host?: string; address?: string; port?: number };
-    const host = o.host ?? o.address;
-    if (host && typeof o.port === 'number') return { host, port: o.port };
-  }
-  throw new Error(`cannot read an address from ${JSON.stringify(value)}`);
+/** A bound address the selector reports ({host, port}); missing means it did not start. */
+function bound(what: string, hp: { host: string; port: number } | undefined): { host: string; port: number } {
+  if (!hp) throw new Error(`the selector reports no ${what} address`);
+  return hp;
 }
 
 function repoRoot(): string {
@@ -130,9 +124,11 @@ export async function startStack(world: World, opts: StackOptions): Promise<Stac
     const selector = createSelector(selectorConfigFor(world, opts.sitePort, opts.intervalS, join(dir, 'selector.db'), opts.ranking), { log: opts.log.child({ component: 'selector' }) });
     await selector.start();
     closers.push(() => selector.close());
-    const dns = hostPort(selector.dnsAddresses());
-    const mqtt = hostPort(selector.mqttAddress());
+    const dns = bound('DNS', selector.dnsAddresses()[0]);
+    const mqtt = bound('MQTT', selector.mqttAddress());
     const mqttUrl = `mqtt://${mqtt.host}:${mqtt.port}`;
+    const admin = bound('admin HTTP', selector.adminAddress());
+    const adminUrl = `http://${admin.host}:${admin.port}`;
 
     const root = repoRoot();
     const cli = join(root, 'dist', 'agent', 'cli.js');
@@ -164,7 +160,7 @@ export async function startStack(world: World, opts: StackOptions): Promise<Stac
         closers.push(() => stopChild(child));
       }
     }
-    return { dns, mqttUrl, close };
+    return { dns, mqttUrl, adminUrl, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,7 +1,9 @@
 // The admin API on `http.listen` (createAdmin(deps) → { start(), close(), address() }):
 // JSON endpoints for every CLI command, Prometheus `/metrics`, and the status page
 // at `/`. Started by createSelector after the DNS server; reads the daemon's live
-// state (freshness, rankings, DNS decide) and its SQLite connection.
+// state (freshness, rankings, DNS decide) and reads the store through its typed
+// methods (no SQL here). Operator changes (catalogue, drains, prefixes, agents) are
+// applied to the live daemon at once.
 import type { Logger } from '../../shared/log.js';
 import type { ClientMapFeeder } from '../mapping/feeder.js';
 import type { SelectorConfig } from '../config.js';
@@ -10,18 +12,21 @@ import type { DnsStats } from '../dns/stats.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { Ingest } from '../mqtt/ingest.js';
 import { createSelectorMetrics } from './metrics.js';
+import { registerHealthMetrics } from './health-metrics.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { ResultWriter } from '../store/results.js';
+import { queryEvents } from '../store/events-query.js';
+import { queryMetrics } from '../store/metrics-query.js';
 import type { Store } from '../store/store.js';
+import { AGENT_ID_RE } from '../../shared/protocol.js';
 import { statusData } from './status-page/data.js';
 import { STATUS_PAGE_HTML } from './status-page/page.js';
+import { timelineSvg } from './status-page/timeline-svg.js';
+import { queryTimeline, type Timeline } from '../store/timeline.js';
 import { agentsView, type LiveAgents } from './agents-view.js';
 import { AdminError, CatalogueAdmin } from './catalogue-admin.js';
-import { queryEvents } from './events-query.js';
 import { explain } from './explain.js';
 import { createHttpServer, type Request, type Route } from './http-server.js';
-import { queryMetrics } from './metrics-query.js';
-import { listPrefixes, listServices } from './read-model.js';
 
 export interface AdminDeps {
   config: Readonly<SelectorConfig>;
@@ -35,6 +40,10 @@ export interface AdminDeps {
   dbWriteErrors(): number;
   /** Reloads services from the DB, re-ranks and republishes the retained catalogue. */
   servicesChanged(): Promise<void>;
+  /** Enrols an agent in the running daemon (DB and memory); returns its one-time password. */
+  addAgent(id: string): Promise<string>;
+  /** Removes an agent: credentials, connection, windows, answers and prefixes; false if unknown. */
+  removeAgent(id: string): Promise<boolean>;
   log: Logger;
 }
 
@@ -44,6 +53,11 @@ function durationParam(req: Request, name: string, fallbackMs: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new AdminError(400, `${name}: expected a positive number of milliseconds`);
   return n;
+}
+
+function agentId(id: unknown): string {
+  if (typeof id !== 'string' || !AGENT_ID_RE.test(id)) throw new AdminError(400, `agent id ${JSON.stringify(id ?? null)} must match [a-z0-9][a-z0-9-]{0,62}`);
+  return id;
 }
 
 function required(req: Request, name: string): string {
@@ -59,7 +73,7 @@ export function createAdmin(deps: AdminDeps) {
     state: (a) => freshness.current().get(a),
     lastMetricsTs: (a) => freshness.info(a)?.lastMetricsTs,
   };
-  const agents = () => agentsView(store.db, Date.now(), config.ranking.staleIntervals, live);
+  const agents = () => agentsView(store, Date.now(), config.ranking.staleIntervals, live);
   const dnsStats = (): DnsStats | undefined => deps.dns.stats();
   const siteIds = (): Map<string, Map<string, string>> =>
     new Map(engine.serviceList().map((s) => [s.name, new Map(s.sites.map((x) => [x.address, x.id]))]));
@@ -72,6 +86,13 @@ export function createAdmin(deps: AdminDeps) {
     committedResults: () => deps.writer.committed,
     siteIds,
   });
+  registerHealthMetrics(registry, { engine: () => engine, agentStates: () => freshness.current() });
+
+  const widthParam = (req: Request): number => {
+    const w = Number(req.query.get('width') ?? 900);
+    if (!Number.isInteger(w) || w < 300 || w > 4000) throw new AdminError(400, 'width: expected an integer from 300 to 4000');
+    return w;
+  };
 
   const known = (service: string | null): void => {
     if (service && !engine.serviceList().some((s) => s.name === service)) throw new AdminError(404, `unknown service "${service}"`);
@@ -82,11 +103,11 @@ export function createAdmin(deps: AdminDeps) {
   };
 
   const routes: Route[] = [
-    { method: 'GET', pattern: /^\/api\/services$/, handler: () => ({ json: listServices(store.db) }) },
+    { method: 'GET', pattern: /^\/api\/services$/, handler: () => ({ json: store.listServices() }) },
     { method: 'POST', pattern: /^\/api\/services$/, handler: async (req) => {
       const name = catalogue.addService(req.body);
       await changed('service added', { service: name });
-      return { status: 201, json: listServices(store.db).find((s) => s.name === name) };
+      return { status: 201, json: store.listServices().find((s) => s.name === name) };
     } },
     { method: 'DELETE', pattern: /^\/api\/services\/([^/]+)$/, handler: async ({ params: [name = ''] }) => {
       catalogue.removeService(name);
@@ -94,14 +115,14 @@ export function createAdmin(deps: AdminDeps) {
       return { json: { removed: name } };
     } },
     { method: 'GET', pattern: /^\/api\/services\/([^/]+)\/sites$/, handler: ({ params: [name = ''] }) => {
-      const svc = listServices(store.db).find((s) => s.name === name);
+      const svc = store.listServices().find((s) => s.name === name);
       if (!svc) throw new AdminError(404, `unknown service "${name}"`);
       return { json: svc.sites };
     } },
     { method: 'POST', pattern: /^\/api\/services\/([^/]+)\/sites$/, handler: async ({ params: [name = ''], body }) => {
       const id = catalogue.addSite(name, body);
       await changed('site added', { service: name, site: id });
-      return { status: 201, json: listServices(store.db).find((s) => s.name === name)?.sites.find((s) => s.id === id) };
+      return { status: 201, json: store.listServices().find((s) => s.name === name)?.sites.find((s) => s.id === id) };
     } },
     { method: 'DELETE', pattern: /^\/api\/services\/([^/]+)\/sites\/([^/]+)$/, handler: async ({ params: [name = '', site = ''] }) => {
       catalogue.removeSite(name, site);
@@ -114,7 +135,18 @@ export function createAdmin(deps: AdminDeps) {
       return { json: { service: name, site, drained: op === 'drain' } };
     } },
     { method: 'GET', pattern: /^\/api\/agents$/, handler: () => ({ json: agents() }) },
-    { method: 'GET', pattern: /^\/api\/prefixes$/, handler: () => ({ json: listPrefixes(store.db) }) },
+    { method: 'POST', pattern: /^\/api\/agents$/, handler: async ({ body }) => {
+      const id = agentId((body as { id?: unknown } | undefined)?.id);
+      const password = await deps.addAgent(id);
+      // Never log the password (secrets test): it is in this one response only.
+      log.info({ agent: id }, 'agent enrolled');
+      return { status: 201, json: { id, password } };
+    } },
+    { method: 'DELETE', pattern: /^\/api\/agents\/([^/]+)$/, handler: async ({ params: [id = ''] }) => {
+      // 200 either way, as `agents remove --json` prints it: removed=false when it was unknown.
+      return { json: { id, removed: await deps.removeAgent(agentId(id)) } };
+    } },
+    { method: 'GET', pattern: /^\/api\/prefixes$/, handler: () => ({ json: store.listPrefixes() }) },
     { method: 'POST', pattern: /^\/api\/prefixes$/, handler: ({ body }) => {
       const b = (body ?? {}) as { prefix?: unknown; agent?: unknown };
       if (typeof b.prefix !== 'string' || typeof b.agent !== 'string') throw new AdminError(400, 'body must be {"prefix": "...", "agent": "..."}');
@@ -138,7 +170,7 @@ export function createAdmin(deps: AdminDeps) {
       deps.writer.flush();
       const now = Date.now();
       const buckets = Number(req.query.get('buckets') ?? 24);
-      return { json: queryMetrics(store.db, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 }) };
+      return { json: queryMetrics(store, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 }) };
     } },
     { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
       json: explain({ decide: deps.dns.decide, engine, freshness }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined,
@@ -146,7 +178,7 @@ export function createAdmin(deps: AdminDeps) {
     }) },
     { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
       deps.writer.flush();
-      return { json: queryEvents(store.db, Date.now() - durationParam(req, 'sinceMs', 3_600_000)) };
+      return { json: queryEvents(store, Date.now() - durationParam(req, 'sinceMs', 3_600_000)) };
     } },
     { method: 'GET', pattern: /^\/api\/stats$/, handler: () => {
       const dns = dnsStats();
@@ -157,10 +189,28 @@ export function createAdmin(deps: AdminDeps) {
       }
       return { json: { ts: Date.now(), queries: dns?.queries ?? 0, byRcode: dns?.byRcode ?? {}, answersBySite, agents: agents(), ingest: deps.ingest.counters, recomputations: engine.recomputations } };
     } },
+    { method: 'GET', pattern: /^\/api\/timeline$/, handler: (req) => ({ json: timeline(req) }) },
+    { method: 'GET', pattern: /^\/api\/timeline\.svg$/, handler: (req) => {
+      const t = timeline(req);
+      const svc = engine.serviceList().find((s) => s.name === t.service);
+      return { text: timelineSvg(t, svc?.sites.map((s) => s.id) ?? [], widthParam(req)), contentType: 'image/svg+xml; charset=utf-8' };
+    } },
     { method: 'GET', pattern: /^\/api\/status$/, handler: () => ({ json: statusData(engine, agents(), Date.now()) }) },
     { method: 'GET', pattern: /^\/metrics$/, handler: async () => ({ text: await registry.metrics(), contentType: registry.contentType }) },
     { method: 'GET', pattern: /^\/$/, handler: () => ({ text: STATUS_PAGE_HTML, contentType: 'text/html; charset=utf-8' }) },
   ];
+
+  /** `/api/timeline?service=&sinceMs=&width=`: bounded to `width` points per series (at most 2,000). */
+  function timeline(req: Request): Timeline {
+    const service = required(req, 'service');
+    known(service);
+    deps.writer.flush(true); // with the open minutes' rollups, so a rollup range ends now
+    const now = Date.now();
+    return queryTimeline(store, {
+      service, sinceMs: now - durationParam(req, 'sinceMs', 3_600_000), untilMs: now, buckets: widthParam(req) / 3,
+      rawSinceMs: now - config.retention.rawHours * 3_600_000,
+    });
+  }
 
   const server = createHttpServer({ listen: config.http.listen, token: config.http.token, routes, log });
   return {

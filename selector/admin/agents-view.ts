@@ -4,7 +4,7 @@
 // way (offline status, else stale when the newest metrics are older than
 // staleIntervals × intervalS).
 import type { AgentState } from '../ranking/freshness.js';
-import { listAgentRows, newestResultTs, type Db } from './read-model.js';
+import type { Store } from '../store/store.js';
 
 export type AgentStateView = 'online' | 'stale' | 'offline';
 
@@ -32,18 +32,20 @@ export function viewState(s: AgentState | undefined): AgentStateView {
   return s === 'fresh' ? 'online' : s === 'offline' ? 'offline' : 'stale';
 }
 
-export function agentsView(db: Db, nowMs: number, staleIntervals: number, live?: LiveAgents): AgentView[] {
-  return listAgentRows(db).map((r) => {
-    const lastMetricsTs = live ? live.lastMetricsTs(r.id) ?? null : newestResultTs(db, r.id);
+export function agentsView(store: Store, nowMs: number, staleIntervals: number, live?: LiveAgents): AgentView[] {
+  return store.listAgents().map((r) => {
+    const ann = (r.announce ?? {}) as { addresses?: string[]; prefixes?: string[]; resolvers?: string[] };
+    const lastMetricsTs = live ? live.lastMetricsTs(r.id) ?? null : store.newestResultTs(r.id);
     let state: AgentStateView;
     if (live) state = viewState(live.state(r.id));
-    else if (r.status === 'offline') state = 'offline';
+    else if (r.state === 'offline') state = 'offline';
     else if (lastMetricsTs === null || r.intervalS === null) state = 'stale';
     else state = nowMs - lastMetricsTs > staleIntervals * r.intervalS * 1000 ? 'stale' : 'online';
     return {
       id: r.id, pop: r.pop, state, lastSeen: r.lastSeen, lastMetricsTs,
       dataAgeS: lastMetricsTs === null ? null : Math.max(0, (nowMs - lastMetricsTs) / 1000),
-      intervalS: r.intervalS, enrolled: r.enrolled, addresses: r.addresses, prefixes: r.prefixes, resolvers: r.resolvers,
+      intervalS: r.intervalS, enrolled: r.enrolled,
+      addresses: ann.addresses ?? [], prefixes: ann.prefixes ?? [], resolvers: ann.resolvers ?? [],
     };
   });
 }

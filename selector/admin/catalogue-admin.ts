@@ -1,24 +1,19 @@
-// Operator changes made through the admin API: services, sites, drains and static
-// prefixes, persisted in SQLite. selector.yaml stays the source of truth for what it
-// lists (its rows are re-synced at start), so removing a configured service or site
-// here is refused; drains are operator state and survive the re-sync (kept in
-// admin_drains and re-applied at start).
-import { VantageError } from '../../shared/errors.js';
+// Operator changes to the catalogue and the client map: services, sites, drains and
+// admin prefixes. Checks each request (schema, zone, source) and answers with an HTTP
+// status; the rows are the store's (store/catalogue.ts, store/store.ts). Used by the
+// admin API in the running daemon (with the live ClientMapFeeder) and by the CLI on
+// the database file while the selector is stopped (no feeder; the next start loads it).
+// selector.yaml stays the source of truth for what it lists: removing a configured
+// service or site here is refused; drains are operator state and survive restarts.
+import { AdminError } from '../../shared/errors.js';
 import { parsePrefix, formatAddress } from '../../shared/prefix.js';
+import { AGENT_ID_RE } from '../../shared/protocol.js';
 import { ServiceConfigSchema, SiteConfigSchema, zoneOf, type ZoneConfig } from '../config.js';
 import type { ClientMapFeeder } from '../mapping/feeder.js';
 import type { Store } from '../store/store.js';
 
-/** An operator error with the HTTP status the admin API answers with. */
-export class AdminError extends VantageError {
-  constructor(readonly status: number, message: string) {
-    super('ADMIN_ERR', message);
-    this.name = 'AdminError';
-  }
-}
-
-const DRAINS_SQL = `CREATE TABLE IF NOT EXISTS admin_drains (
-  service TEXT NOT NULL, site TEXT NOT NULL, drained INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (service, site))`;
+// AdminError lives in the one error table; re-exported for the admin files that import it from here.
+export { AdminError };
 
 function zodMessage(err: unknown): string {
   const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
@@ -35,40 +30,25 @@ function normPrefix(text: string): string {
   }
 }
 
-/** Admin-added prefixes grouped per agent, for ClientMapFeeder.setConfigured. */
-function adminPrefixes(store: Store): { agent: string; prefixes: string[] }[] {
-  const by = new Map<string, string[]>();
-  for (const r of store.db.prepare(`SELECT prefix, agent FROM prefixes WHERE source = 'admin'`).all() as { prefix: string; agent: string }[]) {
-    let list = by.get(r.agent);
-    if (!list) by.set(r.agent, (list = []));
-    list.push(r.prefix);
-  }
-  return [...by].map(([agent, prefixes]) => ({ agent, prefixes }));
-}
-
 /** At start, after the config sync: re-applies drains and loads admin prefixes into the feeder. */
 export function loadAdminState(store: Store, feeder: ClientMapFeeder, configured: readonly { agent: string; prefixes: readonly string[] }[]): void {
-  store.db.exec(DRAINS_SQL);
-  for (const d of store.db.prepare('SELECT service, site, drained FROM admin_drains').all() as { service: string; site: string; drained: number }[]) {
-    store.setDrained(d.service, d.site, d.drained === 1);
-  }
-  feeder.setConfigured([...configured, ...adminPrefixes(store)]);
+  store.applyDrains();
+  feeder.setConfigured([...configured, ...store.adminPrefixes()]);
 }
 
 export class CatalogueAdmin {
   constructor(
     private readonly store: Store,
     private readonly zones: readonly ZoneConfig[],
-    private readonly feeder: ClientMapFeeder,
+    /** The daemon's feeder; undefined on a stopped selector's database file. */
+    private readonly feeder: ClientMapFeeder | undefined,
     private readonly configured: readonly { agent: string; prefixes: readonly string[] }[],
-  ) {
-    store.db.exec(DRAINS_SQL);
-  }
+  ) {}
 
   private serviceSource(name: string): string {
-    const r = this.store.db.prepare('SELECT source FROM services WHERE name = ?').get(name) as { source: string } | undefined;
-    if (!r) throw new AdminError(404, `unknown service "${name}"`);
-    return r.source;
+    const source = this.store.serviceSource(name);
+    if (!source) throw new AdminError(404, `unknown service "${name}"`);
+    return source;
   }
 
   addService(body: unknown): string {
@@ -79,7 +59,7 @@ export class CatalogueAdmin {
       throw new AdminError(400, zodMessage(err));
     }
     if (!zoneOf(this.zones, svc.name)) throw new AdminError(400, `"${svc.name}" is not inside any dns.zones entry`);
-    if (this.store.db.prepare('SELECT 1 FROM services WHERE name = ?').get(svc.name)) throw new AdminError(409, `service "${svc.name}" already exists`);
+    if (this.store.serviceSource(svc.name)) throw new AdminError(409, `service "${svc.name}" already exists`);
     this.store.upsertService({ ...svc, sites: svc.sites.map((s) => ({ ...s })) }, 'admin');
     return svc.name;
   }
@@ -97,48 +77,41 @@ export class CatalogueAdmin {
     } catch (err) {
       throw new AdminError(400, zodMessage(err));
     }
-    if (this.store.db.prepare('SELECT 1 FROM sites WHERE service = ? AND id = ?').get(service, site.id)) throw new AdminError(409, `site "${site.id}" already exists in ${service}`);
-    const addresses = site.addresses.length > 1 ? JSON.stringify(site.addresses) : null;
-    this.store.db.prepare(`INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses)
-      VALUES (?, ?, ?, ?, ?, ?, 'admin', (SELECT COALESCE(MAX(position), 0) + 1 FROM sites WHERE service = ?), ?)`)
-      .run(service, site.id, site.address, site.cost, site.weight, site.drained ? 1 : 0, service, addresses);
+    if (this.store.siteSource(service, site.id)) throw new AdminError(409, `site "${site.id}" already exists in ${service}`);
+    this.store.addSite(service, site);
     return site.id;
   }
 
   private siteSource(service: string, site: string): string {
     this.serviceSource(service);
-    const r = this.store.db.prepare('SELECT source FROM sites WHERE service = ? AND id = ?').get(service, site) as { source: string } | undefined;
-    if (!r) throw new AdminError(404, `unknown site "${site}" in ${service}`);
-    return r.source;
+    const source = this.store.siteSource(service, site);
+    if (!source) throw new AdminError(404, `unknown site "${site}" in ${service}`);
+    return source;
   }
 
   removeSite(service: string, site: string): void {
     if (this.siteSource(service, site) === 'config') throw new AdminError(409, `site "${site}" of ${service} is defined in selector.yaml; remove it there or drain it`);
-    this.store.db.prepare('DELETE FROM sites WHERE service = ? AND id = ?').run(service, site);
+    this.store.removeSite(service, site);
   }
 
   setDrained(service: string, site: string, drained: boolean): void {
     this.siteSource(service, site);
-    this.store.db.transaction(() => {
-      this.store.setDrained(service, site, drained);
-      this.store.db.prepare('INSERT INTO admin_drains (service, site, drained, ts) VALUES (?, ?, ?, ?) ON CONFLICT(service, site) DO UPDATE SET drained = excluded.drained, ts = excluded.ts')
-        .run(service, site, drained ? 1 : 0, Date.now());
-    })();
+    this.store.drainSite(service, site, drained);
   }
 
   addPrefix(prefixText: string, agent: string): string {
-    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(agent)) throw new AdminError(400, `invalid agent id "${agent}"`);
+    if (!AGENT_ID_RE.test(agent)) throw new AdminError(400, `invalid agent id "${agent}"`);
     const prefix = normPrefix(prefixText);
-    const taken = this.store.db.prepare(`SELECT agent, source FROM prefixes WHERE prefix = ? AND source != 'announced'`).get(prefix) as { agent: string; source: string } | undefined;
+    const taken = this.store.prefixOwners(prefix).find((r) => r.source !== 'announced');
     if (taken) throw new AdminError(409, `prefix ${prefix} is already mapped to ${taken.agent} (${taken.source})`);
-    this.store.db.prepare(`INSERT INTO prefixes (prefix, agent, source) VALUES (?, ?, 'admin')`).run(prefix, agent);
+    this.store.addAdminPrefix(prefix, agent);
     this.applyPrefixes();
     return prefix;
   }
 
   removePrefix(prefixText: string): void {
     const prefix = normPrefix(prefixText);
-    const rows = this.store.db.prepare('SELECT agent, source FROM prefixes WHERE prefix = ?').all(prefix) as { agent: string; source: string }[];
+    const rows = this.store.prefixOwners(prefix);
     if (!rows.length) throw new AdminError(404, `unknown prefix ${prefix}`);
     if (!rows.some((r) => r.source === 'admin')) {
       const r = rows[0] as { agent: string; source: string };
@@ -146,12 +119,14 @@ export class CatalogueAdmin {
         ? `prefix ${prefix} is configured in selector.yaml; remove it there`
         : `prefix ${prefix} is announced by agent ${r.agent}; change the agent's prefixes`);
     }
-    this.store.db.prepare(`DELETE FROM prefixes WHERE prefix = ? AND source = 'admin'`).run(prefix);
+    this.store.removeAdminPrefix(prefix);
     this.applyPrefixes();
   }
 
-  private applyPrefixes(): void {
-    this.feeder.setConfigured([...this.configured, ...adminPrefixes(this.store)]);
+  /** Reloads selector.yaml's and the admin prefixes into the live client map (no-op on a file). */
+  applyPrefixes(): void {
+    if (!this.feeder) return;
+    this.feeder.setConfigured([...this.configured, ...this.store.adminPrefixes()]);
     this.feeder.apply();
   }
 }

@@ -1,12 +1,13 @@
 // The admin HTTP server: node:http, JSON in and out, bearer-token check on every
 // request when a token is configured (constant-time compare; 401 otherwise), and a
-// tiny method+path router. Handlers throw AdminError for operator mistakes.
+// tiny method+path router. Handlers throw AdminError for operator mistakes. Every error
+// body is `{"error": "<one line>", "code": "<stable code from shared/errors.ts>"}`.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shared/log.js';
-import { parseHostPort } from '../../shared/config.js';
-import { AdminError } from './catalogue-admin.js';
+import type { HostPort } from '../../shared/config.js';
+import { AdminError, VantageError, type ErrorCode } from '../../shared/errors.js';
 
 export interface Request {
   method: string;
@@ -48,17 +49,18 @@ async function readBody(req: http.IncomingMessage): Promise<unknown> {
   }
 }
 
-export function createHttpServer(opts: { listen: string; token?: string | undefined; routes: Route[]; log: Logger }) {
+export function createHttpServer(opts: { listen: HostPort; token?: string | undefined; routes: Route[]; log: Logger }) {
   const tokenDigest = opts.token === undefined ? undefined : digest(opts.token);
   const send = (res: http.ServerResponse, status: number, body: string, type: string): void => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }).end(body);
   };
   const sendJson = (res: http.ServerResponse, status: number, value: unknown): void => send(res, status, `${JSON.stringify(value)}\n`, 'application/json');
+  const sendError = (res: http.ServerResponse, status: number, code: ErrorCode, error: string): void => sendJson(res, status, { error, code });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (tokenDigest && !bearerMatches(req.headers.authorization, tokenDigest)) {
       res.setHeader('www-authenticate', 'Bearer realm="vantage-selector"');
-      return sendJson(res, 401, { error: 'missing or wrong bearer token' });
+      return sendError(res, 401, 'AUTH_ERR_REFUSED', 'missing or wrong bearer token');
     }
     const url = new URL(req.url ?? '/', 'http://admin');
     const method = req.method ?? 'GET';
@@ -73,21 +75,22 @@ export function createHttpServer(opts: { listen: string; token?: string | undefi
       if (out.text !== undefined) return send(res, out.status ?? 200, out.text, out.contentType ?? 'text/plain; charset=utf-8');
       return sendJson(res, out.status ?? 200, out.json ?? {});
     }
-    sendJson(res, pathMatched ? 405 : 404, { error: pathMatched ? `method ${method} not allowed on ${url.pathname}` : `no such endpoint ${url.pathname}` });
+    if (pathMatched) return sendError(res, 405, 'ADMIN_ERR_METHOD', `method ${method} not allowed on ${url.pathname}`);
+    sendError(res, 404, 'ADMIN_ERR_NOT_FOUND', `no such endpoint ${url.pathname}`);
   }
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (err instanceof AdminError) return sendJson(res, err.status, { error: err.message });
+      if (err instanceof AdminError) return sendError(res, err.status, err.code, err.message);
       opts.log.error({ err, url: req.url }, 'admin request failed');
-      sendJson(res, 500, { error: (err as Error).message ?? 'internal error' });
+      sendError(res, 500, err instanceof VantageError ? err.code : 'ADMIN_ERR_INTERNAL', (err as Error).message ?? 'internal error');
     });
   });
   server.keepAliveTimeout = 5000;
 
   return {
     async start(): Promise<void> {
-      const hp = parseHostPort(opts.listen) as { host: string; port: number };
+      const hp = opts.listen;
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(hp.port, hp.host, () => {

@@ -1,10 +1,12 @@
 // How operator commands reach the selector: the admin API (URL and token from
 // --url/--token, else from --config's http.listen/http.token, else the default
-// 127.0.0.1:8053), or — for read-only commands — the SQLite file with --db.
+// 127.0.0.1:8053); for read-only commands the SQLite file with --db (opened read-only);
+// for changes, the database file of --config when the selector is stopped (changeVia).
 import type { Command } from 'commander';
-import { ExitCode } from '../../shared/errors.js';
-import { parseHostPort } from '../../shared/config.js';
-import { openReadOnly, type Db } from '../admin/read-model.js';
+import { ExitCode, isErrorCode } from '../../shared/errors.js';
+import type { HostPort } from '../../shared/config.js';
+import type { SelectorConfig } from '../config.js';
+import { Store } from '../store/store.js';
 import { CommandExit, loadConfig } from './context.js';
 
 export interface TargetOptions {
@@ -24,6 +26,9 @@ export function addTargetOptions(cmd: Command, opts: { db?: boolean; json?: bool
   return cmd;
 }
 
+/** The admin API could not be reached at all (no HTTP answer). */
+export class AdminUnreachable extends CommandExit {}
+
 export class AdminClient {
   constructor(readonly baseUrl: string, private readonly token: string | undefined) {}
 
@@ -37,7 +42,7 @@ export class AdminClient {
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new CommandExit(ExitCode.FAILURE, `cannot reach the selector admin API at ${this.baseUrl} (${why}); is it running? read-only commands accept --db FILE`);
+      throw new AdminUnreachable(ExitCode.FAILURE, `cannot reach the selector admin API at ${this.baseUrl} (${why}); is it running? read-only commands accept --db FILE`, { code: 'CMD_ERR_UNREACHABLE', cause: err });
     }
     const text = await res.text();
     let parsed: unknown;
@@ -47,8 +52,10 @@ export class AdminClient {
       parsed = undefined;
     }
     if (!res.ok) {
-      const msg = (parsed as { error?: string } | undefined)?.error ?? `HTTP ${res.status}`;
-      throw new CommandExit(res.status === 400 ? ExitCode.USAGE : ExitCode.FAILURE, res.status === 401 ? `admin API refused the request: ${msg} (--token or http.token)` : msg);
+      const body = parsed as { error?: string; code?: unknown } | undefined;
+      const msg = body?.error ?? `HTTP ${res.status}`;
+      const code = isErrorCode(body?.code) ? body.code : undefined;
+      throw new CommandExit(res.status === 400 ? ExitCode.USAGE : ExitCode.FAILURE, res.status === 401 ? `admin API refused the request: ${msg} (--token or http.token)` : msg, { code });
     }
     return parsed as T;
   }
@@ -58,9 +65,7 @@ export class AdminClient {
   }
 }
 
-function urlOfListen(listen: string): string {
-  const hp = parseHostPort(listen);
-  if (!hp) throw new CommandExit(ExitCode.USAGE, `http.listen: expected host:port, got "${listen}"`);
+function urlOfListen(hp: HostPort): string {
   let host = hp.host;
   if (host === '0.0.0.0') host = '127.0.0.1';
   if (host === '::') host = '::1';
@@ -80,17 +85,57 @@ export function staleIntervalsOf(opts: TargetOptions): number {
   return opts.config ? loadConfig(opts.config).ranking.staleIntervals : 3;
 }
 
-/** Runs `viaDb` on a read-only connection when --db is given, else `viaApi` on the admin API. */
-export async function readFrom<T>(opts: TargetOptions, viaApi: (c: AdminClient) => Promise<T>, viaDb: (db: Db) => T): Promise<T> {
+/** Runs `viaDb` on the store opened read-only when --db is given, else `viaApi` on the admin API. */
+export async function readFrom<T>(opts: TargetOptions, viaApi: (c: AdminClient) => Promise<T>, viaDb: (store: Store) => T): Promise<T> {
   if (opts.db) {
-    const db = openReadOnly(opts.db);
+    const store = new Store(opts.db, 'readonly');
     try {
-      return viaDb(db);
+      return viaDb(store);
     } finally {
-      db.close();
+      store.close();
     }
   }
   return viaApi(adminClient(opts));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * An operator change: through the admin API of the running selector (it applies the
+ * change at once: re-ranks, republishes, disconnects). Only when that API does not
+ * answer, --config names the database and no live selector holds it, the change is
+ * written to the file (`viaFile`) and the selector applies it at its next start.
+ */
+export async function changeVia<T>(opts: TargetOptions, viaApi: (c: AdminClient) => Promise<T>, viaFile: (store: Store, config: Readonly<SelectorConfig>) => T | Promise<T>): Promise<T> {
+  const client = adminClient(opts);
+  try {
+    return await viaApi(client);
+  } catch (err) {
+    if (!(err instanceof AdminUnreachable) || opts.url || !opts.config) throw err;
+    const config = loadConfig(opts.config);
+    const store = new Store(config.db, 'tool');
+    try {
+      const mark = store.daemonMark();
+      if (mark && mark.pid !== process.pid && alive(mark.pid)) {
+        throw new CommandExit(ExitCode.FAILURE, `the selector (pid ${mark.pid}, admin API ${mark.http ?? 'off'}) is running on ${config.db} but ${client.baseUrl} does not answer; pass --url`);
+      }
+      // What the selector does first at start: selector.yaml is the source of truth for
+      // what it lists, so a change checks against the same catalogue the daemon will load.
+      store.syncConfigServices(config.services);
+      store.setStaticPrefixes(config.prefixes);
+      store.applyDrains();
+      return await viaFile(store, config);
+    } finally {
+      store.close();
+    }
+  }
 }
 
 export function printJson(value: unknown): void {

@@ -1,45 +1,42 @@
-// `vantage-selector agents add|remove ID --config FILE`: enrol agents by writing the
-// SQLite DB directly, so it works whether or not the daemon runs (WAL allows a
-// second writer with a busy timeout); the daemon reads credentials at each connect.
+// `vantage-selector agents add|remove ID --config FILE`: enrol and remove agents.
+// While the selector runs they go through its admin API, so the change applies at
+// once (a removed agent is disconnected and forgotten); with the selector stopped
+// they are written to the database of --config (changeVia).
 import type { Command } from 'commander';
-import { ExitCode } from '../../shared/errors.js';
-import { addAgent, removeAgent } from '../mqtt/credentials.js';
-import { Store } from '../store/store.js';
-import { CommandExit, loadConfig } from './context.js';
+import { ArgumentError, ExitCode } from '../../shared/errors.js';
+import { AGENT_ID_RE } from '../../shared/protocol.js';
+import { addTargetOptions, changeVia, type TargetOptions } from './admin-client.js';
+import { CommandExit } from './context.js';
+import { fileChanges } from './file-changes.js';
+
+function checkId(id: string): string {
+  if (!AGENT_ID_RE.test(id)) throw new ArgumentError(`agent id "${id}" must match [a-z0-9][a-z0-9-]{0,62}`);
+  return id;
+}
 
 export function registerAgents(program: Command): void {
   const agents = program.command('agents').description('enrol and remove measurement agents');
-  agents.command('add')
+  addTargetOptions(agents.command('add')
     .description('create credentials for an agent; the password is printed once')
-    .argument('<id>', 'agent id ([a-z0-9][a-z0-9-]{0,62})')
-    .requiredOption('-c, --config <file>', 'selector.yaml')
-    .option('--json', 'print {"id","password"}')
-    .action(async (id: string, opts: { config: string; json?: boolean }) => {
-      const config = loadConfig(opts.config);
-      const store = new Store(config.db);
-      try {
-        const password = await addAgent(store, id);
-        if (opts.json) process.stdout.write(`${JSON.stringify({ id, password })}\n`);
-        else process.stdout.write(`agent ${id} enrolled\nusername: ${id}\npassword: ${password}\n(shown once; put it in the agent's mqtt.password)\n`);
-      } finally {
-        store.close();
-      }
+    .argument('<id>', 'agent id ([a-z0-9][a-z0-9-]{0,62})'))
+    .action(async (id: string, opts: TargetOptions) => {
+      checkId(id);
+      const out = await changeVia(opts,
+        (c) => c.request<{ id: string; password: string }>('POST', 'api/agents', { id }),
+        (store) => fileChanges.addAgent(store, id));
+      if (opts.json) process.stdout.write(`${JSON.stringify({ id: out.id, password: out.password })}\n`);
+      else process.stdout.write(`agent ${id} enrolled\nusername: ${id}\npassword: ${out.password}\n(shown once; put it in the agent's mqtt.password)\n`);
     });
-  agents.command('remove')
-    .description("delete an agent's credentials and announced prefixes")
-    .argument('<id>', 'agent id')
-    .requiredOption('-c, --config <file>', 'selector.yaml')
-    .option('--json', 'print {"id","removed"}')
-    .action((id: string, opts: { config: string; json?: boolean }) => {
-      const config = loadConfig(opts.config);
-      const store = new Store(config.db);
-      try {
-        const removed = removeAgent(store, id);
-        if (opts.json) process.stdout.write(`${JSON.stringify({ id, removed })}\n`);
-        else if (!removed) throw new CommandExit(ExitCode.FAILURE, `agent ${id} is not enrolled`);
-        else process.stdout.write(`agent ${id} removed\n`);
-      } finally {
-        store.close();
-      }
+  addTargetOptions(agents.command('remove')
+    .description("delete an agent's credentials and prefixes; a running selector also disconnects it and forgets its measurements")
+    .argument('<id>', 'agent id'))
+    .action(async (id: string, opts: TargetOptions) => {
+      checkId(id);
+      const out = await changeVia(opts,
+        (c) => c.request<{ id: string; removed: boolean }>('DELETE', `api/agents/${encodeURIComponent(id)}`),
+        (store) => fileChanges.removeAgent(store, id));
+      if (opts.json) process.stdout.write(`${JSON.stringify({ id, removed: out.removed })}\n`);
+      else if (!out.removed) throw new CommandExit(ExitCode.FAILURE, `agent ${id} is not enrolled`, { code: 'ADMIN_ERR_NOT_FOUND' });
+      else process.stdout.write(`agent ${id} removed\n`);
     });
 }

@@ -1,10 +1,12 @@
 // `vantage-selector services list|add|remove` and `sites list|add|remove|drain|undrain`:
 // the catalogue through the admin API (changes are persisted, re-ranked and
-// re-published to agents by the daemon); `list` also reads a database with --db.
+// re-published to agents by the daemon), or the database file of --config while the
+// selector is stopped; `list` also reads a database with --db.
 import type { Command } from 'commander';
 import { ArgumentError } from '../../shared/errors.js';
-import { listServices, type ServiceView, type SiteView } from '../admin/read-model.js';
-import { addTargetOptions, adminClient, printJson, readFrom, type TargetOptions } from './admin-client.js';
+import type { ServiceView, SiteView } from '../store/store.js';
+import { addTargetOptions, changeVia, printJson, readFrom, type TargetOptions } from './admin-client.js';
+import { fileChanges } from './file-changes.js';
 import { table } from './format.js';
 
 type Opts = TargetOptions & Record<string, unknown>;
@@ -37,7 +39,7 @@ export function registerCatalogue(program: Command): void {
   const services = program.command('services').description('list, add and remove load-balanced services');
   addTargetOptions(services.command('list').description('list services and their sites'), { db: true })
     .action(async (opts: Opts) => {
-      const list = await readFrom(opts, (c) => c.get<ServiceView[]>('api/services'), listServices);
+      const list = await readFrom(opts, (c) => c.get<ServiceView[]>('api/services'), (store) => store.listServices());
       if (opts.json) return printJson(list);
       process.stdout.write(table(['SERVICE', 'TTL', 'ANSWERS', 'POLICY', 'PROBE', 'SITES', 'SOURCE'], list.map((s) => {
         const p = s.probe as { scheme: string; port: number; path: string };
@@ -58,13 +60,15 @@ export function registerCatalogue(program: Command): void {
     .action(async (name: string, opts: Opts) => {
       const probe = Object.fromEntries(Object.entries({ scheme: opts.scheme, port: opts.port, path: opts.path }).filter(([, v]) => v !== undefined));
       const body = Object.fromEntries(Object.entries({ name, ttl: opts.ttl, answers: opts.answers, policy: opts.policy, answerSet: opts.answerSet, ttlUnsettled: opts.ttlUnsettled, probe: Object.keys(probe).length ? probe : undefined, sites: opts.site }).filter(([, v]) => v !== undefined));
-      const out = await adminClient(opts).request<ServiceView>('POST', 'api/services', body);
+      const out = await changeVia(opts, (c) => c.request<ServiceView>('POST', 'api/services', body),
+        (store, config) => fileChanges.addService(store, config, body) as ServiceView);
       if (opts.json) return printJson(out);
       process.stdout.write(`service ${out.name} added with ${out.sites.length} site(s)\n`);
     });
   addTargetOptions(services.command('remove').description('remove a service added through the admin API').argument('<name>', 'service name'))
     .action(async (name: string, opts: Opts) => {
-      const out = await adminClient(opts).request('DELETE', `api/services/${encodeURIComponent(name)}`);
+      const out = await changeVia(opts, (c) => c.request('DELETE', `api/services/${encodeURIComponent(name)}`),
+        (store, config) => fileChanges.removeService(store, config, name));
       if (opts.json) return printJson(out);
       process.stdout.write(`service ${name} removed\n`);
     });
@@ -72,7 +76,7 @@ export function registerCatalogue(program: Command): void {
   const sites = program.command('sites').description('list, add, remove, drain and undrain the sites of a service');
   addTargetOptions(sites.command('list').description('list sites (all services, or one)').argument('[service]', 'service name'), { db: true })
     .action(async (service: string | undefined, opts: Opts) => {
-      const list = await readFrom(opts, (c) => c.get<ServiceView[]>('api/services'), listServices);
+      const list = await readFrom(opts, (c) => c.get<ServiceView[]>('api/services'), (store) => store.listServices());
       const chosen = service ? list.filter((s) => s.name === service) : list;
       if (service && !chosen.length) throw new ArgumentError(`unknown service "${service}"`);
       if (opts.json) return printJson(chosen.flatMap((s) => s.sites.map((x) => ({ service: s.name, ...x }))));
@@ -83,13 +87,15 @@ export function registerCatalogue(program: Command): void {
     .option('--weight <n>', 'weight (policy weighted)', num('--weight'))
     .action(async (service: string, id: string, address: string, opts: Opts) => {
       const body = Object.fromEntries(Object.entries({ id, ...addressFields(address), cost: opts.cost, weight: opts.weight }).filter(([, v]) => v !== undefined));
-      const out = await adminClient(opts).request('POST', `api/services/${encodeURIComponent(service)}/sites`, body);
+      const out = await changeVia(opts, (c) => c.request('POST', `api/services/${encodeURIComponent(service)}/sites`, body),
+        (store, config) => fileChanges.addSite(store, config, service, body));
       if (opts.json) return printJson(out);
       process.stdout.write(`site ${id} (${address}) added to ${service}\n`);
     });
   addTargetOptions(sites.command('remove').description('remove a site added through the admin API').argument('<service>').argument('<site>'))
     .action(async (service: string, site: string, opts: Opts) => {
-      const out = await adminClient(opts).request('DELETE', `api/services/${encodeURIComponent(service)}/sites/${encodeURIComponent(site)}`);
+      const out = await changeVia(opts, (c) => c.request('DELETE', `api/services/${encodeURIComponent(service)}/sites/${encodeURIComponent(site)}`),
+        (store, config) => fileChanges.removeSite(store, config, service, site));
       if (opts.json) return printJson(out);
       process.stdout.write(`site ${site} removed from ${service}\n`);
     });
@@ -98,7 +104,8 @@ export function registerCatalogue(program: Command): void {
       .description(op === 'drain' ? 'stop answering with a site (persisted; agents are told via the catalogue)' : 'answer with a drained site again')
       .argument('<service>').argument('<site>'))
       .action(async (service: string, site: string, opts: Opts) => {
-        const out = await adminClient(opts).request('POST', `api/services/${encodeURIComponent(service)}/sites/${encodeURIComponent(site)}/${op}`);
+        const out = await changeVia(opts, (c) => c.request('POST', `api/services/${encodeURIComponent(service)}/sites/${encodeURIComponent(site)}/${op}`),
+          (store, config) => fileChanges.setDrained(store, config, service, site, op === 'drain'));
         if (opts.json) return printJson(out);
         process.stdout.write(`site ${site} of ${service} ${op}ed\n`);
       });

@@ -2,23 +2,19 @@
 // one-line error contract, and output helpers. Commands live one per file and are
 // registered in selector/cli.ts.
 import type { Command } from 'commander';
-import { ConfigError, ExitCode, VantageError } from '../../shared/errors.js';
+import { CommandExit, ConfigError, ExitCode, VantageError } from '../../shared/errors.js';
 import { loadSelectorConfig, type SelectorConfig } from '../config.js';
 
 export const PROG = 'vantage-selector';
 
-/** Thrown by commands to exit with a code after printing one line. */
-export class CommandExit extends Error {
-  constructor(readonly exitCode: number, message: string) {
-    super(message);
-  }
-}
+// CommandExit lives in the one error table (shared/errors.ts); re-exported for the commands.
+export { CommandExit };
 
 export function loadConfig(file: string, overrides: Record<string, unknown> = {}): Readonly<SelectorConfig> {
   try {
     return loadSelectorConfig(file, overrides);
   } catch (err) {
-    if (err instanceof ConfigError) throw new CommandExit(ExitCode.USAGE, err.message);
+    if (err instanceof ConfigError) throw new CommandExit(ExitCode.USAGE, err.message, { code: err.code, cause: err });
     throw err;
   }
 }

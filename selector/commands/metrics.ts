@@ -1,7 +1,7 @@
 // `vantage-selector metrics [--agent ID] [--service NAME] [--site ID] [--since 15m] [--json]`
 // (DESIGN.md command-line contract): what each agent measured of each site.
 import type { Command } from 'commander';
-import { queryMetrics, type MetricsReport } from '../admin/metrics-query.js';
+import { queryMetrics, type MetricsReport } from '../store/metrics-query.js';
 import { addTargetOptions, printJson, readFrom, type TargetOptions } from './admin-client.js';
 import { ms, parseDuration, pct, sparkline, table } from './format.js';
 
@@ -17,9 +17,9 @@ export function registerMetrics(program: Command): void {
       const sinceMs = parseDuration('--since', opts.since);
       const q = new URLSearchParams({ sinceMs: String(sinceMs) });
       for (const k of ['agent', 'service', 'site'] as const) if (opts[k]) q.set(k, opts[k] as string);
-      const report = await readFrom(opts, (c) => c.get<MetricsReport>(`api/metrics?${q}`), (db) => {
+      const report = await readFrom(opts, (c) => c.get<MetricsReport>(`api/metrics?${q}`), (store) => {
         const now = Date.now();
-        return queryMetrics(db, { agent: opts.agent, service: opts.service, site: opts.site, sinceMs: now - sinceMs, nowMs: now });
+        return queryMetrics(store, { agent: opts.agent, service: opts.service, site: opts.site, sinceMs: now - sinceMs, nowMs: now });
       });
       if (opts.json) return printJson(report);
       if (!report.rows.length) {

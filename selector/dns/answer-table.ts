@@ -166,7 +166,7 @@ export class MemoryAnswerTable implements WireAnswerTable {
 
   private entry(name: string): ServiceEntry {
     const entry = this.byName.get(name.toLowerCase().replace(/\.$/, ''));
-    if (!entry) throw new VantageError('ARG_ERR_INVALID', `unknown service "${name}": call setService first`);
+    if (!entry) throw new VantageError('INTERNAL_ERR', `unknown service "${name}": call setService first`);
     return entry;
   }
 

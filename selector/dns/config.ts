@@ -21,7 +21,8 @@ export const ZoneConfigSchema = z.strictObject({
 });
 
 export const DnsConfigSchema = z.strictObject({
-  listen: z.array(zHostPort).min(1).max(64).default(['127.0.0.1:5353']),
+  // prefault: the default goes through zHostPort like a configured value.
+  listen: z.array(zHostPort).min(1).max(64).prefault(['127.0.0.1:5353']),
   zones: z.array(ZoneConfigSchema).min(1).max(1000),
   maxTcpConnections: z.number().int().min(1).max(1_000_000).default(1024),
   tcpIdleTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),

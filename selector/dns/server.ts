@@ -4,7 +4,6 @@ import type net from 'node:net';
 import type { DnsConfig } from './config.js';
 import type { ClientMapper } from './contract.js';
 import type { WireAnswerTable } from './answer-table.js';
-import { parseHostPort } from '../../shared/config.js';
 import { parseAddress, type Family } from '../../shared/prefix.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { createResponder, OUR_UDP_SIZE, type Responder } from './responder.js';
@@ -129,9 +128,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
 
   async function start(): Promise<void> {
     try {
-      for (const text of opts.dns.listen) {
-        const hp = parseHostPort(text);
-        if (!hp) throw new ConfigError('dns.listen', `expected host:port, got "${text}"`);
+      for (const hp of opts.dns.listen) {
         const family = parseAddress(hp.host).family;
         listeners.push(await bindOne(hp.host, family, hp.port));
         log.info({ host: hp.host, port: listeners.at(-1)?.port, udpEngine }, 'dns listening (udp+tcp)');

@@ -12,5 +12,11 @@ export interface MessageBus {
   publishRetained(topic: string, payload: string): Promise<void>;
   /** Listen address of the embedded broker; undefined for an external broker. */
   address(): { host: string; port: number } | undefined;
+  /**
+   * A removed agent: closes its connections (its last will is dropped) and clears its
+   * retained status/announce. Returns the connections closed, or undefined when the
+   * broker is external (its own password file and ACL decide; the caller logs that).
+   */
+  disconnectAgent(agent: string): Promise<number | undefined>;
   close(): Promise<void>;
 }

@@ -1,18 +1,18 @@
 // Embedded MQTT broker (aedes 1.x) for when `mqtt.url` is absent. With
-// `auth.agents: required` it authenticates agents against the scrypt hashes in the
-// DB and confines each to its own `vantage/v1/agents/{id}/` topics; agents may only
+// `auth.agents: required` it authenticates agents against the enrolled agents' scrypt
+// hashes (held in memory by Enrolment) and confines each to its own `vantage/v1/agents/{id}/` topics; agents may only
 // read `vantage/v1/config/#`. Nobody but the selector (in-process) publishes config.
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseHostPort } from '../../shared/config.js';
+import { formatHostPort } from '../../shared/config.js';
 import { VantageError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { TOPIC_ROOT } from '../../shared/protocol.js';
 import { INGEST_TOPIC, type MessageBus, type MessageHandler } from './bus.js';
 import type { SelectorConfig } from '../config.js';
-import { checkAgentPassword } from './credentials.js';
+import { Enrolment } from './credentials.js';
 import type { Store } from '../store/store.js';
 
 const AGENTS_PREFIX = `${TOPIC_ROOT}/agents/`;
@@ -27,6 +27,8 @@ export interface EmbeddedBrokerOptions {
   mqtt: SelectorConfig['mqtt'];
   authRequired: boolean;
   store: Store;
+  /** The daemon's enrolled agents (shared with ingest and the admin API); default: loaded from `store`. */
+  enrolment?: Enrolment;
   onMessage: MessageHandler;
   log: Logger;
 }
@@ -46,9 +48,18 @@ export function maySubscribe(topic: string, authRequired: boolean): boolean {
 }
 
 export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & { broker(): Aedes | undefined } {
-  const { store, log, authRequired } = opts;
-  const hp = parseHostPort(opts.mqtt.listen);
-  if (!hp) throw new VantageError('BROKER_ERR', `bad mqtt.listen ${opts.mqtt.listen}`);
+  const { log, authRequired } = opts;
+  const enrolment = opts.enrolment ?? new Enrolment(opts.store);
+  /** Connections per agent id (the authenticated username, or with auth off the id it publishes as). */
+  const clientsOf = new Map<string, Set<Client>>();
+  /** Connections closed because their agent was removed: their last will is not published. */
+  const removed = new WeakSet<Client>();
+  const track = (agent: string, client: Client): void => {
+    let set = clientsOf.get(agent);
+    if (!set) clientsOf.set(agent, (set = new Set()));
+    set.add(client);
+  };
+  const hp = opts.mqtt.listen;
   let aedes: Aedes | undefined;
   let server: net.Server | tls.Server | undefined;
   let bound: { host: string; port: number } | undefined;
@@ -124,25 +135,30 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
         authenticate: (client, username, password, done) => {
           if (!authRequired) return done(null, true);
           const id = username ?? '';
-          checkAgentPassword(store, id, password).then((ok) => {
+          enrolment.check(id, password).then((ok) => {
             if (ok) {
               agentOf.set(client, id);
+              track(id, client);
               return done(null, true);
             }
             log.warn({ agent: id, client: client.id }, 'MQTT authentication refused');
-            const err = new Error('bad username or password') as AuthenticateError;
-            err.returnCode = 4;
+            // CONNACK 4 (MQTT 3.1.1 §3.2.2.3): bad user name or password.
+            const err = Object.assign(new VantageError('AUTH_ERR_REFUSED', 'bad username or password'), { returnCode: 4 }) as AuthenticateError;
             done(err, null);
           }, (err: unknown) => {
             log.error({ err }, 'credential check failed');
-            const e = new Error('server unavailable') as AuthenticateError;
-            e.returnCode = 3;
+            const e = Object.assign(new VantageError('STORE_ERR', 'server unavailable', { cause: err }), { returnCode: 3 }) as AuthenticateError;
             done(e, null);
           });
         },
         authorizePublish: (client, packet, cb) => {
           // client null: the broker itself (e.g. a will of a gone client) — already authorised at connect.
           if (client === null) return cb(null);
+          if (removed.has(client)) return cb(new Error('agent removed'));
+          if (!authRequired && packet.topic.startsWith(AGENTS_PREFIX)) {
+            const id = packet.topic.slice(AGENTS_PREFIX.length).split('/')[0];
+            if (id) track(id, client);
+          }
           if (mayPublish(agentOf.get(client), packet.topic, authRequired)) {
             if (!packet.topic.startsWith(AGENTS_PREFIX)) return cb(null); // not for ingest
             // Never let a message overtake a held one: per-agent order is the seq
@@ -162,6 +178,9 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
           cb(null, null); // negative SUBACK (0x80), connection stays
         },
       });
+      aedes.on('clientDisconnect', (client) => {
+        for (const [agent, set] of clientsOf) if (set.delete(client) && !set.size) clientsOf.delete(agent);
+      });
       aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error'));
       await new Promise<void>((resolve) => aedes?.subscribe(INGEST_TOPIC, deliver, resolve));
       const handle = aedes.handle;
@@ -171,7 +190,7 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
         : net.createServer(handle);
       const srv = server;
       await new Promise<void>((resolve, reject) => {
-        srv.once('error', (err) => reject(new VantageError('BROKER_ERR', `cannot listen on ${opts.mqtt.listen}: ${err.message}`, { cause: err })));
+        srv.once('error', (err) => reject(new VantageError('BROKER_ERR', `cannot listen on ${formatHostPort(hp)}: ${err.message}`, { cause: err })));
         srv.listen(hp.port, hp.host, () => resolve());
       });
       const addr = srv.address() as net.AddressInfo;
@@ -186,6 +205,25 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
       });
     },
     address: () => bound,
+    async disconnectAgent(agent) {
+      const b = aedes;
+      const set = clientsOf.get(agent) ?? new Set<Client>();
+      clientsOf.delete(agent);
+      for (const c of set) {
+        removed.add(c);
+        c.close();
+      }
+      // An empty retained payload deletes the retained message (MQTT 3.1.1 §3.3.1.3);
+      // ingest ignores empty payloads.
+      if (b) {
+        for (const kind of ['status', 'announce']) {
+          await new Promise<void>((resolve) => {
+            b.publish({ cmd: 'publish', topic: `${AGENTS_PREFIX}${agent}/${kind}`, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false }, () => resolve());
+          });
+        }
+      }
+      return set.size;
+    },
     async close() {
       const b = aedes;
       const srv = server;

@@ -86,6 +86,8 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], onMessage: Messag
       }
     },
     address: () => undefined,
+    // Credentials and ACLs are the external broker's; the selector cannot close others' connections.
+    disconnectAgent: async () => undefined,
     async close() {
       const c = client;
       client = undefined;

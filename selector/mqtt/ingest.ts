@@ -4,18 +4,17 @@
 import { ProtocolError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import {
-  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type Result,
+  parseAgentTopic, parseAnnounce, parseMetrics, parseStatus, type Announce, type Metrics, type RejectReason, type Result,
 } from '../../shared/protocol.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { RankEngine } from '../ranking/engine.js';
 import { familyOf } from '../ranking/families.js';
 import type { ResultWriter, StoredResult } from '../store/results.js';
 import type { Store } from '../store/store.js';
+import { Enrolment } from './credentials.js';
 
 /** Message-level rejection reasons (shared RejectReason + the selector's own). */
-export type IngestReject =
-  | 'topic' | 'json' | 'schema' | 'version' | 'agent_mismatch' | 'future_ts' | 'oversize'
-  | 'not_enrolled' | 'stale_seq' | 'old_ts';
+export type IngestReject = RejectReason | 'not_enrolled' | 'stale_seq' | 'old_ts';
 /** Result-level rejection reasons: the rest of the message is still used. */
 export type ResultReject = 'unknown_service' | 'unknown_site' | 'address_mismatch' | 'impossible';
 
@@ -34,6 +33,8 @@ export interface IngestDeps {
   engine: RankEngine;
   freshness: Freshness;
   authRequired: boolean;
+  /** Enrolled agents in memory (shared with the broker and the admin API); default: loaded from `store`. */
+  enrolment?: Enrolment;
   log: Logger;
   /** Called after an announce: prefixes/resolvers must be rebuilt. */
   onAnnounce(agent: string, announce: Announce): void;
@@ -57,6 +58,7 @@ export function createIngest(deps: IngestDeps) {
   const counters: IngestCounters = { accepted: { status: 0, announce: 0, metrics: 0 }, rejected: {}, results: 0, resultsRejected: {}, dbWriteErrors: 0 };
   const lastSeq = new Map<string, number>();
   const maxAgeMs = deps.maxAgeMs ?? 48 * 3_600_000;
+  const enrolment = deps.authRequired ? deps.enrolment ?? new Enrolment(store) : undefined;
 
   function reject(reason: IngestReject, agent: string | undefined, detail: string): void {
     counters.rejected[reason] = (counters.rejected[reason] ?? 0) + 1;
@@ -115,7 +117,7 @@ export function createIngest(deps: IngestDeps) {
     if (!t) return reject('topic', undefined, topic);
     const { agent, kind } = t;
     try {
-      if (deps.authRequired && !store.getCredentials(agent)) return reject('not_enrolled', agent, 'agent has no credentials');
+      if (enrolment && !enrolment.has(agent)) return reject('not_enrolled', agent, 'agent has no credentials');
       const check = { topicAgent: agent, now: now() };
       if (kind === 'metrics') {
         onMetrics(agent, parseMetrics(payload, check));
@@ -137,7 +139,7 @@ export function createIngest(deps: IngestDeps) {
         persist(agent, () => store.recordAnnounce(agent, a.pop, a, a.prefixes, a.ts));
       }
     } catch (err) {
-      if (err instanceof ProtocolError) return reject(err.reason as IngestReject, agent, err.message);
+      if (err instanceof ProtocolError) return reject(err.reason, agent, err.message);
       log.error({ err, agent, topic }, 'ingest failure');
     }
   }
@@ -148,6 +150,10 @@ export function createIngest(deps: IngestDeps) {
     /** Seeds replay protection from the DB at start. */
     setLastSeq(agent: string, seq: number): void {
       lastSeq.set(agent, seq);
+    },
+    /** A removed agent: its replay mark goes too (a re-enrolled agent may start again at seq 1). */
+    forget(agent: string): void {
+      lastSeq.delete(agent);
     },
   };
 }

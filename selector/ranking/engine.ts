@@ -234,6 +234,20 @@ export class RankEngine {
     }
   }
 
+  /**
+   * A removed agent: drops its windows, its rankings and its answers (clients mapped to
+   * it get the default) and re-ranks the aggregate without it.
+   */
+  forgetAgent(agent: string): void {
+    const had = this.windows.delete(agent);
+    const wasFresh = this.fresh.delete(agent);
+    for (const [name, byKey] of this.rankings) {
+      if ((!byKey.delete(agent) && !had) || !this.services.has(name)) continue;
+      this.deps.table.retainKeys(name, new Set([...byKey.keys()].filter((k) => k !== DEFAULT_KEY)));
+      if (wasFresh) this.rankDefault(name);
+    }
+  }
+
   agents(): string[] {
     return [...this.windows.keys()];
   }

@@ -83,10 +83,9 @@ export class ResultWriter {
     this.onError = opts.onError ?? (() => {});
     this.maxRetryRows = opts.maxRetryRows ?? 200_000;
     this.retryMs = opts.retryMs ?? 1000;
+    // The daemon's connection waits at most BUSY_TIMEOUT_MS.daemon for a lock (database.ts):
+    // a failed flush is retried after retryMs instead of freezing DNS.
     const db = store.db;
-    // better-sqlite3 is synchronous: a 5 s busy_timeout would freeze DNS for 5 s on
-    // every flush while another connection holds the write lock. Fail fast and retry.
-    db.pragma('busy_timeout = 50');
     this.insertResult = db.prepare(`INSERT INTO results (agent, service, site, ts, ok, status, connect_ms, tls_ms, ttfb_ms, total_ms, bytes, error, address)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.getRollup = db.prepare('SELECT * FROM rollups WHERE agent = ? AND service = ? AND site = ? AND minute = ?');
@@ -105,6 +104,11 @@ export class ResultWriter {
   markSeen(agent: string, seq: number, intervalS: number, ts: number): void {
     this.seen.set(agent, { seq, intervalS, ts });
     this.schedule();
+  }
+
+  /** A removed agent: its queued sequence mark must not re-create its row at the next flush. */
+  forgetAgent(agent: string): void {
+    this.seen.delete(agent);
   }
 
   addEvent(e: EventRecord): void {

@@ -86,6 +86,15 @@ CREATE TABLE IF NOT EXISTS events (
   detail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+-- Operator drains (admin API or CLI): re-applied after each config sync at start, so a
+-- drain of a site listed in selector.yaml survives restarts.
+CREATE TABLE IF NOT EXISTS admin_drains (
+  service TEXT NOT NULL,
+  site TEXT NOT NULL,
+  drained INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  PRIMARY KEY (service, site)
+);
 `;
 
 /**

@@ -127,7 +127,8 @@ describe('agent with aedes', () => {
   it('queues rounds while the broker is down (bounded, oldest dropped) and delivers them after it starts', async () => {
     const port = await freeTcpPort('127.0.0.1');
     const url = `mqtt://127.0.0.1:${port}`;
-    agent = createAgent(agentConfig(url, { queueMax: 2 }), { reconnectMinMs: 100, reconnectMaxMs: 200 });
+    const metricsPort = await freeTcpPort('127.0.0.1');
+    agent = createAgent(agentConfig(url, { queueMax: 2, http: { listen: `127.0.0.1:${metricsPort}` } }), { reconnectMinMs: 100, reconnectMaxMs: 200 });
     await agent.start();
     // No broker, so no catalogue yet: start one just to hand the catalogue over.
     let broker = await startAedes(port);
@@ -142,6 +143,14 @@ describe('agent with aedes', () => {
     expect(s.connected).toBe(false);
     expect(s.queueDepth).toBe(2);
     expect(s.dropped).toBeGreaterThanOrEqual(1);
+    // Exposed as a Prometheus counter; scraping twice does not count a drop twice.
+    for (let scrape = 0; scrape < 2; scrape++) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(text).toMatch(/^# TYPE vantage_agent_messages_dropped_total counter$/m);
+      const dropped = Number(/^vantage_agent_messages_dropped_total (\d+)$/m.exec(text)?.[1]);
+      expect(dropped).toBeGreaterThanOrEqual(s.dropped + s.rejected);
+      expect(dropped).toBe(agent.stats().dropped + agent.stats().rejected);
+    }
 
     broker = await startAedes(port);
     brokers.push(broker);

@@ -25,7 +25,7 @@ export function testUdpEngine(): SelectorConfig['dns']['udpEngine'] {
 
 export function dnsConfig(over: Partial<SelectorConfig['dns']> = {}): SelectorConfig['dns'] {
   return {
-    listen: ['127.0.0.1:0'],
+    listen: [{ host: '127.0.0.1', port: 0 }],
     zones: [ZoneConfigSchema.parse({ name: 'example.test', ns: ['ns1.example.test', 'ns2.example.test'], hostmaster: 'hostmaster.example.test', serial: 2026112501, minimum: 60, ttl: 3600 })],
     maxTcpConnections: 1024,
     tcpIdleTimeoutMs: 10_000,

@@ -6,7 +6,7 @@ import { addressesOf, frame, query, startWorld, tcpClient, udpQuery, type World 
 
 describe('listen on IPv4 and IPv6', () => {
   let w: World;
-  beforeAll(async () => { w = await startWorld({ listen: ['127.0.0.1:0', '[::1]:0'] }); });
+  beforeAll(async () => { w = await startWorld({ listen: [{ host: '127.0.0.1', port: 0 }, { host: '::1', port: 0 }] }); });
   afterAll(async () => { await w.server.close(); });
 
   it('binds UDP and TCP on the same port for each address', () => {

@@ -93,14 +93,14 @@ describe.runIf(BUILT)('batch engine', () => {
     const taken = dgram.createSocket('udp4');
     await new Promise<void>((r) => taken.bind(0, '127.0.0.1', r));
     const port = taken.address().port;
-    const s = createDnsServer({ dns: dnsConfig({ udpEngine: 'batch', listen: [`127.0.0.1:${port}`] }), table: new MemoryAnswerTable(), mapper: new PrefixClientMapper() });
+    const s = createDnsServer({ dns: dnsConfig({ udpEngine: 'batch', listen: [{ host: '127.0.0.1', port }] }), table: new MemoryAnswerTable(), mapper: new PrefixClientMapper() });
     await expect(s.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
     taken.close();
 
-    const a = await startWorld({ udpEngine: 'batch', listen: [`127.0.0.1:${port}`] });
+    const a = await startWorld({ udpEngine: 'batch', listen: [{ host: '127.0.0.1', port }] });
     expect(a.port).toBe(port);
     await a.server.close();
-    const b = await world({ udpEngine: 'batch', listen: [`127.0.0.1:${port}`] });
+    const b = await world({ udpEngine: 'batch', listen: [{ host: '127.0.0.1', port }] });
     const raw = await udpQuery(port, packet.encode(query('same.example.test', 'A')));
     expect(addressesOf(packet.decode(raw!))).toEqual(['192.0.2.9']);
     expect(b.server.stats().udpQueries).toBe(1);

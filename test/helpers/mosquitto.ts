@@ -1,7 +1,7 @@
 // Starts a real Mosquitto broker (Debian `mosquitto`) on a loopback port, optionally with
 // a password file (made with mosquitto_passwd) and an ACL file. `restart()` keeps the port.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort, waitForTcp } from './net.js';
@@ -13,7 +13,11 @@ export interface MosquittoOptions {
   users?: Record<string, string>;
   /** ACL file contents (mosquitto acl_file syntax). */
   acl?: string;
-  /** An existing ACL file to use as it is (e.g. the shipped systemd/mosquitto.acl). */
+  /**
+   * An existing ACL file to use as it is (e.g. the shipped systemd/mosquitto.acl). It is
+   * copied next to the config: Mosquitto reads it after dropping to its own user, which
+   * cannot read a checkout inside a mode-0700 directory (e.g. /root).
+   */
   aclFile?: string;
 }
 
@@ -43,12 +47,12 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   } else {
     lines.push('allow_anonymous true');
   }
-  if (opts.acl !== undefined) {
+  if (opts.acl !== undefined || opts.aclFile !== undefined) {
     const acl = join(dir, 'acl');
-    writeFileSync(acl, opts.acl, { mode: 0o644 });
+    if (opts.acl !== undefined) writeFileSync(acl, opts.acl);
+    else copyFileSync(opts.aclFile as string, acl);
+    chmodSync(acl, 0o644);
     lines.push(`acl_file ${acl}`);
-  } else if (opts.aclFile !== undefined) {
-    lines.push(`acl_file ${opts.aclFile}`);
   }
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(conf, lines.join('\n') + '\n');

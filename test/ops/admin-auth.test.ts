@@ -6,7 +6,9 @@ import { loadSelectorConfig } from '../../selector/config.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { bearerMatches } from '../../selector/admin/http-server.js';
 import { createHash } from 'node:crypto';
-import { cli, dig, ensureBuilt, feedWorld, SERVICE, writeConfig } from './helpers.js';
+import { feedWorld, SERVICE, writeConfig } from '../helpers/fixtures.js';
+import { cli, ensureBuilt } from '../helpers/selector-process.js';
+import { dig } from './helpers.js';
 
 const TOKEN = 'correct-horse-battery-staple-42';
 let env: Awaited<ReturnType<typeof writeConfig>>;
@@ -38,7 +40,7 @@ describe('admin API bearer token', () => {
         const res = await fetch(base + path, { headers });
         expect(res.status, `${path} ${JSON.stringify(headers)}`).toBe(401);
         expect(res.headers.get('www-authenticate')).toBe('Bearer realm="vantage-selector"');
-        expect(await res.json()).toEqual({ error: 'missing or wrong bearer token' });
+        expect(await res.json()).toEqual({ error: 'missing or wrong bearer token', code: 'AUTH_ERR_REFUSED' });
       }
     }
     const post = await fetch(`${base}/api/services/${SERVICE}/sites/us-east/drain`, { method: 'POST' });
@@ -52,6 +54,26 @@ describe('admin API bearer token', () => {
     expect((await fetch(`${base}/api/agents`, { method: 'DELETE', headers: auth })).status).toBe(405);
     const agents = await (await fetch(`${base}/api/agents`, { headers: { authorization: `bearer ${TOKEN}` } })).json() as { id: string }[];
     expect(agents.map((a) => a.id)).toEqual(['pop-lon', 'pop-nyc', 'pop-old']);
+  });
+
+  it('every error body carries the stable code of its status (shared/errors.ts)', async () => {
+    const json = { ...auth, 'content-type': 'application/json' };
+    const cases: [string, string, RequestInit, number, string][] = [
+      ['bad JSON', '/api/prefixes', { method: 'POST', headers: json, body: '{' }, 400, 'ADMIN_ERR_BAD_REQUEST'],
+      ['bad prefix body', '/api/prefixes', { method: 'POST', headers: json, body: '{"prefix":1}' }, 400, 'ADMIN_ERR_BAD_REQUEST'],
+      ['unknown service', '/api/services/nope.example.test/sites', { headers: auth }, 404, 'ADMIN_ERR_NOT_FOUND'],
+      ['unknown endpoint', '/api/nowhere', { headers: auth }, 404, 'ADMIN_ERR_NOT_FOUND'],
+      ['wrong method', '/api/agents', { method: 'DELETE', headers: auth }, 405, 'ADMIN_ERR_METHOD'],
+      ['configured service', `/api/services/${SERVICE}`, { method: 'DELETE', headers: auth }, 409, 'ADMIN_ERR_CONFLICT'],
+      ['body over 64 KiB', '/api/prefixes', { method: 'POST', headers: json, body: 'x'.repeat(70_000) }, 413, 'ADMIN_ERR_TOO_LARGE'],
+    ];
+    for (const [what, path, init, status, code] of cases) {
+      const res = await fetch(base + path, init);
+      expect(res.status, what).toBe(status);
+      const body = await res.json() as { error: string; code: string };
+      expect(body.code, what).toBe(code);
+      expect(body.error, what).toMatch(/\S/);
+    }
   });
 
   it('CLI: token from --config works; a wrong --token is one line, exit 1', async () => {

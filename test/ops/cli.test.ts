@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freeTcpPort } from '../helpers/net.js';
-import { CLI, cli, SERVICE, startFedDaemon, type Daemon, type writeConfig } from './helpers.js';
+import { SERVICE, type writeConfig } from '../helpers/fixtures.js';
+import { CLI, cli, startFedDaemon, type Daemon } from '../helpers/selector-process.js';
 
 let env: Awaited<ReturnType<typeof writeConfig>>;
 let daemon: Daemon;

@@ -6,7 +6,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSelectorConfig } from '../../selector/config.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
-import { feedWorld, writeConfig } from './helpers.js';
+import { feedWorld, writeConfig } from '../helpers/fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'status-page-token-0123456789';

@@ -8,7 +8,7 @@ import { createEmbeddedBroker } from '../../selector/mqtt/embedded-broker.js';
 import { Store } from '../../selector/store/store.js';
 import { silentLogger } from '../../shared/log.js';
 import { agentTopic } from '../../shared/protocol.js';
-import { selectorConfig } from '../selector/fixtures.js';
+import { selectorConfig } from '../helpers/fixtures.js';
 
 const cfg = selectorConfig();
 const store = new Store(cfg.db);

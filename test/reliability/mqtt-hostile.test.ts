@@ -5,7 +5,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { agentTopic, MAX_PAYLOAD_BYTES } from '../../shared/protocol.js';
-import { announce, metrics, result, selectorConfig, until } from '../selector/fixtures.js';
+import { announce, metrics, result, selectorConfig, until } from '../helpers/fixtures.js';
 
 let sel: Selector;
 let client: MqttClient;

@@ -17,7 +17,7 @@ import { agentTopic } from '../../shared/protocol.js';
 import { freeTcpPort } from '../helpers/net.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { queryA } from '../selector/dns-client.js';
-import { tmpDb, until } from '../selector/fixtures.js';
+import { tmpDb, until } from '../helpers/fixtures.js';
 
 const AGENT_CLI = join(process.cwd(), 'dist/agent/cli.js');
 const SERVICE = 'www.example.test';

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { freeTcpPort, freeUdpPort } from '../helpers/net.js';
-import { until } from '../selector/fixtures.js';
+import { until } from '../helpers/fixtures.js';
 
 const SELECTOR = join(process.cwd(), 'dist/selector/cli.js');
 const AGENT = join(process.cwd(), 'dist/agent/cli.js');

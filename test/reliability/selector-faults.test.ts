@@ -9,7 +9,7 @@ import { createSelector, type Selector } from '../../selector/selector.js';
 import { createLogger } from '../../shared/log.js';
 import { agentTopic } from '../../shared/protocol.js';
 import { queryA } from '../selector/dns-client.js';
-import { announce, metrics, result, selectorConfig, SERVICE, until } from '../selector/fixtures.js';
+import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const open: { close(): Promise<void> | void }[] = [];
 afterEach(async () => {

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
 import { addressesOf, frame, query, startWorld, tcpClient, udp, type World } from '../dns/helpers.js';
-import { until } from '../selector/fixtures.js';
+import { until } from '../helpers/fixtures.js';
 
 const CAP = 500;
 const IDLE_MS = 1500;

@@ -5,14 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedBroker, mayPublish, maySubscribe } from '../../selector/mqtt/embedded-broker.js';
 import type { MessageBus } from '../../selector/mqtt/bus.js';
-import { addAgent, removeAgent } from '../../selector/mqtt/credentials.js';
+import { addAgent, Enrolment } from '../../selector/mqtt/credentials.js';
 import { Store } from '../../selector/store/store.js';
 import { silentLogger } from '../../shared/log.js';
 import { CATALOGUE_TOPIC } from '../../shared/protocol.js';
-import { selectorConfig, until } from './fixtures.js';
+import { selectorConfig, until } from '../helpers/fixtures.js';
 
 const cfg = selectorConfig();
 let store: Store;
+let enrolment: Enrolment;
 let bus: MessageBus;
 let url: string;
 const received: { topic: string; payload: string }[] = [];
@@ -23,8 +24,9 @@ beforeAll(async () => {
   store = new Store(cfg.db);
   passA = await addAgent(store, 'pop-a');
   await addAgent(store, 'pop-b');
+  enrolment = new Enrolment(store);
   bus = createEmbeddedBroker({
-    mqtt: cfg.mqtt, authRequired: true, store, log: silentLogger(),
+    mqtt: cfg.mqtt, authRequired: true, store, enrolment, log: silentLogger(),
     onMessage: (topic, payload) => received.push({ topic, payload: payload.toString() }),
   });
   await bus.start();
@@ -85,7 +87,7 @@ describe('embedded broker auth', () => {
     const closed = new Promise<void>((resolve) => a.once('close', () => resolve()));
     a.publish(CATALOGUE_TOPIC, '{"v":1,"ts":2,"services":[]}', { qos: 1, retain: true });
     await closed;
-    const b = await connect('pop-b', (await addAgent(store, 'pop-b')));
+    const b = await connect('pop-b', (await enrolment.add('pop-b')));
     const got = new Promise<string>((resolve) => b.on('message', (_t, p) => resolve(p.toString())));
     await b.subscribeAsync(CATALOGUE_TOPIC, { qos: 1 });
     expect(await got).toBe('{"v":1,"ts":1,"services":[]}');
@@ -99,11 +101,33 @@ describe('embedded broker auth', () => {
     expect(a.connected).toBe(true);
   });
 
-  it('sees new and removed credentials without a restart', async () => {
-    const pass = await addAgent(store, 'pop-new');
+  it('sees new and removed credentials without a restart (in memory: no SQLite read per connect)', async () => {
+    const pass = await enrolment.add('pop-new');
     expect(await refused('pop-new', pass)).toBe('connected');
-    removeAgent(store, 'pop-new');
+    expect(enrolment.remove('pop-new')).toBe(true);
+    expect(store.getCredentials('pop-new')).toBeUndefined();
     expect(await refused('pop-new', pass)).toBe('bad credentials');
+    // Written behind the daemon's back: not seen until the next start (the CLI goes through the admin API).
+    const direct = await addAgent(store, 'pop-direct');
+    expect(await refused('pop-direct', direct)).toBe('bad credentials');
+  });
+
+  it('disconnectAgent closes the agent, drops its last will and clears its retained topics', async () => {
+    const pass = await enrolment.add('pop-gone');
+    const c = await mqtt.connectAsync(url, {
+      username: 'pop-gone', password: pass, reconnectPeriod: 0,
+      will: { topic: 'vantage/v1/agents/pop-gone/status', payload: Buffer.from('{"v":1,"agent":"pop-gone","state":"offline","ts":1}'), qos: 1, retain: true },
+    });
+    clients.push(c);
+    await c.publishAsync('vantage/v1/agents/pop-gone/status', '{"v":1,"agent":"pop-gone","state":"online","ts":2}', { qos: 1, retain: true });
+    const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+    enrolment.remove('pop-gone');
+    expect(await bus.disconnectAgent('pop-gone')).toBe(1);
+    await closed;
+    await sleep(200);
+    const statuses = received.filter((m) => m.topic === 'vantage/v1/agents/pop-gone/status').map((m) => m.payload);
+    expect(statuses).toEqual(['{"v":1,"agent":"pop-gone","state":"online","ts":2}', '']);
+    expect(await refused('pop-gone', pass)).toBe('bad credentials');
   });
 
   it('ACL rules as a table', () => {
@@ -135,7 +159,7 @@ describe('embedded broker over TLS (mqtts)', () => {
     writeFileSync(cert, certs.cert);
     writeFileSync(key, certs.key);
     const tlsBus = createEmbeddedBroker({
-      mqtt: { listen: '127.0.0.1:0', tls: { cert, key } }, authRequired: true, store, log: silentLogger(), onMessage: () => undefined,
+      mqtt: { listen: { host: '127.0.0.1', port: 0 }, tls: { cert, key } }, authRequired: true, store, log: silentLogger(), onMessage: () => undefined,
     });
     await tlsBus.start();
     try {

@@ -9,7 +9,7 @@ import { createSelector, type Selector } from '../../selector/selector.js';
 import { agentTopic } from '../../shared/protocol.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
 import { queryA } from './dns-client.js';
-import { announce, metrics, result, selectorConfig, SERVICE, until } from './fixtures.js';
+import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 let certs: TestCerts;
 let broker: Aedes;

@@ -1,68 +1,51 @@
-// Ingest rejections, counted per reason: a real embedded aedes broker, a real
-// mqtt.js publisher sending bad payloads, a real SQLite store.
+// Ingest rejections, counted per reason, through the selector as it is wired for
+// production (createSelector): its embedded aedes broker, a real mqtt.js publisher
+// sending bad payloads, its SQLite store, and DNS answers read back over UDP. The
+// not_enrolled case needs a broker that lets an unenrolled agent in: a real Mosquitto
+// (external broker mode, anonymous allowed) in front of a selector with auth required.
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
-import { createEmbeddedBroker } from '../../selector/mqtt/embedded-broker.js';
-import type { MessageBus } from '../../selector/mqtt/bus.js';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
-import { Freshness } from '../../selector/ranking/freshness.js';
-import { createIngest, type Ingest } from '../../selector/mqtt/ingest.js';
-import { RankEngine } from '../../selector/ranking/engine.js';
-import { ResultWriter } from '../../selector/store/results.js';
-import { Store } from '../../selector/store/store.js';
-import { silentLogger } from '../../shared/log.js';
+import type { IngestCounters } from '../../selector/mqtt/ingest.js';
+import { createSelector, type Selector } from '../../selector/selector.js';
+import type { Store } from '../../selector/store/store.js';
 import { agentTopic } from '../../shared/protocol.js';
-import { metrics, result, selectorConfig, SERVICE, until } from './fixtures.js';
+import { metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
+import { queryA } from './dns-client.js';
 
-const cfg = selectorConfig();
-let store: Store;
-let writer: ResultWriter;
-let ingest: Ingest;
-let bus: MessageBus;
+let sel: Selector;
 let client: MqttClient;
-let engine: RankEngine;
-const table = new MemoryAnswerTable();
+const counters = (): IngestCounters => sel.ingestCounters() as IngestCounters;
+const store = (): Store => sel.store() as Store;
 
 beforeAll(async () => {
-  store = new Store(cfg.db);
-  store.syncConfigServices(cfg.services);
-  writer = new ResultWriter(store);
-  engine = new RankEngine({ ranking: cfg.ranking, table, event: (e) => writer.addEvent(e) });
-  engine.setServices(store.loadServices());
-  const freshness = new Freshness(cfg.ranking.staleIntervals);
-  ingest = createIngest({
-    store, writer, engine, freshness, authRequired: false, log: silentLogger(),
-    onAnnounce: () => undefined,
-    onAgentActivity: () => engine.setFresh(new Set([...freshness.evaluate(Date.now()).states].filter(([, s]) => s === 'fresh').map(([a]) => a))),
-  });
-  bus = createEmbeddedBroker({ mqtt: cfg.mqtt, authRequired: false, store, onMessage: ingest.handle, log: silentLogger() });
-  await bus.start();
-  const addr = bus.address();
-  client = await mqtt.connectAsync(`mqtt://127.0.0.1:${addr?.port}`, { reconnectPeriod: 0 });
+  sel = createSelector(selectorConfig());
+  await sel.start();
+  client = await mqtt.connectAsync(`mqtt://127.0.0.1:${sel.mqttAddress()?.port}`, { reconnectPeriod: 0 });
 });
 
 afterAll(async () => {
   await client?.endAsync();
-  await bus?.close();
-  engine?.close();
-  writer?.close();
-  store?.close();
+  await sel?.close();
 });
 
 const M = (agent: string) => agentTopic(agent, 'metrics');
 const now = Date.now();
 
 describe('ingest over a real broker', () => {
-  it('accepts a good metrics message and ranks it', async () => {
+  it('accepts a good metrics message, stores it, ranks it and answers DNS with it', async () => {
+    await client.publishAsync(agentTopic('pop-a', 'announce'), JSON.stringify({ v: 1, agent: 'pop-a', pop: 'A', addresses: [], prefixes: ['198.51.100.0/24'], resolvers: [], ts: now }), { qos: 1 });
     await client.publishAsync(M('pop-a'), metrics('pop-a', 1, [result('us-east', 50), result('eu-west', 20), result('ap-south', 30)]), { qos: 1 });
-    await until(() => ingest.counters.accepted.metrics === 1, 5000, 'metrics accepted');
-    expect(table.getAnswer(SERVICE, 'pop-a')?.addresses).toEqual(['127.2.0.2', '127.2.0.3', '127.2.0.1']);
-    expect(table.getAnswer(SERVICE, DEFAULT_KEY)?.addresses).toEqual(['127.2.0.2', '127.2.0.3', '127.2.0.1']);
-    writer.flush(true);
-    const n = store.db.prepare('SELECT COUNT(*) AS n FROM results').get() as { n: number };
+    await until(() => counters().accepted.metrics === 1, 5000, 'metrics accepted');
+    expect(sel.table.getAnswer(SERVICE, 'pop-a')?.addresses).toEqual(['127.2.0.2', '127.2.0.3', '127.2.0.1']);
+    expect(sel.table.getAnswer(SERVICE, DEFAULT_KEY)?.addresses).toEqual(['127.2.0.2', '127.2.0.3', '127.2.0.1']);
+    const reply = await queryA('127.0.0.1', sel.dnsAddresses()[0]?.port as number, SERVICE, { ip: '198.51.100.0', length: 24 });
+    expect(reply.addresses).toEqual(['127.2.0.2', '127.2.0.3', '127.2.0.1']);
+    sel.flush();
+    const n = store().db.prepare('SELECT COUNT(*) AS n FROM results').get() as { n: number };
     expect(n.n).toBe(3);
-    const roll = store.db.prepare(`SELECT samples, failures, total_sum FROM rollups WHERE site = 'eu-west'`).get();
+    const roll = store().db.prepare(`SELECT samples, failures, total_sum FROM rollups WHERE site = 'eu-west'`).get();
     expect(roll).toEqual({ samples: 1, failures: 0, total_sum: 20 });
   });
 
@@ -73,6 +56,7 @@ describe('ingest over a real broker', () => {
     { reason: 'schema', topic: M('pop-a'), payload: metrics('pop-a', 12, [result('us-east', -5)]) },
     { reason: 'agent_mismatch', topic: M('pop-a'), payload: metrics('pop-b', 13, []) },
     { reason: 'future_ts', topic: M('pop-a'), payload: metrics('pop-a', 14, [], { ts: now + 3_600_000 }) },
+    { reason: 'old_ts', topic: M('pop-a'), payload: metrics('pop-a', 15, [], { ts: now - 49 * 3_600_000 }) },
     { reason: 'oversize', topic: M('pop-a'), payload: Buffer.alloc(4 * 1024 * 1024 + 1, 0x20) },
     { reason: 'topic', topic: 'vantage/v1/agents/pop-a/other', payload: '{}' },
     { reason: 'stale_seq', topic: M('pop-a'), payload: metrics('pop-a', 1, [result('us-east', 50)]) },
@@ -81,9 +65,9 @@ describe('ingest over a real broker', () => {
     for (const c of cases) await client.publishAsync(c.topic, c.payload, { qos: 1 });
     const want: Record<string, number> = {};
     for (const c of cases) want[c.reason] = (want[c.reason] ?? 0) + 1;
-    await until(() => Object.values(ingest.counters.rejected).reduce((a, b) => a + (b ?? 0), 0) >= cases.length, 5000, 'rejections');
-    expect(ingest.counters.rejected).toEqual(want);
-    expect(ingest.counters.accepted.metrics).toBe(1);
+    await until(() => Object.values(counters().rejected).reduce((a, b) => a + (b ?? 0), 0) >= cases.length, 5000, 'rejections');
+    expect(counters().rejected).toEqual(want);
+    expect(counters().accepted.metrics).toBe(1);
   });
 
   it('drops results for unknown services/sites and impossible values, keeps the rest', async () => {
@@ -94,29 +78,39 @@ describe('ingest over a real broker', () => {
       result('eu-west', 40, { address: '127.2.0.99' }),
       result('ap-south', 10, { ttfbMs: 30 }),
     ]), { qos: 1 });
-    await until(() => ingest.counters.accepted.metrics === 2, 5000, 'second metrics');
-    expect(ingest.counters.resultsRejected).toEqual({ unknown_service: 1, unknown_site: 1, address_mismatch: 1, impossible: 1 });
-    expect(ingest.counters.results).toBe(4);
-  });
-
-  it('rejects agents without credentials when auth is on (not_enrolled)', () => {
-    const strict = createIngest({
-      store, writer, engine: new RankEngine({ ranking: cfg.ranking, table: new MemoryAnswerTable(), event: () => undefined }),
-      freshness: new Freshness(3), authRequired: true, log: silentLogger(), onAnnounce: () => undefined, onAgentActivity: () => undefined,
-    });
-    strict.handle(M('pop-z'), Buffer.from(metrics('pop-z', 1, [])));
-    expect(strict.counters.rejected).toEqual({ not_enrolled: 1 });
+    await until(() => counters().accepted.metrics === 2, 5000, 'second metrics');
+    expect(counters().resultsRejected).toEqual({ unknown_service: 1, unknown_site: 1, address_mismatch: 1, impossible: 1 });
+    expect(counters().results).toBe(4);
   });
 
   it('keeps per-agent order under backpressure: a burst beyond the queue high-water mark loses nothing to stale_seq', async () => {
-    const before = ingest.counters.accepted.metrics;
+    const before = counters().accepted.metrics;
     const results = Array.from({ length: 200 }, () => result('us-east', 10));
     const burst = Array.from({ length: 800 }, (_, i) =>
       client.publishAsync(M('pop-burst'), metrics('pop-burst', 1000 + i, results), { qos: 1 }));
     await Promise.all(burst);
-    const staleBefore = ingest.counters.rejected.stale_seq ?? 0;
-    await until(() => ingest.counters.accepted.metrics - before + (ingest.counters.rejected.stale_seq ?? 0) - staleBefore === 800, 20_000, 'burst handled');
-    expect((ingest.counters.rejected.stale_seq ?? 0) - staleBefore).toBe(0);
-    expect(ingest.counters.accepted.metrics - before).toBe(800);
+    const staleBefore = counters().rejected.stale_seq ?? 0;
+    await until(() => counters().accepted.metrics - before + (counters().rejected.stale_seq ?? 0) - staleBefore === 800, 100_000, 'burst handled');
+    expect((counters().rejected.stale_seq ?? 0) - staleBefore).toBe(0);
+    expect(counters().accepted.metrics - before).toBe(800);
+  }, 120_000);
+});
+
+describe('ingest with auth required behind an external broker', () => {
+  it('rejects an agent the broker let in but the selector never enrolled (not_enrolled)', async () => {
+    const broker = await startMosquitto();
+    const strict = createSelector(selectorConfig({ mqtt: { url: broker.url }, auth: { agents: 'required' } }));
+    try {
+      await strict.start();
+      const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+      await c.publishAsync(M('pop-z'), metrics('pop-z', 1, [result('us-east', 10)]), { qos: 1 });
+      await c.endAsync();
+      await until(() => strict.ingestCounters()?.rejected.not_enrolled === 1, 5000, 'not_enrolled');
+      expect(strict.ingestCounters()?.accepted.metrics).toBe(0);
+      expect(strict.table.getAnswer(SERVICE, 'pop-z')?.key).toBe(DEFAULT_KEY);
+    } finally {
+      await strict.close();
+      await broker.stop();
+    }
   });
 });

@@ -1,6 +1,8 @@
 // External broker mode: a real Mosquitto with a password file made by
 // `mosquitto_passwd -b` and exactly the ACL shipped in systemd/mosquitto.acl.
-import { resolve } from 'node:path';
+import { copyFileSync, mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +13,7 @@ import { agentTopic, CATALOGUE_TOPIC } from '../../shared/protocol.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { freeTcpPort } from '../helpers/net.js';
 import { queryA } from './dns-client.js';
-import { announce, metrics, result, selectorConfig, SERVICE, until } from './fixtures.js';
+import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const ACL = resolve(__dirname, '../../systemd/mosquitto.acl');
 let broker: MosquittoHandle;
@@ -75,6 +77,31 @@ describe('external Mosquitto mode', () => {
     const got = new Promise<string>((res) => fresh.on('message', (_t, p) => res(p.toString())));
     await fresh.subscribeAsync(CATALOGUE_TOPIC, { qos: 1 });
     expect(JSON.parse(await got).services).toHaveLength(1);
+  });
+
+  it('regression: the ACL of a checkout inside a mode-0700 directory still loads (Mosquitto runs as its own user)', async () => {
+    const privateDir = mkdtempSync(join(tmpdir(), 'vantage-checkout-'));
+    expect(statSync(privateDir).mode & 0o777).toBe(0o700);
+    const aclFile = join(privateDir, 'mosquitto.acl');
+    copyFileSync(ACL, aclFile);
+    const users = { 'vantage-selector': 'pw-selector-123', 'pop-nyc': 'pw-nyc-123' };
+    const other = await startMosquitto({ users, aclFile });
+    try {
+      const selector = await mqtt.connectAsync(other.url, { username: 'vantage-selector', password: users['vantage-selector'], reconnectPeriod: 0 });
+      const seen: string[] = [];
+      selector.on('message', (topic) => seen.push(topic));
+      await selector.subscribeAsync('vantage/v1/#', { qos: 1 });
+      const c = await mqtt.connectAsync(other.url, { username: 'pop-nyc', password: users['pop-nyc'], reconnectPeriod: 0 });
+      // The shipped ACL is in force: another agent's topic is dropped, the agent's own arrives after it.
+      await c.publishAsync(agentTopic('pop-lon', 'metrics'), 'x', { qos: 1 });
+      await c.publishAsync(agentTopic('pop-nyc', 'metrics'), 'x', { qos: 1 });
+      await until(() => seen.length > 0, 5000, 'the allowed publish');
+      expect(seen).toEqual([agentTopic('pop-nyc', 'metrics')]);
+      await c.endAsync();
+      await selector.endAsync();
+    } finally {
+      await other.stop();
+    }
   });
 
   it('Mosquitto refuses a wrong password', async () => {

@@ -4,8 +4,10 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SCHEMA_SQL } from '../../selector/store/schema.js';
 import { ResultWriter, type StoredResult } from '../../selector/store/results.js';
-import { Store, type ServiceRecord } from '../../selector/store/store.js';
-import { selectorConfig, SERVICE, tmpDb } from './fixtures.js';
+import { BUSY_TIMEOUT_MS, Store, type ServiceRecord } from '../../selector/store/store.js';
+import { queryEvents } from '../../selector/store/events-query.js';
+import { queryMetrics } from '../../selector/store/metrics-query.js';
+import { selectorConfig, SERVICE, tmpDb } from '../helpers/fixtures.js';
 
 const open: Store[] = [];
 afterEach(() => {
@@ -89,6 +91,59 @@ describe('store', () => {
     w.close();
     expect(s.getAgent('pop-a')).toMatchObject({ lastSeq: 41, intervalS: 10, lastSeen: 1234, enrolled: false });
     expect(s.listEvents(0)).toEqual([{ ts: 5, kind: 'site_down', agent: 'pop-a', service: SERVICE, site: 'us-east', detail: { streak: -2 } }]);
+  });
+
+  it('busy_timeout is set once, by mode: the daemon fails fast, a CLI writer waits, and nothing overrides it', () => {
+    const path = tmpDb();
+    const daemon = store(path);
+    new ResultWriter(daemon).close();
+    expect(daemon.db.pragma('busy_timeout', { simple: true })).toBe(BUSY_TIMEOUT_MS.daemon);
+    const tool = new Store(path, 'tool');
+    open.push(tool);
+    expect(tool.db.pragma('busy_timeout', { simple: true })).toBe(BUSY_TIMEOUT_MS.tool);
+    expect(BUSY_TIMEOUT_MS.daemon).toBeLessThan(BUSY_TIMEOUT_MS.tool);
+  });
+
+  it('the read-only store (--db) reads everything and refuses every write, changing nothing', () => {
+    const path = tmpDb();
+    const w = store(path);
+    w.syncConfigServices(selectorConfig().services);
+    w.recordAnnounce('pop-a', 'A', { addresses: [], prefixes: ['198.51.100.0/24'], resolvers: [] }, ['198.51.100.0/24'], 1000);
+    w.addEvent({ ts: Date.now(), kind: 'agent_online', agent: 'pop-a' });
+    const ro = new Store(path, 'readonly');
+    open.push(ro);
+    expect(ro.listServices().map((x) => x.name)).toEqual([SERVICE]);
+    expect(ro.listPrefixes()).toEqual([{ prefix: '198.51.100.0/24', agent: 'pop-a', source: 'announced' }]);
+    expect(queryEvents(ro, 0).map((e) => e.kind)).toEqual(['agent_online']);
+    expect(queryMetrics(ro, { sinceMs: 0, nowMs: Date.now() }).rows).toEqual([]);
+    const writes: [string, () => unknown][] = [
+      ['addEvent', () => ro.addEvent({ ts: 1, kind: 'x' })],
+      ['drainSite', () => ro.drainSite(SERVICE, 'us-east', true)],
+      ['removeAgent', () => ro.removeAgent('pop-a')],
+      ['setCredentials', () => ro.setCredentials('pop-b', Buffer.alloc(32), Buffer.alloc(16))],
+      ['removeService', () => ro.removeService(SERVICE)],
+      ['addAdminPrefix', () => ro.addAdminPrefix('192.0.2.0/24', 'pop-a')],
+    ];
+    for (const [what, write] of writes) expect(write, what).toThrow(/open read-only/);
+    // Below the store too: SQLite itself refuses (the connection is opened read-only).
+    expect(() => ro.db.exec('DELETE FROM events')).toThrow(/readonly/);
+    expect(w.listEvents(0)).toHaveLength(1);
+    expect(w.getAgent('pop-a')).toBeDefined();
+    expect(w.listServices()[0]?.sites.every((x) => !x.drained)).toBe(true);
+    expect(() => new Store(`${path}.missing`, 'readonly')).toThrow(/cannot open database/);
+  });
+
+  it('operator drains are kept in admin_drains and survive a config re-sync', () => {
+    const path = tmpDb();
+    const cfg = selectorConfig();
+    const s = store(path);
+    s.syncConfigServices(cfg.services);
+    expect(s.drainSite(SERVICE, 'eu-west', true)).toBe(true);
+    expect(s.drainSite(SERVICE, 'nowhere', true)).toBe(false);
+    s.syncConfigServices(cfg.services);
+    expect(s.loadServices()[0]?.sites.find((x) => x.id === 'eu-west')?.drained).toBe(false);
+    s.applyDrains();
+    expect(s.loadServices()[0]?.sites.find((x) => x.id === 'eu-west')?.drained).toBe(true);
   });
 
   it('keeps dual-stack addresses, answerSet, ttlUnsettled and the probed address; an older file gains the columns', () => {

@@ -22,7 +22,9 @@ function message(fn: () => unknown): string {
 describe('selector config', () => {
   it('fills defaults and freezes', () => {
     const cfg = parseSelectorConfig(base);
-    expect(cfg.dns.listen).toEqual(['127.0.0.1:5353']);
+    expect(cfg.dns.listen).toEqual([{ host: '127.0.0.1', port: 5353 }]);
+    expect(cfg.mqtt.listen).toEqual({ host: '127.0.0.1', port: 1883 });
+    expect(cfg.http.listen).toEqual({ host: '127.0.0.1', port: 8053 });
     expect(cfg.services[0]?.ttl).toBe(30);
     expect(cfg.services[0]?.probe.port).toBe(80);
     expect(cfg.ranking.hysteresisPct).toBe(10);
@@ -32,12 +34,17 @@ describe('selector config', () => {
   it.each([
     [{ ...base, dns: { zones, listen: ['127.0.0.1'] } }, /^dns\.listen\[0\]: expected host:port/],
     [{ ...base, dns: { zones, listen: ['[::1]:99999'] } }, /^dns\.listen\[0\]/],
+    [{ ...base, dns: { zones, listen: ['127.0.0.1:53', '::1:53'] } }, /^dns\.listen\[1\]: expected host:port \(IPv6 as \[addr\]:port\)$/],
+    [{ ...base, dns: { zones, listen: ['localhost:53'] } }, /^dns\.listen\[0\]: expected host:port/],
+    [{ ...base, mqtt: { listen: 1883 } }, /^mqtt\.listen: /],
+    [{ ...base, http: { listen: '127.0.0.1:' } }, /^http\.listen: expected host:port \(IPv6 as \[addr\]:port\)$/],
     [{ ...base, bogus: true }, /^bogus: unknown key/],
     [{ ...base, listen: ['x'] }, /^listen: was removed; use dns\.listen/],
     [{ ...base, services: [{ name: 'www.other.test' }] }, /^services\[0\]\.name: .*not inside any dns\.zones/],
     [{ ...base, services: [{ name: 'www.example.test', policy: 'random' }] }, /^services\[0\]\.policy/],
     [{ ...base, services: [{ name: 'www.example.test', sites: [{ id: 'a', address: '127.2.0.1' }, { id: 'a', address: '127.2.0.2' }] }] }, /^services\[0\]\.sites\[1\]\.id: duplicate/],
-    [{ ...base, http: { listen: '0.0.0.0:8053' } }, /^http\.token: required/],
+    [{ ...base, http: { listen: '0.0.0.0:8053' } }, /^http\.token: required when http\.listen \(0\.0\.0\.0:8053\) is not loopback$/],
+    [{ ...base, http: { listen: '[::]:8053' } }, /^http\.token: required when http\.listen \(\[::\]:8053\) is not loopback$/],
     [{ ...base, auth: { agents: 'maybe' } }, /^auth\.agents/],
     [{ ...base, ranking: { hysteresisPct: -1 } }, /^ranking\.hysteresisPct/],
     [{ ...base, services: [{ name: 'www.example.test', sites: [{ id: 'a' }] }] }, /^services\[0\]\.sites\[0\]\.address: required \(or addresses\)/],
@@ -58,11 +65,18 @@ describe('selector config', () => {
     expect(cfg.services[0]?.ttlUnsettled).toBeUndefined();
   });
 
+  it('parses host:port once into {host, port} (IPv6 in brackets, port 0 allowed)', () => {
+    const cfg = parseSelectorConfig({ ...base, dns: { zones, listen: ['127.0.0.1:53', '[::1]:0', '[2001:db8::1]:65535'] }, http: { listen: '[::1]:8053' } });
+    expect(cfg.dns.listen).toEqual([{ host: '127.0.0.1', port: 53 }, { host: '::1', port: 0 }, { host: '2001:db8::1', port: 65535 }]);
+    expect(cfg.http.listen).toEqual({ host: '::1', port: 8053 });
+    expect(Object.isFrozen(cfg.dns.listen[0])).toBe(true);
+  });
+
   it('loads YAML and applies overrides', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vantage-cfg-'));
     const file = join(dir, 'selector.yaml');
     writeFileSync(file, 'dns:\n  zones: [{ name: example.test, ns: [ns1.example.test], hostmaster: h.example.test }]\n');
-    expect(loadSelectorConfig(file, { 'dns.listen': ['127.0.0.1:0'] }).dns.listen).toEqual(['127.0.0.1:0']);
+    expect(loadSelectorConfig(file, { 'dns.listen': ['127.0.0.1:0'] }).dns.listen).toEqual([{ host: '127.0.0.1', port: 0 }]);
     writeFileSync(file, 'dns: [\n');
     expect(message(() => loadSelectorConfig(file))).toMatch(/YAML syntax error at line/);
     expect(message(() => loadSelectorConfig(join(dir, 'missing.yaml')))).toMatch(/cannot read config file .*ENOENT/);
@@ -75,6 +89,8 @@ describe('agent config', () => {
     expect(cfg.intervalS).toBe(10);
     expect(cfg.concurrency).toBe(32);
     expect(cfg.resolvers).toBe('auto');
+    expect(cfg.http.listen).toBeUndefined();
+    expect(parseAgentConfig({ id: 'pop-nyc', mqtt: { url: 'mqtt://127.0.0.1:1883' }, http: { listen: '127.0.0.1:9100' } }).http.listen).toEqual({ host: '127.0.0.1', port: 9100 });
   });
 
   it.each([
@@ -84,6 +100,7 @@ describe('agent config', () => {
     [{ id: 'pop', mqtt: { url: 'mqtt://127.0.0.1' }, bindAddress: 'nyc' }, /^bindAddress/],
     [{ id: 'pop', mqtt: { url: 'mqtt://127.0.0.1' }, prefixes: ['198.51.100.0/40'] }, /^prefixes\[0\]/],
     [{ id: 'pop', mqtt: { url: 'mqtt://127.0.0.1' }, interval: 5 }, /^interval: was removed; use intervalS/],
+    [{ id: 'pop', mqtt: { url: 'mqtt://127.0.0.1' }, http: { listen: ':9100' } }, /^http\.listen: expected host:port \(IPv6 as \[addr\]:port\)$/],
   ])('rejects %j', (raw, expected) => {
     expect(message(() => parseAgentConfig(raw))).toMatch(expected);
   });

@@ -17,7 +17,7 @@ import { createAgent, type Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { freeTcpPort } from '../helpers/net.js';
-import { selectorConfig, until } from '../selector/fixtures.js';
+import { selectorConfig, until } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
 const DUAL = 'dual.example.test';

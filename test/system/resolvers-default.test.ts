@@ -14,7 +14,7 @@ import { createSelector, type Selector } from '../../selector/selector.js';
 import { agentTopic } from '../../shared/protocol.js';
 import { startNamed, type NamedHandle } from '../helpers/named.js';
 import { startUnbound, type UnboundHandle } from '../helpers/unbound.js';
-import { announce, metrics, result, selectorConfig, SERVICE, SITES, until } from '../selector/fixtures.js';
+import { announce, metrics, result, selectorConfig, SERVICE, SITES, until } from '../helpers/fixtures.js';
 
 const ORDERED = 'ordered.example.test';
 const BEST = { 'pop-a': '127.2.0.1', 'pop-b': '127.2.0.2' } as const;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { agentTopic } from '../../shared/protocol.js';
 import { startUnbound, type UnboundHandle } from '../helpers/unbound.js';
-import { announce, metrics, result, selectorConfig, SERVICE, until } from '../selector/fixtures.js';
+import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 // Clients: the resolver sees their loopback source addresses and sends them on as ECS /24s.
 const CLIENT_A = '127.1.1.10';

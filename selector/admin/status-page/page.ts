@@ -18,12 +18,18 @@ td.first{font-weight:700} .state{font-size:11px;padding:1px 6px;border-radius:8p
 .online{background:#d7f5df;color:#135c2b}.stale{background:#fff0c2;color:#6b5200}.offline{background:#f8d7da;color:#7a1020}
 .legend span{display:inline-block;padding:2px 8px;margin-right:4px;border-radius:3px;font-size:12px}
 tr.default td{background:#fafbfc;font-style:italic} tr.inactive td{opacity:.55}
+#ranges button{font:inherit;padding:3px 10px;margin-right:4px;border:1px solid #c9ced8;background:#fff;border-radius:4px;cursor:pointer}
+#ranges button.on{background:#1d2330;color:#fff;border-color:#1d2330} .timeline{background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08);margin-bottom:16px;overflow-x:auto}
 </style></head>
 <body>
 <h1>Vantage selector</h1>
 <div class="meta">Median total latency of successful probes in the ranking window, per agent (POP) × site. Refreshes every 2 s. <span id="updated"></span> <span id="error" class="err"></span></div>
 <div class="legend" id="legend"></div>
 <div id="services"></div>
+<h2>Timelines</h2>
+<div class="meta">Per POP: each site's latency (log scale), the first choice as a band under the lines, site down/up (triangles) and first-choice changes (dashed) — hover a marker for its evidence.</div>
+<div id="ranges"><button data-ms="900000">15 min</button><button data-ms="3600000" class="on">1 h</button><button data-ms="21600000">6 h</button><button data-ms="86400000">24 h</button></div>
+<div id="timelines"></div>
 <script>
 (function(){
   var token = (location.hash.match(/token=([^&]+)/) || [])[1];
@@ -72,7 +78,43 @@ tr.default td{background:#fafbfc;font-style:italic} tr.inactive td{opacity:.55}
       .then(function(d){ document.getElementById('error').textContent = ''; render(d); },
             function(e){ document.getElementById('error').textContent = 'cannot reach the selector: ' + e.message; });
   }
-  legend(); refresh(); setInterval(refresh, 2000);
+  // Timelines: JSON (kept on window.vantageTimelines for tools and tests) and the
+  // server-rendered SVG per service, refreshed every 10 s and when the range changes.
+  var rangeMs = 3600000, services = [];
+  window.vantageTimelines = {};
+  function get(path, type){
+    return fetch(path, { headers: token ? { authorization: 'Bearer ' + decodeURIComponent(token) } : {} })
+      .then(function(r){ if (!r.ok) throw new Error('HTTP ' + r.status); return type === 'json' ? r.json() : r.text(); });
+  }
+  function timelines(){
+    var box = document.getElementById('timelines');
+    var width = Math.max(300, Math.min(1400, box.clientWidth || 900));
+    services.forEach(function(name){
+      var id = 'tl-' + name.replace(/[^a-z0-9]/gi, '_');
+      var el = document.getElementById(id);
+      if (!el) { el = document.createElement('div'); el.id = id; el.className = 'timeline'; box.appendChild(el); }
+      var q = '?service=' + encodeURIComponent(name) + '&sinceMs=' + rangeMs + '&width=' + width;
+      Promise.all([get('/api/timeline' + q, 'json'), get('/api/timeline.svg' + q, 'text')]).then(function(r){
+        window.vantageTimelines[name] = r[0];
+        el.innerHTML = '<h3 style="margin:8px">' + esc(name) + '</h3>' + r[1];
+        el.setAttribute('data-loaded', String(rangeMs));
+      }, function(e){ document.getElementById('error').textContent = 'timeline: ' + e.message; });
+    });
+  }
+  document.getElementById('ranges').addEventListener('click', function(e){
+    var ms = e.target && e.target.getAttribute('data-ms');
+    if (!ms) return;
+    rangeMs = Number(ms);
+    [].forEach.call(document.querySelectorAll('#ranges button'), function(b){ b.className = b === e.target ? 'on' : ''; });
+    timelines();
+  });
+  var firstRender = render;
+  render = function(data){
+    firstRender(data);
+    var names = data.services.map(function(s){ return s.name; });
+    if (names.join() !== services.join()) { services = names; timelines(); }
+  };
+  legend(); refresh(); setInterval(refresh, 2000); setInterval(timelines, 10000);
 })();
 </script>
 </body></html>

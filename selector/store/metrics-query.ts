@@ -2,7 +2,7 @@
 // samples, availability, failures by class, p50/p90 of totalMs and ttfbMs (successful
 // probes), and a per-bucket median series for the sparkline. The same function
 // serves the admin API and `--db` mode, so both print the same numbers.
-import type { Db } from './read-model.js';
+import type { Store } from './store.js';
 
 export interface MetricsFilter {
   agent?: string | undefined;
@@ -51,7 +51,8 @@ interface Acc {
   buckets: { times: number[]; fails: number }[];
 }
 
-export function queryMetrics(db: Db, f: MetricsFilter): MetricsReport {
+/** One statement per filter combination (at most 8), each prepared once by the store. */
+export function queryMetrics(store: Store, f: MetricsFilter): MetricsReport {
   const n = f.buckets ?? 24;
   const span = Math.max(1, f.nowMs - f.sinceMs);
   const bucketMs = span / n;
@@ -59,7 +60,7 @@ export function queryMetrics(db: Db, f: MetricsFilter): MetricsReport {
   if (f.agent) where.push('agent = @agent');
   if (f.service) where.push('service = @service');
   if (f.site) where.push('site = @site');
-  const stmt = db.prepare(`SELECT agent, service, site, ts, ok, ttfb_ms, total_ms, error FROM results WHERE ${where.join(' AND ')} ORDER BY agent, service, site, ts`);
+  const stmt = store.prep(`SELECT agent, service, site, ts, ok, ttfb_ms, total_ms, error FROM results WHERE ${where.join(' AND ')} ORDER BY agent, service, site, ts`);
   const acc = new Map<string, Acc>();
   for (const r of stmt.iterate({ since: f.sinceMs, agent: f.agent, service: f.service, site: f.site }) as Iterable<Record<string, unknown>>) {
     const key = `${r.agent}\0${r.service}\0${r.site}`;

@@ -2,7 +2,7 @@
 // online/stale/offline) with the evidence for each entry, read back from the raw
 // results around the event: the failed/successful probes that tripped a site, the
 // last metrics before an agent went stale, the hysteresis arithmetic of a switch.
-import type { Db } from './read-model.js';
+import type { Store } from './store.js';
 
 export interface EventView {
   ts: number;
@@ -21,11 +21,19 @@ function fmtMs(ms: unknown): string {
   return typeof ms === 'number' ? `${Math.round(ms * 10) / 10} ms` : 'n/a';
 }
 
-export function queryEvents(db: Db, sinceMs: number, limit = 1000): EventView[] {
-  const events = db.prepare('SELECT * FROM events WHERE ts >= ? ORDER BY ts, id LIMIT ?').all(sinceMs, limit) as Row[];
-  const probes = db.prepare('SELECT ts, ok, error, total_ms FROM results WHERE agent = ? AND service = ? AND site = ? AND ts <= ? ORDER BY ts DESC LIMIT 3');
-  const lastMetrics = db.prepare('SELECT MAX(ts) AS ts FROM results WHERE agent = ? AND ts <= ?');
-  const interval = db.prepare('SELECT interval_s FROM agents WHERE id = ?');
+const SQL = {
+  events: 'SELECT * FROM events WHERE ts >= ? ORDER BY ts, id LIMIT ?',
+  probes: 'SELECT ts, ok, error, total_ms FROM results WHERE agent = ? AND service = ? AND site = ? AND ts <= ? ORDER BY ts DESC LIMIT 3',
+  lastMetrics: 'SELECT MAX(ts) AS ts FROM results WHERE agent = ? AND ts <= ?',
+  interval: 'SELECT interval_s FROM agents WHERE id = ?',
+} as const;
+
+/** The decision log since `sinceMs` with one line of evidence per entry (admin API and --db mode). */
+export function queryEvents(store: Store, sinceMs: number, limit = 1000): EventView[] {
+  const events = store.prep(SQL.events).all(sinceMs, limit) as Row[];
+  const probes = store.prep(SQL.probes);
+  const lastMetrics = store.prep(SQL.lastMetrics);
+  const interval = store.prep(SQL.interval);
   return events.map((e) => {
     const detail = e.detail ? JSON.parse(e.detail as string) as Record<string, unknown> : null;
     const agent = (e.agent as string | null) ?? null;
