@@ -8,7 +8,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../selector/store/store.js';
-import { cli, dig, ensureBuilt, SERVICE, SITES, startDaemon, writeConfig, type Daemon } from './helpers.js';
+import { dig } from './helpers.js';
+import { SERVICE, SITES, writeConfig } from '../helpers/fixtures.js';
+import { cli, ensureBuilt, startDaemon, type Daemon } from '../helpers/selector-process.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

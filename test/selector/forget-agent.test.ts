@@ -8,7 +8,7 @@ import { ClientMapFeeder } from '../../selector/mapping/feeder.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { RankEngine } from '../../selector/ranking/engine.js';
 import { Freshness } from '../../selector/ranking/freshness.js';
-import { selectorConfig, SERVICE, SITES } from './fixtures.js';
+import { selectorConfig, SERVICE, SITES } from '../helpers/fixtures.js';
 
 const ADDR = Object.fromEntries(SITES.map((s) => [s.id, s.address]));
 
