@@ -241,6 +241,7 @@ export class RankEngine {
   forgetAgent(agent: string): void {
     const had = this.windows.delete(agent);
     const wasFresh = this.fresh.delete(agent);
+    for (const k of [...this.stateAt.keys()]) if (k.startsWith(`${agent} `)) this.stateAt.delete(k);
     for (const [name, byKey] of this.rankings) {
       if ((!byKey.delete(agent) && !had) || !this.services.has(name)) continue;
       this.deps.table.retainKeys(name, new Set([...byKey.keys()].filter((k) => k !== DEFAULT_KEY)));
