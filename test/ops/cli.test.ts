@@ -165,6 +165,7 @@ describe('vantage-selector operator commands (live selector)', () => {
       [['events', '--since', 'soon', ...cfg], 2, /^vantage-selector: --since: expected a duration/],
       [['explain', SERVICE, ...cfg], 2, /^vantage-selector: required option '--client <ip>' not specified\n$/],
       [['explain', SERVICE, '--client', '300.1.1.1', ...cfg], 2, /^vantage-selector: --client: not an IP address or prefix: "300\.1\.1\.1"\n$/],
+      [['explain', SERVICE, '--client', '192.0.2.1', '--qtype', 'MX', ...cfg], 2, /^vantage-selector: --qtype: expected A or AAAA, got "MX"\n$/],
       [['services', 'add', 'www.other.test', ...cfg], 2, /^vantage-selector: "www\.other\.test" is not inside any dns\.zones entry\n$/],
       [['services', 'remove', SERVICE, ...cfg], 1, /^vantage-selector: service "www\.example\.test" is defined in selector\.yaml; remove it there\n$/],
       [['prefixes', 'remove', '203.0.113.0/24', ...cfg], 1, /^vantage-selector: prefix 203\.0\.113\.0\/24 is announced by agent pop-lon; change the agent's prefixes\n$/],
