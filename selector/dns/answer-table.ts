@@ -124,7 +124,7 @@ export class MemoryAnswerTable implements WireAnswerTable {
 
   setAnswer(name: string, key: string, addresses: readonly string[], ttl?: number): void {
     if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= 0x7fffffff)) {
-      throw new VantageError('ARG_ERR_INVALID', `ttl ${ttl} for ${name}: expected an integer 0..2147483647`);
+      throw new VantageError('INTERNAL_ERR', `ttl ${ttl} for ${name}: expected an integer 0..2147483647`);
     }
     const entry = this.entry(name);
     const old = entry.answers.get(key);
