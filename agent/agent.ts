@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../shared/errors.js';
 import { silentLogger, type Logger } from '../shared/log.js';
 import { parseMetrics, type Metrics } from '../shared/protocol.js';
-import { buildAnnounce, readHostFacts } from './announce.js';
+import { buildAnnounce, probeFamilies, readHostFacts } from './announce.js';
 import type { AgentConfig } from './config.js';
 import type { AgentMetrics } from './metrics-http.js';
 import { createPublisher, type PublisherStats } from './publisher.js';
@@ -79,6 +79,8 @@ export function createAgent(config: Readonly<AgentConfig>, opts: AgentOptions = 
     concurrency: config.concurrency,
     recheckChanges: config.recheckChanges,
     localAddress: config.bindAddress,
+    localAddress6: config.bindAddress6,
+    families: probeFamilies(config, readHostFacts()),
     ca,
     log: log.child({ component: 'scheduler' }),
     onProbe: (r) => {

@@ -51,9 +51,19 @@ function cidrToNetwork(cidr: string): string | undefined {
   }
 }
 
+/** The families this POP probes (config.families, else those of the bind addresses, else of the interfaces). */
+export function probeFamilies(config: Readonly<AgentConfig>, facts: HostFacts): (4 | 6)[] {
+  if (config.families) return [...new Set(config.families)].sort();
+  const from = [config.bindAddress, config.bindAddress6].filter((a): a is string => a !== undefined);
+  const addrs = from.length ? from : usable(facts).map((i) => i.address);
+  const fams = new Set(addrs.map((a): 4 | 6 => (a.includes(':') ? 6 : 4)));
+  return fams.size ? [...fams].sort() : [4];
+}
+
 export function buildAnnounce(config: Readonly<AgentConfig>, facts: HostFacts, now = Date.now(), proxy?: Announce['proxy']): Announce {
   const ifaces = usable(facts);
-  const addresses = config.bindAddress ? [config.bindAddress] : [...new Set(ifaces.map((i) => i.address.replace(/%.*$/, '')))];
+  const bound = [config.bindAddress, config.bindAddress6].filter((a): a is string => a !== undefined);
+  const addresses = bound.length ? bound : [...new Set(ifaces.map((i) => i.address.replace(/%.*$/, '')))];
   const prefixes = config.prefixes
     ? [...config.prefixes]
     : [...new Set(ifaces.map((i) => (i.cidr ? cidrToNetwork(i.cidr) : undefined)).filter((p): p is string => p !== undefined))];
@@ -65,6 +75,7 @@ export function buildAnnounce(config: Readonly<AgentConfig>, facts: HostFacts, n
     addresses: addresses.slice(0, 256),
     prefixes: prefixes.slice(0, 4096),
     resolvers: resolvers.slice(0, 64),
+    families: probeFamilies(config, facts),
     ts: now,
     ...(proxy ? { proxy } : {}),
   };

@@ -19,6 +19,13 @@ export const AgentConfigSchema = z.strictObject({
   }),
   /** Source address for probes, and the address announced for this agent. */
   bindAddress: zAddress.optional(),
+  /** Source address for IPv6 probes when bindAddress is IPv4 (dual-stack POP). */
+  bindAddress6: zAddress.refine((a) => a.includes(':'), 'expected an IPv6 address').optional(),
+  /**
+   * Address families this POP probes (a site's first address of each). Default: the
+   * families of bindAddress/bindAddress6 when set, else of the box's interfaces.
+   */
+  families: z.array(z.union([z.literal(4), z.literal(6)])).min(1).max(2).optional(),
   /** Client prefixes of this POP; default: the networks of the box's interfaces. */
   prefixes: z.array(zPrefix).max(4096).optional(),
   resolvers: z.union([z.literal('auto'), z.array(zAddress).max(64)]).default('auto'),

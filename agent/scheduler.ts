@@ -25,6 +25,10 @@ export interface SchedulerOptions {
   intervalS: number;
   concurrency: number;
   localAddress?: string;
+  /** Source address for IPv6 targets (default: localAddress when it is IPv6). */
+  localAddress6?: string;
+  /** Families probed: each site's first address of each (default: every family a site has). */
+  families?: readonly (4 | 6)[];
   ca?: string | Buffer;
   /** First seq; default Date.now() so seq keeps increasing across restarts. */
   seqStart?: number;
@@ -52,15 +56,27 @@ const RECHECK_DELAY_MS = 200;
 const RECHECK_MIN_TIME_MS = 50;
 
 
-export function targetsOf(catalogue: Catalogue): ProbeTarget[] {
+const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
+
+/**
+ * One target per (service, site, family): the site's first address of each family in
+ * `families` (DESIGN.md "Ranking", families). A site with no address in those families
+ * is not probed from this POP: a path the POP cannot use says nothing about its clients.
+ */
+export function targetsOf(catalogue: Catalogue, families?: readonly (4 | 6)[]): ProbeTarget[] {
   const out: ProbeTarget[] = [];
   for (const svc of catalogue.services) {
     for (const site of svc.sites) {
-      out.push({
-        service: svc.name, site: site.id, address: site.address,
-        scheme: svc.probe.scheme, port: svc.probe.port, path: svc.probe.path, host: svc.probe.host,
-        expectStatus: svc.probe.expectStatus, expectBody: svc.probe.expectBody, timeoutMs: svc.probe.timeoutMs,
-      });
+      const all = site.addresses?.length ? site.addresses : [site.address];
+      const picked = new Map<4 | 6, string>();
+      for (const a of all) if (!picked.has(familyOf(a)) && (!families || families.includes(familyOf(a)))) picked.set(familyOf(a), a);
+      for (const address of picked.values()) {
+        out.push({
+          service: svc.name, site: site.id, address,
+          scheme: svc.probe.scheme, port: svc.probe.port, path: svc.probe.path, host: svc.probe.host,
+          expectStatus: svc.probe.expectStatus, expectBody: svc.probe.expectBody, timeoutMs: svc.probe.timeoutMs,
+        });
+      }
     }
   }
   return out;
@@ -98,6 +114,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   /** Last result per site, across rounds, to notice changes. */
   const lastResult = new Map<string, Result>();
   const recheck = opts.recheckChanges ?? true;
+  const local4 = opts.localAddress && familyOf(opts.localAddress) === 4 ? opts.localAddress : undefined;
+  const local6 = opts.localAddress6 ?? (opts.localAddress && familyOf(opts.localAddress) === 6 ? opts.localAddress : undefined);
+  /** The bind address of the target's family (a v4 source cannot reach a v6 address). */
+  const localFor = (address: string): string | undefined => (familyOf(address) === 6 ? local6 : local4);
 
   const later = (fn: () => void, ms: number): void => {
     const t = setTimeout(() => { pendingTimers.delete(t); fn(); }, Math.max(0, ms));
@@ -158,7 +178,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       const timeoutMs = Math.min(t.timeoutMs, Math.max(1, endAt - Date.now()));
       // A confirmation cut short by the round's end proves nothing if it times out.
       const cutShort = confirm && timeoutMs < t.timeoutMs;
-      runProbe({ ...t, timeoutMs }, { localAddress: opts.localAddress, ca: opts.ca, signal: abort.signal })
+      runProbe({ ...t, timeoutMs }, { localAddress: localFor(t.address), ca: opts.ca, signal: abort.signal })
         .catch((err: unknown): Result => {
           log.error({ err, site: t.site }, 'probe threw');
           return { ...unfinished(t), error: 'other' };
@@ -170,7 +190,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
             if (++settled === expected) report();
             return;
           }
-          const key = `${t.service}\u0000${t.site}`;
+          const key = `${t.service}\u0000${t.site}\u0000${t.address}`;
           const prev = lastResult.get(key);
           lastResult.set(key, r);
           const list = results.get(t);
@@ -199,8 +219,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   return {
     setCatalogue(catalogue) {
       const wasEmpty = targets.length === 0;
-      targets = targetsOf(catalogue);
-      const live = new Set(targets.map((t) => `${t.service}\u0000${t.site}`));
+      targets = targetsOf(catalogue, opts.families);
+      const live = new Set(targets.map((t) => `${t.service}\u0000${t.site}\u0000${t.address}`));
       for (const key of lastResult.keys()) if (!live.has(key)) lastResult.delete(key);
       log.info({ targets: targets.length, services: catalogue.services.length }, 'catalogue applied');
       // Start measuring at once instead of waiting for the next tick of an idle clock.

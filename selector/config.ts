@@ -5,6 +5,9 @@ import { AGENT_ID_RE, ProbeSpecSchema } from '../shared/protocol.js';
 import { ConfigError } from '../shared/errors.js';
 import { formatHostPort, readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
 import { DnsConfigSchema, dnsName, zoneOf } from './dns/config.js';
+import { ANSWER_SET_MODES, type AnswerSetMode } from './ranking/answer-set.js';
+
+export type { AnswerSetMode };
 
 export { zoneOf, type DnsConfig, type ZoneConfig } from './dns/config.js';
 
@@ -16,18 +19,37 @@ export type Policy = (typeof POLICIES)[number];
 
 const ProbeDefaults = { scheme: 'http', port: 80, path: '/', expectStatus: [200], timeoutMs: 3000 } as const;
 
+/**
+ * A site: `address` (one address) or `addresses` (several, e.g. one IPv4 and one IPv6;
+ * DESIGN.md "Ranking", families). Both may be given when `address` is in `addresses`.
+ * Parsed into `address` = the first address and `addresses` = all of them.
+ */
 export const SiteConfigSchema = z.strictObject({
   id: siteId,
-  address: zAddress,
+  address: zAddress.optional(),
+  addresses: z.array(zAddress).min(1).max(16).optional(),
   cost: z.number().finite().nonnegative().default(0),
   weight: z.number().finite().positive().default(1),
   drained: z.boolean().default(false),
+}).superRefine((s, ctx) => {
+  if (s.address === undefined && s.addresses === undefined) ctx.addIssue({ code: 'custom', path: ['address'], message: 'required (or addresses)' });
+  if (s.address !== undefined && s.addresses !== undefined && !s.addresses.includes(s.address)) {
+    ctx.addIssue({ code: 'custom', path: ['address'], message: 'must be one of addresses when both are given' });
+  }
+  if (s.addresses && new Set(s.addresses).size !== s.addresses.length) ctx.addIssue({ code: 'custom', path: ['addresses'], message: 'duplicate address' });
+}).transform(({ address, addresses, ...rest }) => {
+  const all = addresses ?? [address as string];
+  return { ...rest, address: address ?? (all[0] as string), addresses: all };
 });
 
 export const ServiceConfigSchema = z.strictObject({
   name: dnsName,
   ttl: z.number().int().min(0).max(86_400).default(30),
+  /** TTL while the answer is unsettled (a site in it just changed state, or it changed in the last window); default ttl/4, at least 5 s. */
+  ttlUnsettled: z.number().int().min(5).max(86_400).optional(),
   answers: z.number().int().min(1).max(64).default(2),
+  /** `band` (default): the first site plus those as good within the hysteresis band; `ordered`: plain top-N. */
+  answerSet: z.enum(ANSWER_SET_MODES).default('band'),
   policy: z.enum(POLICIES).default('latency'),
   /** `proxy`: answer with the mapped agent's proxy-cache address(es) while it is healthy (DESIGN.md "Proxy-cache mode"). */
   mode: z.enum(['sites', 'proxy']).default('sites'),
@@ -91,11 +113,17 @@ export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
 export type SiteConfig = z.infer<typeof SiteConfigSchema>;
 export type RankingConfig = z.infer<typeof RankingConfigSchema>;
 
+/** DESIGN.md: ttl/4 while unsettled, never below 5 s (nor above ttl). */
+export function unsettledTtl(svc: { ttl: number; ttlUnsettled?: number | null | undefined }): number {
+  return Math.min(svc.ttl, svc.ttlUnsettled ?? Math.max(5, Math.floor(svc.ttl / 4)));
+}
+
 function crossCheck(cfg: SelectorConfig): void {
   const seen = new Set<string>();
   cfg.services.forEach((svc, i) => {
     if (seen.has(svc.name)) throw new ConfigError(`services[${i}].name`, `duplicate service "${svc.name}"`);
     seen.add(svc.name);
+    if (svc.ttlUnsettled !== undefined && svc.ttlUnsettled > svc.ttl) throw new ConfigError(`services[${i}].ttlUnsettled`, `${svc.ttlUnsettled} is longer than ttl ${svc.ttl}`);
     if (!zoneOf(cfg.dns.zones, svc.name)) throw new ConfigError(`services[${i}].name`, `"${svc.name}" is not inside any dns.zones entry`);
     const ids = new Set<string>();
     svc.sites.forEach((site, j) => {

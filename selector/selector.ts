@@ -21,6 +21,7 @@ import { PrefixClientMapper } from './mapping/mapper.js';
 import { RankEngine } from './ranking/engine.js';
 import { ProxyAnswers } from './ranking/proxy-answers.js';
 import { ProxyStatsView } from './admin/proxy-stats.js';
+import { familyOf } from './ranking/families.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import { loadAdminState } from './admin/catalogue-admin.js';
@@ -135,7 +136,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     const newest = new Map<string, number>();
     let rows = 0;
     for (const r of w.resultsSince(Date.now() - config.ranking.windowS * 1000)) {
-      e.add(r.agent, r.service, r.site, { ts: r.ts, ok: r.ok, totalMs: r.totalMs });
+      e.add(r.agent, r.service, r.site, { ts: r.ts, ok: r.ok, totalMs: r.totalMs }, r.address ? familyOf(r.address) : undefined);
       newest.set(r.agent, Math.max(newest.get(r.agent) ?? 0, r.ts));
       rows++;
     }

@@ -55,7 +55,8 @@ export const ProbeSpecSchema = z.object({
 });
 export type ProbeSpec = z.infer<typeof ProbeSpecSchema>;
 
-export const SiteSchema = z.object({ id: siteId, address, drained: z.boolean().optional() });
+/** `addresses` (optional, additive): every address of a dual-stack site; `address` is its first. */
+export const SiteSchema = z.object({ id: siteId, address, addresses: z.array(address).min(1).max(16).optional(), drained: z.boolean().optional() });
 export const ServiceSchema = z.object({
   name: hostname,
   probe: ProbeSpecSchema,
@@ -91,6 +92,8 @@ export const AnnounceSchema = z.object({
   addresses: z.array(address).max(256),
   prefixes: z.array(prefix).max(4096),
   resolvers: z.array(address).max(64),
+  /** Address families the POP probes (optional, additive): absent = unknown. */
+  families: z.array(z.union([z.literal(4), z.literal(6)])).max(2).optional(),
   ts: epochMs,
   /** Proxy-cache mode (optional, additive): the agent's proxy addresses and the services it serves. */
   proxy: z.object({

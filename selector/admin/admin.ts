@@ -179,7 +179,8 @@ export function createAdmin(deps: AdminDeps) {
       return { json: { ...report, proxy: deps.proxyStats?.rows(agent ?? undefined) ?? [] } };
     } },
     { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
-      json: explain({ decide: deps.dns.decide, engine, freshness, proxy: deps.proxy }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
+      json: explain({ decide: deps.dns.decide, engine, freshness, proxy: deps.proxy }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined,
+        Date.now(), req.query.get('qtype') ?? 'A'),
     }) },
     { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
       const agent = req.query.get('agent');

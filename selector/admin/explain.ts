@@ -9,6 +9,8 @@ import type { Freshness } from '../ranking/freshness.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { HysteresisDecision, SiteExplanation } from '../ranking/policy.js';
 import type { ProxyDecision } from '../ranking/proxy-answers.js';
+import type { SetDecision } from '../ranking/answer-set.js';
+import { addressesOf, familyOf, SOURCE_TEXT } from '../ranking/families.js';
 import { viewState } from './agents-view.js';
 import { AdminError } from './catalogue-admin.js';
 
@@ -36,6 +38,14 @@ export interface Explanation {
   scope: number;
   /** For a `mode: proxy` service: whether this answer is the agent's proxy or its sites, and why. */
   proxy: ProxyDecision | null;
+  /** The query type explained (A or AAAA): each family has its own ranking and answer set. */
+  qtype: 'A' | 'AAAA';
+  /** Where this family's ranking inputs came from (own results, the other family's, the aggregate). */
+  familySource: string | null;
+  /** The answer-set rule and, per site, why it is in the answer or not. */
+  answerSet: { mode: string; sites: SetDecision[] } | null;
+  /** Why the TTL is the shorter unsettled one, or null when settled. */
+  unsettled: string | null;
 }
 
 export interface ExplainDeps {
@@ -58,7 +68,10 @@ function parseClient(text: string): { family: Family; bytes: Uint8Array; sourceL
   }
 }
 
-export function explain(deps: ExplainDeps, name: string, clientText: string, sourceText?: string, nowMs = Date.now()): Explanation {
+export function explain(deps: ExplainDeps, name: string, clientText: string, sourceText?: string, nowMs = Date.now(), qtypeText = 'A'): Explanation {
+  const qtype = qtypeText.toUpperCase();
+  if (qtype !== 'A' && qtype !== 'AAAA') throw new AdminError(400, `--qtype: expected A or AAAA, got "${qtypeText}"`);
+  const family = qtype === 'A' ? 4 : 6;
   if (!deps.decide) throw new AdminError(503, 'the DNS server does not support explain');
   const client = parseClient(clientText);
   let source = { family: client.family, bytes: client.bytes, text: client.address };
@@ -79,7 +92,7 @@ export function explain(deps: ExplainDeps, name: string, clientText: string, sou
     client: { address: client.address, sourceLength: client.sourceLength, source: source.text, ecs },
     match: null, answerKey: null, agent: null, defaultAgents: [...states].filter(([, s]) => s === 'fresh').map(([a]) => a).sort(),
     uniform: d.uniform ?? false, policy: null, sites: [], hysteresis: null, note: null, failOpen: false,
-    order: [], addresses: [], ttl: null, scope: d.scope, proxy: null,
+    order: [], addresses: [], ttl: null, scope: d.scope, proxy: null, qtype, familySource: null, answerSet: null, unsettled: null,
   };
   if (d.kind !== 'service' || !d.match || !d.service) return base;
   const m = d.match;
@@ -94,10 +107,12 @@ export function explain(deps: ExplainDeps, name: string, clientText: string, sou
   if (d.uniform) reason += '; every agent gets the same answer for this service, so it does not depend on the client (ECS scope 0)';
   const agentId = m.agent ?? null;
   const info = agentId ? deps.freshness.info(agentId) : undefined;
-  const ranking = deps.engine.explain(d.service, key);
+  const ranking = deps.engine.explain(d.service, key, family);
+  const keyAnswer = deps.engine.answerOf(d.service, key);
+  const statsSource = keyAnswer?.byFamily.get(family)?.source;
   const sites = deps.engine.serviceList().find((s) => s.name === d.service)?.sites ?? [];
-  const idOf = new Map(sites.map((s) => [s.address, s.id]));
-  const addresses = [...(d.answer?.addresses ?? [])];
+  const idOf = new Map(sites.flatMap((s) => addressesOf(s).map((a) => [a, s.id] as const)));
+  const addresses = (d.answer?.addresses ?? []).filter((a) => familyOf(a) === family);
   return {
     ...base,
     match: { via: m.via, prefix: m.prefix ?? null, agent: agentId, skipped: m.skipped ?? null, reason },
@@ -117,5 +132,8 @@ export function explain(deps: ExplainDeps, name: string, clientText: string, sou
     ttl: d.answer?.ttl ?? null,
     // The matched agent decides proxy or sites, even when its answer equals the default (uniform).
     proxy: deps.proxy?.decision(d.service, m.key) ?? null,
+    familySource: statsSource ? SOURCE_TEXT[statsSource] : null,
+    answerSet: ranking ? ranking.explanation.answerSet : null,
+    unsettled: keyAnswer?.unsettled ?? null,
   };
 }

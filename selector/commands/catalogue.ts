@@ -19,14 +19,20 @@ function num(flag: string) {
   };
 }
 
-function siteArg(v: string, prev: { id: string; address: string }[] = []): { id: string; address: string }[] {
+/** `ADDRESS` or `ADDRESS,ADDRESS` (a dual-stack site) as the site body's address fields. */
+function addressFields(text: string): { address: string } | { addresses: string[] } {
+  const list = text.split(',').map((a) => a.trim());
+  return list.length > 1 ? { addresses: list } : { address: text };
+}
+
+function siteArg(v: string, prev: object[] = []): object[] {
   const m = /^([^=]+)=(.+)$/.exec(v);
-  if (!m) throw new ArgumentError(`--site: expected ID=ADDRESS, got "${v}"`);
-  return [...prev, { id: m[1] as string, address: m[2] as string }];
+  if (!m) throw new ArgumentError(`--site: expected ID=ADDRESS[,ADDRESS], got "${v}"`);
+  return [...prev, { id: m[1] as string, ...addressFields(m[2] as string) }];
 }
 
 function sitesTable(svc: ServiceView): string[][] {
-  return svc.sites.map((s: SiteView) => [svc.name, s.id, s.address, String(s.cost), String(s.weight), s.drained ? 'drained' : 'active', s.source]);
+  return svc.sites.map((s: SiteView) => [svc.name, s.id, (s.addresses ?? [s.address]).join(','), String(s.cost), String(s.weight), s.drained ? 'drained' : 'active', s.source]);
 }
 
 export function registerCatalogue(program: Command): void {
@@ -45,13 +51,15 @@ export function registerCatalogue(program: Command): void {
     .option('--ttl <s>', 'answer TTL in seconds', num('--ttl'))
     .option('--answers <n>', 'addresses per answer', num('--answers'))
     .option('--policy <policy>', 'latency | availability | cost | weighted')
+    .option('--answer-set <mode>', 'band (the best site and those as good; default) | ordered (plain top-N)')
+    .option('--ttl-unsettled <s>', 'TTL while the answer is unsettled (default ttl/4, at least 5)', num('--ttl-unsettled'))
     .option('--scheme <scheme>', 'probe scheme: http | https')
     .option('--port <port>', 'probe port', num('--port'))
     .option('--path <path>', 'probe path')
-    .option('--site <id=address>', 'a site (repeatable)', siteArg)
+    .option('--site <id=address>', 'a site (repeatable); id=v4,v6 for a dual-stack site', siteArg)
     .action(async (name: string, opts: Opts) => {
       const probe = Object.fromEntries(Object.entries({ scheme: opts.scheme, port: opts.port, path: opts.path }).filter(([, v]) => v !== undefined));
-      const body = Object.fromEntries(Object.entries({ name, ttl: opts.ttl, answers: opts.answers, policy: opts.policy, probe: Object.keys(probe).length ? probe : undefined, sites: opts.site }).filter(([, v]) => v !== undefined));
+      const body = Object.fromEntries(Object.entries({ name, ttl: opts.ttl, answers: opts.answers, policy: opts.policy, answerSet: opts.answerSet, ttlUnsettled: opts.ttlUnsettled, probe: Object.keys(probe).length ? probe : undefined, sites: opts.site }).filter(([, v]) => v !== undefined));
       const out = await changeVia(opts, (c) => c.request<ServiceView>('POST', 'api/services', body),
         (store, config) => fileChanges.addService(store, config, body) as ServiceView);
       if (opts.json) return printJson(out);
@@ -74,11 +82,11 @@ export function registerCatalogue(program: Command): void {
       if (opts.json) return printJson(chosen.flatMap((s) => s.sites.map((x) => ({ service: s.name, ...x }))));
       process.stdout.write(table(['SERVICE', 'SITE', 'ADDRESS', 'COST', 'WEIGHT', 'STATE', 'SOURCE'], chosen.flatMap(sitesTable)));
     });
-  addTargetOptions(sites.command('add').description('add a site to a service').argument('<service>').argument('<site>', 'site id').argument('<address>', 'IP address'))
+  addTargetOptions(sites.command('add').description('add a site to a service').argument('<service>').argument('<site>', 'site id').argument('<address>', 'IP address, or v4,v6 for a dual-stack site'))
     .option('--cost <n>', 'static cost (policy cost)', num('--cost'))
     .option('--weight <n>', 'weight (policy weighted)', num('--weight'))
     .action(async (service: string, id: string, address: string, opts: Opts) => {
-      const body = Object.fromEntries(Object.entries({ id, address, cost: opts.cost, weight: opts.weight }).filter(([, v]) => v !== undefined));
+      const body = Object.fromEntries(Object.entries({ id, ...addressFields(address), cost: opts.cost, weight: opts.weight }).filter(([, v]) => v !== undefined));
       const out = await changeVia(opts, (c) => c.request('POST', `api/services/${encodeURIComponent(service)}/sites`, body),
         (store, config) => fileChanges.addSite(store, config, service, body));
       if (opts.json) return printJson(out);

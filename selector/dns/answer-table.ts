@@ -13,6 +13,10 @@ const CLASS_IN = 1;
 export interface WireAnswer {
   readonly key: string;
   readonly addresses: readonly string[];
+  /** TTL set for this answer only (unsettled), or undefined: the service TTL. */
+  readonly ttlOverride: number | undefined;
+  /** The TTL encoded in the RRs. */
+  readonly ttl: number;
   /** Concatenated A RRs (owner = 0xC00C, RFC 1035 §4.1.4 compression). */
   readonly a: Buffer;
   readonly aCount: number;
@@ -61,7 +65,8 @@ function encodeRRs(addrs: readonly Uint8Array[], type: number, ttl: number): Buf
   return buf;
 }
 
-function encodeAnswer(service: string, key: string, addresses: readonly string[], ttl: number): WireAnswer {
+function encodeAnswer(service: string, key: string, addresses: readonly string[], serviceTtl: number, ttlOverride: number | undefined): WireAnswer {
+  const ttl = ttlOverride ?? serviceTtl;
   const v4: Uint8Array[] = [];
   const v6: Uint8Array[] = [];
   const v4Text: string[] = [];
@@ -74,6 +79,8 @@ function encodeAnswer(service: string, key: string, addresses: readonly string[]
   return Object.freeze({
     key,
     addresses: Object.freeze([...addresses]),
+    ttlOverride,
+    ttl,
     a: encodeRRs(v4, TYPE_A, ttl),
     aCount: v4.length,
     aaaa: encodeRRs(v6, TYPE_AAAA, ttl),
@@ -99,7 +106,7 @@ export class MemoryAnswerTable implements WireAnswerTable {
     if (entry) {
       if (entry.ttl === ttl) return;
       entry.ttl = ttl;
-      for (const [key, ans] of entry.answers) entry.answers.set(key, encodeAnswer(lower, key, ans.addresses, ttl));
+      for (const [key, ans] of entry.answers) entry.answers.set(key, encodeAnswer(lower, key, ans.addresses, ttl, ans.ttlOverride));
       return;
     }
     const created: ServiceEntry = { name: lower, ttl, answers: new Map(), uniform: true };
@@ -115,11 +122,14 @@ export class MemoryAnswerTable implements WireAnswerTable {
     this.rebuildEnts();
   }
 
-  setAnswer(name: string, key: string, addresses: readonly string[]): void {
+  setAnswer(name: string, key: string, addresses: readonly string[], ttl?: number): void {
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= 0x7fffffff)) {
+      throw new VantageError('INTERNAL_ERR', `ttl ${ttl} for ${name}: expected an integer 0..2147483647`);
+    }
     const entry = this.entry(name);
     const old = entry.answers.get(key);
-    if (old && sameList(old.addresses, addresses)) return;
-    entry.answers.set(key, encodeAnswer(entry.name, key, addresses, entry.ttl));
+    if (old && sameList(old.addresses, addresses) && old.ttlOverride === ttl) return;
+    entry.answers.set(key, encodeAnswer(entry.name, key, addresses, entry.ttl, ttl));
     entry.uniform = computeUniform(entry);
   }
 
@@ -135,7 +145,7 @@ export class MemoryAnswerTable implements WireAnswerTable {
     const entry = this.byName.get(name.toLowerCase().replace(/\.$/, ''));
     if (!entry) return undefined;
     const ans = entry.answers.get(key) ?? entry.answers.get(DEFAULT_KEY);
-    return ans && { key: ans.key, addresses: ans.addresses, ttl: entry.ttl };
+    return ans && { key: ans.key, addresses: ans.addresses, ttl: ans.ttl };
   }
 
   isUniform(name: string): boolean {
@@ -174,14 +184,15 @@ export class MemoryAnswerTable implements WireAnswerTable {
 }
 
 /**
- * Uniform when every key serves the same addresses: then the answer does not depend on
+ * Uniform when every key serves the same addresses and TTL: then the answer does not depend on
  * the client and ECS scope 0 lets caches share it (RFC 7871 §7.2.1).
  */
 function computeUniform(entry: ServiceEntry): boolean {
   let first: readonly string[] | undefined;
+  let ttl: number | undefined;
   for (const ans of entry.answers.values()) {
-    if (first === undefined) first = ans.addresses;
-    else if (!sameList(first, ans.addresses)) return false;
+    if (first === undefined) { first = ans.addresses; ttl = ans.ttl; }
+    else if (!sameList(first, ans.addresses) || ans.ttl !== ttl) return false;
   }
   return true;
 }

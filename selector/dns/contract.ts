@@ -41,8 +41,12 @@ export interface ClientMapper {
 export interface AnswerTable {
   setService(name: string, ttl: number): void;
   removeService(name: string): void;
-  /** `addresses` best first, already capped to the service's `answers`; encodes wire bytes once. */
-  setAnswer(name: string, key: string, addresses: readonly string[]): void;
+  /**
+   * `addresses` best first (the A set and the AAAA set, in any interleaving: each family
+   * keeps its own order); encodes wire bytes once. `ttl` overrides the service's TTL for
+   * this answer (a shorter TTL while the answer is unsettled); omitted = the service TTL.
+   */
+  setAnswer(name: string, key: string, addresses: readonly string[], ttl?: number): void;
   /** Drops every per-agent answer of the service not in `keys` (agents gone). */
   retainKeys(name: string, keys: ReadonlySet<string>): void;
   /** The answer the DNS path would use for (name, key), falling back to DEFAULT_KEY. */

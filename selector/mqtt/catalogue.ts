@@ -1,5 +1,6 @@
 // The retained service catalogue (`vantage/v1/config/services`) agents probe from.
 // probe.host is omitted when unset: agents then use the service name as Host/SNI.
+// A dual-stack site carries `address` (its first) and the optional `addresses` (all).
 import { PROTOCOL_VERSION, type Catalogue } from '../../shared/protocol.js';
 import type { ServiceRecord } from '../store/store.js';
 
@@ -12,7 +13,11 @@ export function buildCatalogue(services: readonly ServiceRecord[], nowMs: number
       return {
         name: s.name,
         probe: host === undefined ? probe : { ...probe, host },
-        sites: s.sites.map((site) => (site.drained ? { id: site.id, address: site.address, drained: true } : { id: site.id, address: site.address })),
+        sites: s.sites.map((site) => {
+          // `addresses` only for multi-address sites: older agents read `address` and ignore it.
+          const multi = site.addresses && site.addresses.length > 1 ? { addresses: [...site.addresses] } : {};
+          return site.drained ? { id: site.id, address: site.address, ...multi, drained: true } : { id: site.id, address: site.address, ...multi };
+        }),
       };
     }),
   };

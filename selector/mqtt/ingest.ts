@@ -8,6 +8,7 @@ import {
 } from '../../shared/protocol.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { RankEngine } from '../ranking/engine.js';
+import { familyOf } from '../ranking/families.js';
 import type { ResultWriter, StoredResult } from '../store/results.js';
 import type { Store } from '../store/store.js';
 import { Enrolment } from './credentials.js';
@@ -95,13 +96,13 @@ export function createIngest(deps: IngestDeps) {
       const site = engine.site(r.service, r.site);
       if (site === null) { dropResult('unknown_service'); continue; }
       if (site === undefined) { dropResult('unknown_site'); continue; }
-      if (site.address !== r.address) { dropResult('address_mismatch'); continue; }
+      if (site.address !== r.address && !site.addresses?.includes(r.address)) { dropResult('address_mismatch'); continue; }
       if (impossible(r)) { dropResult('impossible'); continue; }
       rows.push({
-        agent, service: r.service, site: r.site, ts: m.ts, ok: r.ok, status: r.status, connectMs: r.connectMs,
+        agent, service: r.service, site: r.site, address: r.address, ts: m.ts, ok: r.ok, status: r.status, connectMs: r.connectMs,
         tlsMs: r.tlsMs, ttfbMs: r.ttfbMs, totalMs: r.totalMs, bytes: r.bytes, error: r.error,
       });
-      engine.add(agent, r.service, r.site, { ts: m.ts, ok: r.ok, totalMs: r.totalMs });
+      engine.add(agent, r.service, r.site, { ts: m.ts, ok: r.ok, totalMs: r.totalMs }, familyOf(r.address));
       services.add(r.service);
     }
     counters.accepted.metrics++;

@@ -1,14 +1,32 @@
-// Ranking state of the running selector: the per-(agent, service, site) windows,
-// the last ranking per (service, key), and the precomputed answers it writes into
-// the AnswerTable. Ranking runs when metrics arrive or agent states change — never
-// on the DNS query path. setAnswer is called only when the capped order changes.
-import type { RankingConfig } from '../config.js';
+// Ranking state of the running selector: the per-(agent, service, site, family)
+// windows, the last ranking per (service, key, family), and the precomputed answers it
+// writes into the AnswerTable. Ranking runs when metrics arrive or agent states change —
+// never on the DNS query path. setAnswer is called only when an answer set or its TTL
+// changes. An answer is unsettled (shorter TTL, like gdnsd while something is down)
+// for one ranking window after its set or first choice changed, while a site in it
+// changed state in that window, or while it fails open.
+import type { Family } from '../../shared/prefix.js';
+import { unsettledTtl, type RankingConfig } from '../config.js';
 import { DEFAULT_KEY, type AnswerTable } from '../dns/contract.js';
 import { aggregateStats, rankSites, type Ranking } from './policy.js';
 import type { EventRecord, ServiceRecord, SiteRecord } from '../store/store.js';
 import { SiteWindow, type Sample, type SiteStats } from './window.js';
+import { addressFor, familiesOf, familyOf, pickStats, type StatsSource } from './families.js';
 
-type Windows = Map<string, Map<string, SiteWindow>>; // service → site → window
+type Windows = Map<string, Map<string, SiteWindow>>; // service → site/family → window
+
+/** The answer of one (service, key): a ranking per family and the TTL decision. */
+export interface KeyAnswer {
+  byFamily: Map<Family, { ranking: Ranking; source: StatsSource }>;
+  addresses: string[];
+  /** Set by the TTL rule: the shorter TTL, or undefined (the service TTL). */
+  ttl: number | undefined;
+  unsettled: string | null;
+  /** When the set or first choice of any family last changed (ms). */
+  changedAt: number;
+}
+
+const wkey = (site: string, family: Family): string => `${site}/${family}`;
 
 export interface RankEngineDeps {
   ranking: RankingConfig;
@@ -20,7 +38,11 @@ export interface RankEngineDeps {
 export class RankEngine {
   private services = new Map<string, { svc: ServiceRecord; sites: Map<string, SiteRecord> }>();
   private readonly windows = new Map<string, Windows>(); // agent → …
-  private readonly rankings = new Map<string, Map<string, Ranking>>(); // service → key → ranking
+  private readonly rankings = new Map<string, Map<string, KeyAnswer>>(); // service → key → answer
+  /** `agent service site/family` → ts of the last down/up change. */
+  private readonly stateAt = new Map<string, number>();
+  /** Set while setServices re-ranks: every answer is written even when unchanged. */
+  private forceWrite = false;
   private fresh = new Set<string>();
   private readonly defaultAt = new Map<string, number>();
   private readonly defaultTimers = new Map<string, NodeJS.Timeout>();
@@ -44,11 +66,15 @@ export class RankEngine {
       }
     }
     this.services = next;
-    for (const { svc } of next.values()) {
-      this.deps.table.setService(svc.name, svc.ttl);
-      this.rankings.delete(svc.name); // site set may have changed: force setAnswer
+    for (const { svc } of next.values()) this.deps.table.setService(svc.name, svc.ttl);
+    // The sites may have changed: rewrite every answer, keeping the previous rankings for
+    // hysteresis and the TTL rule (a drained site leaving the set unsettles it).
+    this.forceWrite = true;
+    try {
+      this.rankAll();
+    } finally {
+      this.forceWrite = false;
     }
-    this.rankAll();
   }
 
   serviceList(): ServiceRecord[] {
@@ -61,67 +87,109 @@ export class RankEngine {
     return s.sites.get(site);
   }
 
-  /** Feeds one outcome into the window; records site down/up events. */
-  add(agent: string, service: string, site: string, sample: Sample): void {
+  /**
+   * Feeds one outcome into the (site, family) window; records site down/up events.
+   * `family` is the probed address's; omitted = the family of the site's first address.
+   */
+  add(agent: string, service: string, site: string, sample: Sample, family?: Family): void {
+    const fam = family ?? familyOf(this.services.get(service)?.sites.get(site)?.address ?? '0.0.0.0');
     let byService = this.windows.get(agent);
     if (!byService) this.windows.set(agent, (byService = new Map()));
     let bySite = byService.get(service);
     if (!bySite) byService.set(service, (bySite = new Map()));
-    let w = bySite.get(site);
-    if (!w) bySite.set(site, (w = new SiteWindow(this.deps.ranking)));
+    const k = wkey(site, fam);
+    let w = bySite.get(k);
+    if (!w) bySite.set(k, (w = new SiteWindow(this.deps.ranking)));
     const wasDown = w.down;
     w.add(sample);
-    if (this.live && w.down !== wasDown) {
-      this.deps.event({ ts: sample.ts, kind: w.down ? 'site_down' : 'site_up', agent, service, site, detail: { streak: w.streak } });
+    if (w.down !== wasDown) {
+      this.stateAt.set(`${agent} ${service} ${k}`, sample.ts);
+      if (this.live) this.deps.event({ ts: sample.ts, kind: w.down ? 'site_down' : 'site_up', agent, service, site, detail: { streak: w.streak, family: fam } });
     }
   }
 
-  private statsOf(agent: string, service: string, site: string): SiteStats | undefined {
-    const w = this.windows.get(agent)?.get(service)?.get(site);
+  private statsOf(agent: string, service: string, site: string, family: Family): SiteStats | undefined {
+    const w = this.windows.get(agent)?.get(service)?.get(wkey(site, family));
     if (!w || w.size === 0) return undefined;
     w.prune(this.now());
     return w.stats();
   }
 
-  private apply(svc: ServiceRecord, key: string, statsFor: (site: string) => SiteStats | undefined): Ranking {
+  private apply(svc: ServiceRecord, key: string, own: (site: string, f: Family) => SiteStats | undefined,
+    aggregate?: (site: string, f: Family) => SiteStats | undefined): KeyAnswer {
     let byKey = this.rankings.get(svc.name);
     if (!byKey) this.rankings.set(svc.name, (byKey = new Map()));
     const prev = byKey.get(key);
-    this.recomputations++;
-    const r = rankSites({
-      policy: svc.policy,
-      sites: svc.sites.map((s) => ({ ...s, stats: statsFor(s.id) })),
-      answers: svc.answers,
-      previousFirst: prev?.full[0],
-      ranking: this.deps.ranking,
-    });
-    byKey.set(key, r);
-    if (!prev || prev.addresses.join() !== r.addresses.join()) this.deps.table.setAnswer(svc.name, key, r.addresses);
-    if (this.live && prev && prev.full[0] !== r.full[0]) {
-      this.deps.event({
-        ts: this.now(), kind: 'first_changed', agent: key === DEFAULT_KEY ? undefined : key, service: svc.name,
-        site: r.full[0], detail: { from: prev.full[0] ?? null, to: r.full[0] ?? null, hysteresis: r.explanation.hysteresis, failOpen: r.failOpen },
+    const now = this.now();
+    const byFamily: KeyAnswer['byFamily'] = new Map();
+    const addresses: string[] = [];
+    let changed = !prev;
+    let failOpen = false;
+    for (const fam of familiesOf(svc.sites)) {
+      const sites = svc.sites.filter((s) => addressFor(s, fam) !== undefined);
+      const picked = pickStats(sites.map((s) => s.id), fam, own, aggregate);
+      const before = prev?.byFamily.get(fam)?.ranking;
+      this.recomputations++;
+      const r = rankSites({
+        policy: svc.policy,
+        sites: sites.map((s, i) => ({ ...s, address: addressFor(s, fam) as string, stats: picked.stats[i] })),
+        answers: svc.answers,
+        answerSet: svc.answerSet,
+        previousFirst: before?.full[0],
+        ranking: this.deps.ranking,
       });
+      byFamily.set(fam, { ranking: r, source: picked.source });
+      addresses.push(...r.addresses);
+      failOpen ||= r.failOpen;
+      // A first measured ranking after configured order (no data) is no instability.
+      const measuredBefore = before !== undefined && prev?.byFamily.get(fam)?.source !== 'none';
+      if (!before || (measuredBefore && before.order.join() !== r.order.join())) changed = true;
+      if (this.live && before && before.full[0] !== r.full[0]) {
+        this.deps.event({
+          ts: now, kind: 'first_changed', agent: key === DEFAULT_KEY ? undefined : key, service: svc.name, site: r.full[0],
+          detail: { from: before.full[0] ?? null, to: r.full[0] ?? null, family: fam, hysteresis: r.explanation.hysteresis, failOpen: r.failOpen },
+        });
+      }
     }
-    return r;
+    // The first answer after start is settled: nothing is known to have changed.
+    const changedAt = changed && prev ? now : (prev?.changedAt ?? 0);
+    const windowMs = this.deps.ranking.windowS * 1000;
+    let unsettled: string | null = null;
+    if (failOpen) unsettled = 'fail-open: every site is down';
+    else if (now - changedAt < windowMs) unsettled = `the answer set changed ${Math.round((now - changedAt) / 1000)} s ago (window ${this.deps.ranking.windowS} s)`;
+    else if (key !== DEFAULT_KEY) {
+      for (const [fam, { ranking }] of byFamily) {
+        const site = ranking.order.find((id) => now - (this.stateAt.get(`${key} ${svc.name} ${wkey(id, fam)}`) ?? -Infinity) < windowMs);
+        if (site) { unsettled = `site ${site} (IPv${fam}) changed state in the last ${this.deps.ranking.windowS} s`; break; }
+      }
+    }
+    const ttl = unsettled ? unsettledTtl(svc) : undefined;
+    const answer: KeyAnswer = { byFamily, addresses, ttl, unsettled, changedAt };
+    byKey.set(key, answer);
+    if (this.forceWrite || !prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
+    return answer;
   }
 
-  rankAgent(agent: string, service: string): Ranking | undefined {
+  rankAgent(agent: string, service: string): KeyAnswer | undefined {
     const s = this.services.get(service);
     if (!s) return undefined;
-    return this.apply(s.svc, agent, (site) => this.statsOf(agent, service, site));
+    return this.apply(s.svc, agent, (site, f) => this.statsOf(agent, service, site, f), (site, f) => this.aggregateOf(service, site, f));
+  }
+
+  private aggregateOf(service: string, site: string, family: Family): SiteStats | undefined {
+    const per: SiteStats[] = [];
+    for (const a of this.fresh) {
+      const st = this.statsOf(a, service, site, family);
+      if (st) per.push(st);
+    }
+    return per.length ? aggregateStats(per) : undefined;
   }
 
   /** The DEFAULT_KEY answer: aggregate of fresh agents; configured order without any. */
-  rankDefault(service: string): Ranking | undefined {
+  rankDefault(service: string): KeyAnswer | undefined {
     const s = this.services.get(service);
     if (!s) return undefined;
-    const agents = [...this.fresh].filter((a) => this.windows.get(a)?.has(service));
-    return this.apply(s.svc, DEFAULT_KEY, (site) => {
-      if (!agents.length) return undefined;
-      const per = agents.map((a) => this.statsOf(a, service, site)).filter((x): x is SiteStats => x !== undefined);
-      return aggregateStats(per);
-    });
+    return this.apply(s.svc, DEFAULT_KEY, (site, f) => this.aggregateOf(service, site, f));
   }
 
   /**
@@ -173,6 +241,7 @@ export class RankEngine {
   forgetAgent(agent: string): void {
     const had = this.windows.delete(agent);
     const wasFresh = this.fresh.delete(agent);
+    for (const k of [...this.stateAt.keys()]) if (k.startsWith(`${agent} `)) this.stateAt.delete(k);
     for (const [name, byKey] of this.rankings) {
       if ((!byKey.delete(agent) && !had) || !this.services.has(name)) continue;
       this.deps.table.retainKeys(name, new Set([...byKey.keys()].filter((k) => k !== DEFAULT_KEY)));
@@ -184,8 +253,18 @@ export class RankEngine {
     return [...this.windows.keys()];
   }
 
-  /** The last ranking for (service, key) with its explanation. */
-  explain(service: string, key: string): Ranking | undefined {
+  /**
+   * The last ranking for (service, key) with its explanation: of `family`, or when
+   * omitted of IPv4 if the service has IPv4 sites, else IPv6.
+   */
+  explain(service: string, key: string, family?: Family): Ranking | undefined {
+    const byFamily = this.rankings.get(service)?.get(key)?.byFamily;
+    if (!byFamily) return undefined;
+    return (family ? byFamily.get(family) : byFamily.get(4) ?? byFamily.get(6))?.ranking;
+  }
+
+  /** The whole answer of (service, key): per-family rankings, their input source, the TTL decision. */
+  answerOf(service: string, key: string): KeyAnswer | undefined {
     return this.rankings.get(service)?.get(key);
   }
 }

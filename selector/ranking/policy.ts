@@ -4,6 +4,7 @@
 // `explain` can show why a site is first (DESIGN.md "Ranking").
 import type { Policy, RankingConfig } from '../config.js';
 import { median, type SiteStats } from './window.js';
+import { buildAnswerSet, type AnswerSetMode, type SetDecision } from './answer-set.js';
 
 export interface RankSite {
   id: string;
@@ -20,6 +21,8 @@ export interface RankInput {
   /** Sites in configured order. */
   sites: readonly RankSite[];
   answers: number;
+  /** Which ranked sites go into the answer (answer-set.ts); default `band`. */
+  answerSet?: AnswerSetMode | undefined;
   /** First choice of the previous ranking, for hysteresis. */
   previousFirst?: string | undefined;
   ranking: Pick<RankingConfig, 'failurePenalty' | 'hysteresisPct' | 'hysteresisMs'>;
@@ -52,13 +55,17 @@ export interface HysteresisDecision {
 }
 
 export interface Ranking {
-  /** Site ids best first, capped to `answers`. */
+  /** Site ids of the answer set, best first (at most `answers`). */
   order: string[];
   addresses: string[];
   /** The full order before the cap (its first element is the next `previousFirst`). */
   full: string[];
   failOpen: boolean;
-  explanation: { policy: Policy; sites: SiteExplanation[]; hysteresis?: HysteresisDecision; note?: string };
+  explanation: {
+    policy: Policy; sites: SiteExplanation[]; hysteresis?: HysteresisDecision; note?: string;
+    /** The answer-set rule and, per site, why it is in the answer or not. */
+    answerSet: { mode: AnswerSetMode; sites: SetDecision[] };
+  };
 }
 
 interface Candidate {
@@ -185,13 +192,25 @@ export function rankSites(input: RankInput): Ranking {
   let full = [...candidates.map((c) => c.site), ...noData];
   let failOpen = false;
   let note: string | undefined;
+  const mode = input.answerSet ?? 'band';
+  const left: SetDecision[] = [];
+  for (const s of input.sites) {
+    if (s.drained) left.push({ id: s.id, inSet: false, reason: 'drained' });
+    else if (s.stats?.down && s.stats.samples > 0) left.push({ id: s.id, inSet: false, reason: `down (${-s.stats.streak} failures in a row)` });
+  }
+  let set;
   if (!full.length) {
     // DESIGN.md: all sites down → answer all of them (fail-open), configured order.
     full = input.sites.filter((s) => !s.drained);
     failOpen = full.length > 0;
     note = failOpen ? 'all sites down: fail-open in configured order' : 'every site is drained';
+    set = buildAnswerSet(mode, input.answers, [], full.map((s) => s.id), input.ranking, failOpen ? [] : left);
+  } else {
+    set = buildAnswerSet(mode, input.answers, candidates.map((c) => ({ id: c.site.id, primary: c.primary, score: c.score })),
+      noData.map((s) => s.id), input.ranking, left);
   }
-  const capped = full.slice(0, input.answers);
+  const byId = new Map(input.sites.map((s) => [s.id, s]));
+  const capped = set.ids.map((id) => byId.get(id) as RankSite);
   // Ranking runs for every metrics message; the per-site explanation is built only
   // when read (`explain`), from the same inputs.
   let explanation: Ranking['explanation'] | undefined;
@@ -207,7 +226,8 @@ export function rankSites(input: RankInput): Ranking {
           const measured = !site.drained && st !== undefined && st.samples > 0;
           return explainSite(input.policy, site, st, measured ? scoreSite(input.policy, site, st, input.ranking.failurePenalty) : null, input.ranking.failurePenalty);
         });
-        explanation = { policy: input.policy, sites };
+        const decisions = failOpen ? set.decisions.map((d) => ({ ...d, reason: `fail-open (all sites down): ${d.reason}` })) : set.decisions;
+        explanation = { policy: input.policy, sites, answerSet: { mode, sites: decisions } };
         if (decision) explanation.hysteresis = decision;
         if (note) explanation.note = note;
       }

@@ -20,8 +20,8 @@ export interface ProxyDecision {
 }
 
 export class ProxyAnswers implements AnswerTable {
-  /** service → key → the engine's ranked addresses. */
-  private readonly ranked = new Map<string, Map<string, readonly string[]>>();
+  /** service → key → the engine's ranked addresses and their TTL override (unsettled answers). */
+  private readonly ranked = new Map<string, Map<string, { addresses: readonly string[]; ttl?: number }>>();
   private readonly announced = new Map<string, ProxyAnnounce>();
   private readonly status = new Map<string, ProxyStatus>();
 
@@ -36,14 +36,14 @@ export class ProxyAnswers implements AnswerTable {
     this.inner.removeService(name);
   }
 
-  setAnswer(name: string, key: string, addresses: readonly string[]): void {
+  setAnswer(name: string, key: string, addresses: readonly string[], ttl?: number): void {
     const service = name.toLowerCase();
     if (this.proxyServices.has(service)) {
       let byKey = this.ranked.get(service);
       if (!byKey) this.ranked.set(service, (byKey = new Map()));
-      byKey.set(key, [...addresses]);
+      byKey.set(key, { addresses: [...addresses], ttl });
     }
-    this.inner.setAnswer(name, key, this.final(service, key, addresses));
+    this.inner.setAnswer(name, key, this.final(service, key, addresses), ttl);
   }
 
   retainKeys(name: string, keys: ReadonlySet<string>): void {
@@ -106,7 +106,7 @@ export class ProxyAnswers implements AnswerTable {
   private refresh(agent: string): void {
     for (const [service, byKey] of this.ranked) {
       const ranked = byKey.get(agent);
-      if (ranked) this.inner.setAnswer(service, agent, this.final(service, agent, ranked));
+      if (ranked) this.inner.setAnswer(service, agent, this.final(service, agent, ranked.addresses), ranked.ttl);
     }
   }
 }

@@ -3,12 +3,15 @@
 // plus operator drains (admin_drains, re-applied after the sync). Typed methods only;
 // the checks that turn bad requests into HTTP statuses live in admin/catalogue-admin.ts.
 import type { ProbeSpec } from '../../shared/protocol.js';
-import type { Policy, ServiceConfig } from '../config.js';
+import type { AnswerSetMode, Policy, ServiceConfig } from '../config.js';
 import { StoreBase } from './database.js';
 
 export interface SiteRecord {
   id: string;
+  /** The first address (the one-address form). */
   address: string;
+  /** Every address of the site, `address` first; absent = [address]. */
+  addresses?: string[] | undefined;
   cost: number;
   weight: number;
   drained: boolean;
@@ -21,23 +24,42 @@ export interface ServiceRecord {
   policy: Policy;
   probe: ProbeSpec;
   sites: SiteRecord[];
+  /** Default `band` (ranking/answer-set.ts). */
+  answerSet?: AnswerSetMode | undefined;
+  /** TTL while the answer is unsettled; absent = ttl/4, at least 5 s. */
+  ttlUnsettled?: number | null | undefined;
 }
 
 export type Source = 'config' | 'admin';
 
 /** What `services list` shows: records with where each row comes from. */
 export interface SiteView extends SiteRecord { source: string }
-export interface ServiceView { name: string; ttl: number; answers: number; policy: string; probe: unknown; source: string; sites: SiteView[] }
+export interface ServiceView {
+  name: string; ttl: number; answers: number; policy: string; probe: unknown; source: string; sites: SiteView[];
+  answerSet: AnswerSetMode; ttlUnsettled: number | null;
+}
 
 type Row = Record<string, unknown>;
 
+/** A site's columns; `addresses` only for a multi-address site (NULL = [address]). */
+function siteRow(site: SiteRecord): Record<string, unknown> {
+  const many = site.addresses && (site.addresses.length > 1 || site.addresses[0] !== site.address);
+  return {
+    id: site.id, address: site.address, cost: site.cost, weight: site.weight, drained: site.drained ? 1 : 0,
+    addresses: many ? JSON.stringify(site.addresses) : null,
+  };
+}
+
 const SQL = {
-  upsertService: `INSERT INTO services (name, ttl, answers, policy, probe, source, position) VALUES (@name, @ttl, @answers, @policy, @probe, @source, @position)
-    ON CONFLICT(name) DO UPDATE SET ttl=excluded.ttl, answers=excluded.answers, policy=excluded.policy, probe=excluded.probe, source=excluded.source, position=excluded.position`,
-  upsertSite: `INSERT INTO sites (service, id, address, cost, weight, drained, source, position) VALUES (@service, @id, @address, @cost, @weight, @drained, @source, @position)
-    ON CONFLICT(service, id) DO UPDATE SET address=excluded.address, cost=excluded.cost, weight=excluded.weight, drained=excluded.drained, source=excluded.source, position=excluded.position`,
-  addSite: `INSERT INTO sites (service, id, address, cost, weight, drained, source, position)
-    VALUES (@service, @id, @address, @cost, @weight, @drained, 'admin', (SELECT COALESCE(MAX(position), 0) + 1 FROM sites WHERE service = @service))`,
+  upsertService: `INSERT INTO services (name, ttl, answers, policy, probe, source, position, answer_set, ttl_unsettled)
+    VALUES (@name, @ttl, @answers, @policy, @probe, @source, @position, @answerSet, @ttlUnsettled)
+    ON CONFLICT(name) DO UPDATE SET ttl=excluded.ttl, answers=excluded.answers, policy=excluded.policy, probe=excluded.probe, source=excluded.source, position=excluded.position,
+    answer_set=excluded.answer_set, ttl_unsettled=excluded.ttl_unsettled`,
+  upsertSite: `INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses) VALUES (@service, @id, @address, @cost, @weight, @drained, @source, @position, @addresses)
+    ON CONFLICT(service, id) DO UPDATE SET address=excluded.address, cost=excluded.cost, weight=excluded.weight, drained=excluded.drained, source=excluded.source, position=excluded.position,
+    addresses=excluded.addresses`,
+  addSite: `INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses)
+    VALUES (@service, @id, @address, @cost, @weight, @drained, 'admin', (SELECT COALESCE(MAX(position), 0) + 1 FROM sites WHERE service = @service), @addresses)`,
   configServices: `SELECT name FROM services WHERE source = 'config'`,
   configSites: `SELECT id FROM sites WHERE service = ? AND source = 'config'`,
   serviceSource: 'SELECT source FROM services WHERE name = ?',
@@ -73,11 +95,10 @@ export class CatalogueStore extends StoreBase {
 
   private putService(svc: Omit<ServiceRecord, 'sites'> & { sites: readonly SiteRecord[] }, source: Source, position: number): void {
     const { name, ttl, answers, policy, probe } = svc;
-    this.prep(SQL.upsertService).run({ name, ttl, answers, policy, probe: JSON.stringify(probe), source, position });
-    svc.sites.forEach((site, j) => {
-      const { id, address, cost, weight } = site;
-      this.prep(SQL.upsertSite).run({ service: name, id, address, cost, weight, drained: site.drained ? 1 : 0, source, position: j });
+    this.prep(SQL.upsertService).run({
+      name, ttl, answers, policy, probe: JSON.stringify(probe), source, position, answerSet: svc.answerSet ?? 'band', ttlUnsettled: svc.ttlUnsettled ?? null,
     });
+    svc.sites.forEach((site, j) => this.prep(SQL.upsertSite).run({ ...siteRow(site), service: name, source, position: j }));
   }
 
   /** Adds or updates a service with its sites; it persists across restarts. */
@@ -97,8 +118,7 @@ export class CatalogueStore extends StoreBase {
 
   /** Appends an operator-added site to an existing service. */
   addSite(service: string, site: SiteRecord): void {
-    const { id, address, cost, weight } = site;
-    this.prep(SQL.addSite).run({ service, id, address, cost, weight, drained: site.drained ? 1 : 0 });
+    this.prep(SQL.addSite).run({ ...siteRow(site), service });
   }
 
   removeService(name: string): boolean {
@@ -144,11 +164,14 @@ export class CatalogueStore extends StoreBase {
       byName.set(r.name as string, {
         name: r.name as string, ttl: r.ttl as number, answers: r.answers as number, policy: r.policy as string,
         probe: JSON.parse(r.probe as string), source: r.source as string, sites: [],
+        // Columns added later (schema.ts ADDED_COLUMNS): absent in a file a newer selector has not opened yet.
+        answerSet: (r.answer_set as AnswerSetMode | undefined) ?? 'band', ttlUnsettled: (r.ttl_unsettled as number | null | undefined) ?? null,
       });
     }
     for (const r of this.prep(SQL.sites).all() as Row[]) {
       byName.get(r.service as string)?.sites.push({
         id: r.id as string, address: r.address as string, cost: r.cost as number, weight: r.weight as number,
+        addresses: r.addresses ? (JSON.parse(r.addresses as string) as string[]) : [r.address as string],
         drained: r.drained === 1, source: r.source as string,
       });
     }

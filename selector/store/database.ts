@@ -6,7 +6,7 @@ import Database, { type Statement } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { VantageError } from '../../shared/errors.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { ADDED_COLUMNS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
 /**
  * How a store is used:
@@ -37,6 +37,10 @@ export function openDatabase(path: string, mode: StoreMode = 'daemon'): Database
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS[mode]}`);
     db.exec(SCHEMA_SQL);
+    for (const c of ADDED_COLUMNS) {
+      const cols = db.prepare(`PRAGMA table_info(${c.table})`).all() as { name: string }[];
+      if (!cols.some((x) => x.name === c.column)) db.exec(`ALTER TABLE ${c.table} ADD COLUMN ${c.column} ${c.decl}`);
+    }
     db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
     return db;
   } catch (err) {

@@ -12,6 +12,8 @@ export interface StoredResult {
   agent: string;
   service: string;
   site: string;
+  /** The probed address (its family picks the per-family window); null in rows stored before it was kept. */
+  address?: string | null | undefined;
   ts: number;
   ok: boolean;
   status: number | null;
@@ -84,8 +86,8 @@ export class ResultWriter {
     // The daemon's connection waits at most BUSY_TIMEOUT_MS.daemon for a lock (database.ts):
     // a failed flush is retried after retryMs instead of freezing DNS.
     const db = store.db;
-    this.insertResult = db.prepare(`INSERT INTO results (agent, service, site, ts, ok, status, connect_ms, tls_ms, ttfb_ms, total_ms, bytes, error)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertResult = db.prepare(`INSERT INTO results (agent, service, site, ts, ok, status, connect_ms, tls_ms, ttfb_ms, total_ms, bytes, error, address)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.getRollup = db.prepare('SELECT * FROM rollups WHERE agent = ? AND service = ? AND site = ? AND minute = ?');
     this.putRollup = db.prepare(`INSERT OR REPLACE INTO rollups (agent, service, site, minute, samples, failures, failure_classes, total_sum, total_min, total_max, ttfb_sum, ttfb_count, histogram)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -160,7 +162,7 @@ export class ResultWriter {
     try {
       this.store.db.transaction(() => {
         for (const r of results) {
-          this.insertResult.run(r.agent, r.service, r.site, r.ts, r.ok ? 1 : 0, r.status, r.connectMs, r.tlsMs, r.ttfbMs, r.totalMs, r.bytes, r.error);
+          this.insertResult.run(r.agent, r.service, r.site, r.ts, r.ok ? 1 : 0, r.status, r.connectMs, r.tlsMs, r.ttfbMs, r.totalMs, r.bytes, r.error, r.address ?? null);
         }
         if (writeRollups) this.writeRollups();
         for (const [agent, s] of seen) this.store.recordMetricsSeen(agent, s.seq, s.intervalS, s.ts);
@@ -245,7 +247,7 @@ export class ResultWriter {
   *resultsSince(sinceMs: number): Generator<StoredResult> {
     for (const r of this.sinceStmt.iterate(sinceMs) as Iterable<Row>) {
       yield {
-        agent: r.agent as string, service: r.service as string, site: r.site as string, ts: r.ts as number,
+        agent: r.agent as string, service: r.service as string, site: r.site as string, address: (r.address as string | null) ?? null, ts: r.ts as number,
         ok: r.ok === 1, status: r.status as number | null, connectMs: r.connect_ms as number | null,
         tlsMs: r.tls_ms as number | null, ttfbMs: r.ttfb_ms as number | null, totalMs: r.total_ms as number | null,
         bytes: r.bytes as number, error: r.error as ErrorClass | null,

@@ -97,6 +97,19 @@ CREATE TABLE IF NOT EXISTS admin_drains (
 );
 `;
 
+/**
+ * Columns added after the first release: created on open when missing, so an older
+ * database file keeps working (SQLite's ALTER TABLE ADD COLUMN is cheap).
+ */
+export const ADDED_COLUMNS: readonly { table: string; column: string; decl: string }[] = [
+  { table: 'services', column: 'answer_set', decl: "TEXT NOT NULL DEFAULT 'band'" },
+  { table: 'services', column: 'ttl_unsettled', decl: 'INTEGER' },
+  /** JSON array of every address of the site (dual-stack); NULL = [address]. */
+  { table: 'sites', column: 'addresses', decl: 'TEXT' },
+  /** The address probed (its family selects the per-family window); NULL in old rows. */
+  { table: 'results', column: 'address', decl: 'TEXT' },
+];
+
 /** Upper bounds (ms) of the latency histogram buckets kept per rollup; the last bucket is open. */
 export const HISTOGRAM_BOUNDS_MS = [5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] as const;
 

@@ -30,7 +30,16 @@ describe('announce', () => {
       addresses: ['198.51.100.7', '2001:db8:5::7'],
       prefixes: ['198.51.100.0/24', '2001:db8:5::/64'],
       resolvers: ['192.0.2.53', 'fe80::53'],
+      families: [4, 6],
     });
+  });
+
+  it('announces the families it probes: bind addresses first, then config', () => {
+    const base = { id: 'pop-f', mqtt: { url: 'mqtt://127.0.0.1:1883' } };
+    expect(buildAnnounce(parseAgentConfig({ ...base, bindAddress: '127.1.0.2' }), facts).families).toEqual([4]);
+    expect(buildAnnounce(parseAgentConfig({ ...base, bindAddress: '127.1.0.2', bindAddress6: '::1' }), facts)).toMatchObject({ families: [4, 6], addresses: ['127.1.0.2', '::1'] });
+    expect(buildAnnounce(parseAgentConfig({ ...base, families: [6] }), facts).families).toEqual([6]);
+    expect(() => parseAgentConfig({ ...base, bindAddress6: '127.0.0.1' })).toThrow(/bindAddress6.*IPv6/);
   });
 
   it('uses bindAddress, configured prefixes and resolvers when given', () => {

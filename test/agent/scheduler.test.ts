@@ -3,7 +3,7 @@
 // and starts spread over the interval.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { createScheduler, type RoundReport } from '../../agent/scheduler.js';
+import { createScheduler, targetsOf, type RoundReport } from '../../agent/scheduler.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Catalogue } from '../../shared/protocol.js';
 import { startBadServer, type BadServer } from '../helpers/bad-server.js';
@@ -162,5 +162,15 @@ describe('scheduler', () => {
   it('does not recheck when recheckChanges is off', async () => {
     const reports = await roundsWith(false, ['ok', 'fail', 'ok']);
     expect(reports.map((r) => r.results.length)).toEqual([1, 1, 1]);
+  });
+
+  it('targets one address per family the POP probes (dual-stack sites)', () => {
+    const cat: Catalogue = { v: 1, ts: 1, services: [service('www.example.test', 80, '/', 1000, [['dual', '127.2.0.1'], ['v6', '::1']])] };
+    const dual = cat.services[0]!.sites[0]!;
+    cat.services[0]!.sites[0] = { ...dual, addresses: ['127.2.0.1', '127.2.0.9', '::1'] };
+    const pick = (fams?: (4 | 6)[]) => targetsOf(cat, fams).map((t) => `${t.site} ${t.address}`);
+    expect(pick()).toEqual(['dual 127.2.0.1', 'dual ::1', 'v6 ::1']);
+    expect(pick([4])).toEqual(['dual 127.2.0.1']);
+    expect(pick([6])).toEqual(['dual ::1', 'v6 ::1']);
   });
 });

@@ -90,6 +90,28 @@ describe('MemoryAnswerTable', () => {
     expect(t.lookupWire(nameToWire('www.example.test'))?.answers.get('x')?.a.readUInt32BE(6)).toBe(5);
   });
 
+  it('a per-answer TTL (unsettled) is encoded in that answer only and survives a service TTL change', () => {
+    const t = new MemoryAnswerTable();
+    t.setService('www.example.test', 40);
+    t.setAnswer('www.example.test', DEFAULT_KEY, ['192.0.2.1']);
+    t.setAnswer('www.example.test', 'x', ['192.0.2.1', '2001:db8::1'], 10);
+    const wire = () => t.lookupWire(nameToWire('www.example.test'))!;
+    expect(wire().answers.get('x')?.a.readUInt32BE(6)).toBe(10);
+    expect(wire().answers.get('x')?.aaaa.readUInt32BE(6)).toBe(10);
+    expect(t.getAnswer('www.example.test', 'x')?.ttl).toBe(10);
+    expect(t.getAnswer('www.example.test', DEFAULT_KEY)?.ttl).toBe(40);
+    t.setService('www.example.test', 60);
+    expect(wire().answers.get('x')?.a.readUInt32BE(6)).toBe(10);
+    expect(wire().answers.get(DEFAULT_KEY)?.a.readUInt32BE(6)).toBe(60);
+    // Settled again: back to the service TTL. Same addresses with another TTL are not uniform.
+    t.setAnswer('www.example.test', 'x', ['192.0.2.1'], 10);
+    expect(t.isUniform('www.example.test')).toBe(false);
+    t.setAnswer('www.example.test', 'x', ['192.0.2.1']);
+    expect(t.getAnswer('www.example.test', 'x')?.ttl).toBe(60);
+    expect(t.isUniform('www.example.test')).toBe(true);
+    expect(() => t.setAnswer('www.example.test', 'x', [], -1)).toThrow(/ttl -1/);
+  });
+
   it('getAnswer falls back to DEFAULT_KEY; isUniform; retainKeys; ENTs', () => {
     const t = new MemoryAnswerTable();
     t.setService('a.b.example.test', 30);

@@ -33,7 +33,8 @@ export function selectorRaw(extra: Record<string, unknown> = {}): Record<string,
     http: { listen: '127.0.0.1:0' },
     db: tmpDb(),
     auth: { agents: 'off' },
-    services: [{ name: SERVICE, answers: 3, probe: { port: 8080 }, sites: SITES }],
+    // Plain top-N: these tests check the ranked order (the band rule has its own tests).
+    services: [{ name: SERVICE, answers: 3, answerSet: 'ordered', probe: { port: 8080 }, sites: SITES }],
     ranking: { windowS: 300 },
     ...extra,
   };

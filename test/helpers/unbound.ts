@@ -12,7 +12,11 @@ export interface UnboundHandle {
   close(): Promise<void>;
 }
 
-export async function startUnbound(opts: { zone: string; upstream: { host: string; port: number }; host?: string }): Promise<UnboundHandle> {
+/**
+ * `rrsetRoundrobin: 'default'` leaves Unbound's own default (1.17: yes, rotating cached
+ * RRsets); otherwise `rrset-roundrobin: no` keeps the selector's order.
+ */
+export async function startUnbound(opts: { zone: string; upstream: { host: string; port: number }; host?: string; rrsetRoundrobin?: 'no' | 'default' }): Promise<UnboundHandle> {
   const host = opts.host ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'vantage-unbound-'));
   const port = await freeUdpPort(host);
@@ -42,9 +46,9 @@ export async function startUnbound(opts: { zone: string; upstream: { host: strin
   harden-referral-path: no
   qname-minimisation: no
   minimal-responses: yes
-  # The order is the answer: Unbound 1.17 rotates RRsets by default, which would undo the ranking.
+${opts.rrsetRoundrobin === 'default' ? '' : `  # The order is the answer: Unbound 1.17 rotates RRsets by default, which would undo the ranking.
   rrset-roundrobin: no
-  local-zone: "health.invalid." static
+`}  local-zone: "health.invalid." static
   local-data: "health.invalid. A 127.0.0.1"
 stub-zone:
   name: "${opts.zone}"

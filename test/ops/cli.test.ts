@@ -138,12 +138,14 @@ describe('vantage-selector operator commands (live selector)', () => {
     expect(await exited).toBe(0);
   }, 20_000);
 
-  it('services, sites and prefixes: add, list, remove', async () => {
-    expect(await cli(['services', 'add', 'api.example.test', '--site', 'a=127.3.0.1', '--site', 'b=127.3.0.2', '--ttl', '20', ...cfg])).toMatchObject({ code: 0, stdout: 'service api.example.test added with 2 site(s)\n' });
+  it('services, sites and prefixes: add, list, remove', { timeout: 90_000 }, async () => {
+    expect(await cli(['services', 'add', 'api.example.test', '--site', 'a=127.3.0.1', '--site', 'b=127.3.0.2', '--ttl', '20', '--answer-set', 'ordered', '--ttl-unsettled', '6', ...cfg])).toMatchObject({ code: 0, stdout: 'service api.example.test added with 2 site(s)\n' });
     expect(await cli(['sites', 'add', 'api.example.test', 'c', '127.3.0.3', '--cost', '2', ...cfg])).toMatchObject({ code: 0, stdout: 'site c (127.3.0.3) added to api.example.test\n' });
+    expect(await cli(['sites', 'add', 'api.example.test', 'd', '127.3.0.4,2001:db8::4', ...cfg])).toMatchObject({ code: 0, stdout: 'site d (127.3.0.4,2001:db8::4) added to api.example.test\n' });
     const sites = await json(['sites', 'list', 'api.example.test']) as unknown as Json[];
-    expect(sites.map((s) => [s.id, s.address, s.cost, s.source])).toEqual([['a', '127.3.0.1', 0, 'admin'], ['b', '127.3.0.2', 0, 'admin'], ['c', '127.3.0.3', 2, 'admin']]);
-    expect((await json(['services', 'list']) as unknown as Json[]).map((s) => [s.name, s.ttl])).toEqual([[SERVICE, 30], ['api.example.test', 20]]);
+    expect(sites.map((s) => [s.id, s.address, s.cost, s.source])).toEqual([['a', '127.3.0.1', 0, 'admin'], ['b', '127.3.0.2', 0, 'admin'], ['c', '127.3.0.3', 2, 'admin'], ['d', '127.3.0.4', 0, 'admin']]);
+    expect(sites[3]?.addresses).toEqual(['127.3.0.4', '2001:db8::4']);
+    expect((await json(['services', 'list']) as unknown as Json[]).map((s) => [s.name, s.ttl, s.answerSet, s.ttlUnsettled])).toEqual([[SERVICE, 30, 'ordered', null], ['api.example.test', 20, 'ordered', 6]]);
     expect(await cli(['sites', 'remove', 'api.example.test', 'c', ...cfg])).toMatchObject({ code: 0 });
     expect(await cli(['services', 'remove', 'api.example.test', ...cfg])).toMatchObject({ code: 0, stdout: 'service api.example.test removed\n' });
     expect((await json(['services', 'list']) as unknown as Json[]).map((s) => s.name)).toEqual([SERVICE]);
@@ -169,6 +171,7 @@ describe('vantage-selector operator commands (live selector)', () => {
       [['events', '--agent', 'pop-nowhere', ...cfg], 1, /^vantage-selector: unknown agent "pop-nowhere"\n$/],
       [['explain', SERVICE, ...cfg], 2, /^vantage-selector: required option '--client <ip>' not specified\n$/],
       [['explain', SERVICE, '--client', '300.1.1.1', ...cfg], 2, /^vantage-selector: --client: not an IP address or prefix: "300\.1\.1\.1"\n$/],
+      [['explain', SERVICE, '--client', '192.0.2.1', '--qtype', 'MX', ...cfg], 2, /^vantage-selector: --qtype: expected A or AAAA, got "MX"\n$/],
       [['services', 'add', 'www.other.test', ...cfg], 2, /^vantage-selector: "www\.other\.test" is not inside any dns\.zones entry\n$/],
       [['services', 'remove', SERVICE, ...cfg], 1, /^vantage-selector: service "www\.example\.test" is defined in selector\.yaml; remove it there\n$/],
       [['prefixes', 'remove', '203.0.113.0/24', ...cfg], 1, /^vantage-selector: prefix 203\.0\.113\.0\/24 is announced by agent pop-lon; change the agent's prefixes\n$/],

@@ -13,8 +13,9 @@ function st(medianMs: number | null, opts: Partial<SiteStats> = {}): SiteStats {
 function site(id: string, stats?: SiteStats, extra: Partial<RankSite> = {}): RankSite {
   return { id, address: `127.2.0.${id.charCodeAt(0) - 96}`, cost: 0, weight: 1, drained: false, stats, ...extra };
 }
+/** The ranked order (answerSet: ordered); the band rule has its own tests in answer-set.test.ts. */
 function rank(policy: Policy, sites: RankSite[], extra: Partial<RankInput> = {}): string[] {
-  return rankSites({ policy, sites, answers: 10, ranking: R, ...extra }).order;
+  return rankSites({ policy, sites, answers: 10, answerSet: 'ordered', ranking: R, ...extra }).order;
 }
 
 describe('window state machine', () => {

@@ -1,6 +1,8 @@
 // The SQLite store on a real file: config sync semantics, rollups across a restart
 // in the middle of a minute, retention pruning, window rebuild input.
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SCHEMA_SQL } from '../../selector/store/schema.js';
 import { ResultWriter, type StoredResult } from '../../selector/store/results.js';
 import { BUSY_TIMEOUT_MS, Store, type ServiceRecord } from '../../selector/store/store.js';
 import { queryEvents } from '../../selector/store/events-query.js';
@@ -142,5 +144,26 @@ describe('store', () => {
     expect(s.loadServices()[0]?.sites.find((x) => x.id === 'eu-west')?.drained).toBe(false);
     s.applyDrains();
     expect(s.loadServices()[0]?.sites.find((x) => x.id === 'eu-west')?.drained).toBe(true);
+  });
+
+  it('keeps dual-stack addresses, answerSet, ttlUnsettled and the probed address; an older file gains the columns', () => {
+    const path = tmpDb();
+    // A database as the first release created it: no added columns.
+    const old = new Database(path);
+    old.exec(SCHEMA_SQL);
+    old.close();
+    const s = store(path);
+    const cols = (t: string) => (s.db.prepare(`PRAGMA table_info(${t})`).all() as { name: string }[]).map((c) => c.name);
+    expect(cols('sites')).toContain('addresses');
+    expect(cols('results')).toContain('address');
+    const cfg = selectorConfig({ services: [{ name: SERVICE, answerSet: 'ordered', ttl: 40, ttlUnsettled: 6, sites: [{ id: 'd', addresses: ['127.2.0.1', '::1'] }, { id: 'o', address: '127.2.0.2' }] }] });
+    s.syncConfigServices(cfg.services);
+    const [svc] = s.loadServices();
+    expect(svc).toMatchObject({ answerSet: 'ordered', ttlUnsettled: 6, sites: [{ id: 'd', address: '127.2.0.1', addresses: ['127.2.0.1', '::1'] }, { id: 'o', addresses: ['127.2.0.2'] }] });
+    const w = new ResultWriter(s);
+    w.addResults([{ ...row(Date.now(), 'd'), address: '::1' }]);
+    w.flush(true);
+    expect([...w.resultsSince(0)].map((r) => r.address)).toEqual(['::1']);
+    w.close();
   });
 });

@@ -47,8 +47,22 @@ describe('selector config', () => {
     [{ ...base, http: { listen: '[::]:8053' } }, /^http\.token: required when http\.listen \(\[::\]:8053\) is not loopback$/],
     [{ ...base, auth: { agents: 'maybe' } }, /^auth\.agents/],
     [{ ...base, ranking: { hysteresisPct: -1 } }, /^ranking\.hysteresisPct/],
+    [{ ...base, services: [{ name: 'www.example.test', sites: [{ id: 'a' }] }] }, /^services\[0\]\.sites\[0\]\.address: required \(or addresses\)/],
+    [{ ...base, services: [{ name: 'www.example.test', sites: [{ id: 'a', address: '127.2.0.1', addresses: ['::1'] }] }] }, /^services\[0\]\.sites\[0\]\.address: must be one of addresses/],
+    [{ ...base, services: [{ name: 'www.example.test', sites: [{ id: 'a', addresses: ['::1', '::1'] }] }] }, /^services\[0\]\.sites\[0\]\.addresses: duplicate address/],
+    [{ ...base, services: [{ name: 'www.example.test', sites: [{ id: 'a', addresses: ['127.1'] }] }] }, /^services\[0\]\.sites\[0\]\.addresses\[0\]: expected an IP address/],
+    [{ ...base, services: [{ name: 'www.example.test', answerSet: 'random' }] }, /^services\[0\]\.answerSet/],
+    [{ ...base, services: [{ name: 'www.example.test', ttlUnsettled: 4 }] }, /^services\[0\]\.ttlUnsettled/],
+    [{ ...base, services: [{ name: 'www.example.test', ttl: 20, ttlUnsettled: 25 }] }, /^services\[0\]\.ttlUnsettled: 25 is longer than ttl 20/],
   ])('rejects %j', (raw, expected) => {
     expect(message(() => parseSelectorConfig(raw))).toMatch(expected);
+  });
+
+  it('dual-stack sites: addresses parsed into address (the first) and addresses; answerSet defaults to band', () => {
+    const cfg = parseSelectorConfig({ ...base, services: [{ name: 'www.example.test', sites: [{ id: 'a', addresses: ['::1', '127.2.0.1'] }, { id: 'b', address: '127.2.0.2' }] }] });
+    expect(cfg.services[0]?.sites).toMatchObject([{ id: 'a', address: '::1', addresses: ['::1', '127.2.0.1'] }, { id: 'b', address: '127.2.0.2', addresses: ['127.2.0.2'] }]);
+    expect(cfg.services[0]?.answerSet).toBe('band');
+    expect(cfg.services[0]?.ttlUnsettled).toBeUndefined();
   });
 
   it('parses host:port once into {host, port} (IPv6 in brackets, port 0 allowed)', () => {

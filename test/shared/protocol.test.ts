@@ -57,6 +57,18 @@ describe('v1 protocol validation', () => {
     expect(cat.services[0]?.sites[0]?.address).toBe('2001:db8::1');
   });
 
+  it('dual-stack fields are optional and additive: catalogue sites[].addresses, announce families', () => {
+    const probe = { scheme: 'http', port: 80, path: '/', expectStatus: [200], timeoutMs: 3000 };
+    const cat = parseCatalogue({ v: 1, ts: now, services: [{ name: 'www.example.test', probe, sites: [{ id: 'a', address: '192.0.2.1', addresses: ['192.0.2.1', '2001:db8::1'] }] }] });
+    expect(cat.services[0]?.sites[0]?.addresses).toEqual(['192.0.2.1', '2001:db8::1']);
+    expect(reason(() => parseCatalogue({ v: 1, ts: now, services: [{ name: 'www.example.test', probe, sites: [{ id: 'a', address: '192.0.2.1', addresses: ['nope'] }] }] })))
+      .toMatch(/^schema: services\.0\.sites\.0\.addresses\.0: not an IP address/);
+    const ann = { v: 1, agent: 'pop-nyc', pop: 'NY', addresses: [], prefixes: [], resolvers: [], ts: now };
+    expect(parseAnnounce({ ...ann, families: [4, 6] }).families).toEqual([4, 6]);
+    expect(parseAnnounce(ann).families).toBeUndefined();
+    expect(reason(() => parseAnnounce({ ...ann, families: [5] }))).toMatch(/^schema: families\.0/);
+  });
+
   it('builds and splits agent topics', () => {
     expect(agentTopic('pop-nyc', 'metrics')).toBe('vantage/v1/agents/pop-nyc/metrics');
     expect(parseAgentTopic('vantage/v1/agents/pop-nyc/status')).toEqual({ agent: 'pop-nyc', kind: 'status' });
