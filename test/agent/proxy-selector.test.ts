@@ -52,7 +52,8 @@ beforeAll(async () => {
   const port = await freeTcpPort('127.3.1.1');
   sites = [await startOriginSite('a', '127.3.1.1', port), await startOriginSite('b', '127.3.1.2', port)];
   sel = createSelector(selectorConfig({
-    services: [{ name: NAME, mode: 'proxy', ttl: 10, answers: 2, probe: { port, path: '/' }, sites: [
+    // answerSet: ordered — both sites in the sites answer, so it is told apart from the proxy's.
+    services: [{ name: NAME, mode: 'proxy', ttl: 10, answers: 2, answerSet: 'ordered', probe: { port, path: '/' }, sites: [
       { id: 'a', address: '127.3.1.1' }, { id: 'b', address: '127.3.1.2' },
     ] }],
   }));
