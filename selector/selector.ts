@@ -90,7 +90,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
    * answers and prefixes. Clients it served get the default answer at once.
    */
   async function removeAgent(id: string): Promise<boolean> {
-    if (!store || !engine || !enrolment) throw new VantageError('STORE_ERR', 'selector not started');
+    if (!store || !engine || !enrolment) throw new VantageError('ADMIN_ERR', 'selector not started');
     const removed = enrolment.remove(id);
     const closed = await bus?.disconnectAgent(id);
     if (closed === undefined) log.warn({ agent: id }, 'agent removed; the external broker keeps its own credentials: remove them there to close its connection');
