@@ -128,7 +128,10 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     }
     const newest = new Map<string, number>();
     let rows = 0;
+    // Results outlive a removed agent (retention); its windows must not come back at a restart.
+    const known = new Set(agents.map((a) => a.id));
     for (const r of w.resultsSince(Date.now() - config.ranking.windowS * 1000)) {
+      if (!known.has(r.agent)) continue;
       e.add(r.agent, r.service, r.site, { ts: r.ts, ok: r.ok, totalMs: r.totalMs });
       newest.set(r.agent, Math.max(newest.get(r.agent) ?? 0, r.ts));
       rows++;
