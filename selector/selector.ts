@@ -3,7 +3,7 @@
 // createSelector(config).start() opens the DB, rebuilds the ranking windows from
 // SQLite and precomputes every answer BEFORE the DNS server starts answering, so the
 // first answer after a restart already uses measurements.
-import { VantageError } from '../shared/errors.js';
+import { AdminError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
 import { CATALOGUE_TOPIC } from '../shared/protocol.js';
@@ -96,7 +96,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
    * answers and prefixes. Clients it served get the default answer at once.
    */
   async function removeAgent(id: string): Promise<boolean> {
-    if (!store || !engine || !enrolment) throw new VantageError('STORE_ERR', 'selector not started');
+    if (!store || !engine || !enrolment) throw new AdminError(503, 'selector not started');
     const removed = enrolment.remove(id);
     const closed = await bus?.disconnectAgent(id);
     if (closed === undefined) log.warn({ agent: id }, 'agent removed; the external broker keeps its own credentials: remove them there to close its connection');
@@ -135,7 +135,10 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     }
     const newest = new Map<string, number>();
     let rows = 0;
+    // Results outlive a removed agent (retention); its windows must not come back at a restart.
+    const known = new Set(agents.map((a) => a.id));
     for (const r of w.resultsSince(Date.now() - config.ranking.windowS * 1000)) {
+      if (!known.has(r.agent)) continue;
       e.add(r.agent, r.service, r.site, { ts: r.ts, ok: r.ok, totalMs: r.totalMs }, r.address ? familyOf(r.address) : undefined);
       newest.set(r.agent, Math.max(newest.get(r.agent) ?? 0, r.ts));
       rows++;

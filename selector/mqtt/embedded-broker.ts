@@ -1,7 +1,7 @@
 // Embedded MQTT broker (aedes 1.x) for when `mqtt.url` is absent. With
 // `auth.agents: required` it authenticates agents against the enrolled agents' scrypt
-// hashes (held in memory by Enrolment) and confines each to its own `vantage/v1/agents/{id}/` topics; agents may only
-// read `vantage/v1/config/#`. Nobody but the selector (in-process) publishes config.
+// hashes (held in memory by Enrolment) and confines each to its own
+// `vantage/v1/agents/{id}/` topics; agents may only read `vantage/v1/config/#`. Nobody but the selector (in-process) publishes config.
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client } from 'aedes';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -156,8 +156,9 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
           if (client === null) return cb(null);
           if (removed.has(client)) return cb(new Error('agent removed'));
           if (!authRequired && packet.topic.startsWith(AGENTS_PREFIX)) {
-            const id = packet.topic.slice(AGENTS_PREFIX.length).split('/')[0];
-            if (id) track(id, client);
+            // Auth off: an agent is whoever publishes under its id (one client may publish for several).
+            const end = packet.topic.indexOf('/', AGENTS_PREFIX.length);
+            if (end > AGENTS_PREFIX.length) track(packet.topic.slice(AGENTS_PREFIX.length, end), client);
           }
           if (mayPublish(agentOf.get(client), packet.topic, authRequired)) {
             if (!packet.topic.startsWith(AGENTS_PREFIX)) return cb(null); // not for ingest

@@ -83,8 +83,7 @@ export class ResultWriter {
     this.onError = opts.onError ?? (() => {});
     this.maxRetryRows = opts.maxRetryRows ?? 200_000;
     this.retryMs = opts.retryMs ?? 1000;
-    // The daemon's connection waits at most BUSY_TIMEOUT_MS.daemon for a lock (database.ts):
-    // a failed flush is retried after retryMs instead of freezing DNS.
+    // A lock held elsewhere fails a flush after BUSY_TIMEOUT_MS.daemon (database.ts); retried after retryMs.
     const db = store.db;
     this.insertResult = db.prepare(`INSERT INTO results (agent, service, site, ts, ok, status, connect_ms, tls_ms, ttfb_ms, total_ms, bytes, error, address)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -107,9 +106,7 @@ export class ResultWriter {
   }
 
   /** A removed agent: its queued sequence mark must not re-create its row at the next flush. */
-  forgetAgent(agent: string): void {
-    this.seen.delete(agent);
-  }
+  forgetAgent(agent: string): void { this.seen.delete(agent); }
 
   addEvent(e: EventRecord): void {
     this.events.push(e);

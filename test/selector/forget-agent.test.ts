@@ -1,6 +1,7 @@
 // A removed agent's state must not live forever: RankEngine.forgetAgent drops its
 // windows, rankings and answers (the answer table falls back to the default, which is
 // re-ranked without it); Freshness.forget and ClientMapFeeder.forget drop the rest.
+import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
@@ -8,7 +9,9 @@ import { ClientMapFeeder } from '../../selector/mapping/feeder.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { RankEngine } from '../../selector/ranking/engine.js';
 import { Freshness } from '../../selector/ranking/freshness.js';
-import { selectorConfig, SERVICE, SITES } from '../helpers/fixtures.js';
+import { createSelector } from '../../selector/selector.js';
+import { agentTopic } from '../../shared/protocol.js';
+import { announce, metrics, result, selectorConfig, SERVICE, SITES, until } from '../helpers/fixtures.js';
 
 const ADDR = Object.fromEntries(SITES.map((s) => [s.id, s.address]));
 
@@ -65,5 +68,35 @@ describe('forgetting a removed agent', () => {
     feeder.forget('pop-a');
     feeder.apply();
     expect(mapper.map(4, client, 32, 4, src)).toMatchObject({ key: DEFAULT_KEY, via: 'default' });
+  });
+
+  it('a removed agent stays forgotten across a restart although its results are kept until retention', async () => {
+    const cfg = selectorConfig();
+    let sel = createSelector(cfg);
+    await sel.start();
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${sel.mqttAddress()?.port}`, { reconnectPeriod: 0 });
+    for (const agent of ['pop-a', 'pop-b']) {
+      await c.publishAsync(agentTopic(agent, 'announce'), announce(agent, [agent === 'pop-a' ? '198.51.100.0/24' : '203.0.113.0/24']), { qos: 1 });
+      await c.publishAsync(agentTopic(agent, 'metrics'), metrics(agent, 1, [result('us-east', 10), result('eu-west', 50), result('ap-south', 90)]), { qos: 1 });
+    }
+    await until(() => sel.engine()?.agents().length === 2, 5000, 'two agents ranked');
+    await c.endAsync();
+    const res = await fetch(`http://127.0.0.1:${sel.adminAddress()?.port}/api/agents/pop-a`, { method: 'DELETE' });
+    expect(await res.json()).toEqual({ id: 'pop-a', removed: true });
+    expect(sel.engine()?.agents()).toEqual(['pop-b']);
+    expect(sel.agentStates().has('pop-a')).toBe(false);
+    expect(sel.table.getAnswer(SERVICE, 'pop-a')?.key).toBe(DEFAULT_KEY);
+    sel.flush();
+    expect((sel.store()?.db.prepare(`SELECT COUNT(*) AS n FROM results WHERE agent = 'pop-a'`).get() as { n: number }).n).toBe(3);
+    await sel.close();
+    sel = createSelector(cfg);
+    await sel.start();
+    try {
+      expect(sel.engine()?.agents()).toEqual(['pop-b']);
+      expect(sel.store()?.getAgent('pop-a')).toBeUndefined();
+      expect(sel.table.getAnswer(SERVICE, 'pop-a')?.key).toBe(DEFAULT_KEY);
+    } finally {
+      await sel.close();
+    }
   });
 });

@@ -3,12 +3,14 @@
 import { copyFileSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addAgent } from '../../selector/mqtt/credentials.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { Store } from '../../selector/store/store.js';
+import { createLogger } from '../../shared/log.js';
 import { agentTopic, CATALOGUE_TOPIC } from '../../shared/protocol.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { freeTcpPort } from '../helpers/net.js';
@@ -21,6 +23,7 @@ let sel: Selector;
 let url: string;
 const passwords: Record<string, string> = { 'vantage-selector': 'selector-secret-1' };
 const clients: MqttClient[] = [];
+const logs: string[] = [];
 
 beforeAll(async () => {
   const port = await freeTcpPort();
@@ -32,7 +35,7 @@ beforeAll(async () => {
   passwords['pop-lon'] = await addAgent(store, 'pop-lon');
   store.close();
   broker = await startMosquitto({ port, users: passwords, aclFile: ACL });
-  sel = createSelector(cfg);
+  sel = createSelector(cfg, { log: createLogger({ level: 'info' }, new Writable({ write(c, _e, cb) { logs.push(String(c)); cb(); } })) });
   await sel.start();
 });
 
@@ -107,5 +110,17 @@ describe('external Mosquitto mode', () => {
   it('Mosquitto refuses a wrong password', async () => {
     const err = await mqtt.connectAsync(url, { username: 'pop-nyc', password: 'nope', reconnectPeriod: 0 }).then((c) => { clients.push(c); return 0; }, (e: { code?: number }) => e.code);
     expect(err).toBe(5);
+  });
+
+  it('removing an agent: ingest refuses it at once; the log says Mosquitto keeps its credentials', async () => {
+    const c = await agent('pop-lon');
+    const http = sel.adminAddress() as { host: string; port: number };
+    const res = await fetch(`http://127.0.0.1:${http.port}/api/agents/pop-lon`, { method: 'DELETE' });
+    expect(await res.json()).toEqual({ id: 'pop-lon', removed: true });
+    await until(() => logs.some((l) => l.includes('"agent":"pop-lon"') && l.includes('the external broker keeps its own credentials')), 5000, 'log line');
+    const before = sel.ingestCounters()?.rejected.not_enrolled ?? 0;
+    await c.publishAsync(agentTopic('pop-lon', 'metrics'), metrics('pop-lon', 2, [result('us-east', 5)]), { qos: 1 });
+    await until(() => (sel.ingestCounters()?.rejected.not_enrolled ?? 0) === before + 1, 5000, 'not_enrolled');
+    expect(sel.store()?.getAgent('pop-lon')).toBeUndefined();
   });
 });
