@@ -56,7 +56,7 @@ describe('fuzz', () => {
     await new Promise((r) => setTimeout(r, 100));
     const after = w.server.stats();
     expect(after.queries - before.queries).toBeGreaterThanOrEqual(2000);
-    expect(after.errors).toBe(0);
+    expect(after.internalErrors).toBe(0);
     expect(addressesOf(await udp(w.port, query('www.example.test', 'A')))[0]).toBe('192.0.2.3');
   });
 });

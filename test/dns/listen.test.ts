@@ -85,7 +85,7 @@ describe('counters', () => {
     await udpQuery(w.port, Buffer.from([1, 2]), 200);
     const s = w.server.stats();
     expect(s).toMatchObject({
-      queries: 6, udpQueries: 6, tcpQueries: 0, dropped: 1, errors: 0, truncated: 0,
+      queries: 6, udpQueries: 6, tcpQueries: 0, dropped: 1, internalErrors: 0, truncated: 0,
       byRcode: { NOERROR: 3, NXDOMAIN: 1, REFUSED: 1 },
       byQtype: { A: 3, MX: 1, AAAA: 1 },
       answers: { 'www.example.test': { '192.0.2.2': 2, '192.0.2.3': 1 } },

@@ -143,7 +143,7 @@ describe('hostile DNS packets: outcome per category', () => {
   it('every category over real UDP, valid queries answered between them', async () => {
     const all = fc.oneof(...Object.values(hostile));
     const samples = fc.sample(all, { numRuns: 600, seed: 42 });
-    const errorsBefore = w.server.stats().errors;
+    const errorsBefore = w.server.stats().internalErrors;
     let valid = 0;
     for (let i = 0; i < samples.length; i += 20) {
       const batch = samples.slice(i, i + 20);
@@ -155,7 +155,7 @@ describe('hostile DNS packets: outcome per category', () => {
       valid++;
     }
     expect(valid).toBe(30);
-    expect(w.server.stats().errors).toBe(errorsBefore);
+    expect(w.server.stats().internalErrors).toBe(errorsBefore);
   });
 });
 
