@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import * as packet from 'dns-packet';
-import { addressesOf, frame, query, startWorld, tcpClient, udp, udpQuery, type World } from './helpers.js';
+import { addressesOf, frame, query, tcpClient, udp, udpQuery } from '../helpers/dns-client.js';
+import { startWorld, type World } from './helpers.js';
 
 let w: World;
 beforeAll(async () => { w = await startWorld(); });

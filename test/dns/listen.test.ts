@@ -2,7 +2,8 @@
 // response rate limiting, counters, and clean close.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
-import { addressesOf, frame, query, startWorld, tcpClient, udpQuery, type World } from './helpers.js';
+import { addressesOf, frame, query, tcpClient, udpQuery } from '../helpers/dns-client.js';
+import { startWorld, type World } from './helpers.js';
 
 describe('listen on IPv4 and IPv6', () => {
   let w: World;

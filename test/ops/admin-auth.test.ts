@@ -6,7 +6,8 @@ import { loadSelectorConfig } from '../../selector/config.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { bearerMatches } from '../../selector/admin/http-server.js';
 import { createHash } from 'node:crypto';
-import { cli, dig, ensureBuilt, feedWorld, SERVICE, writeConfig } from './helpers.js';
+import { dig } from '../helpers/dns-client.js';
+import { cli, ensureBuilt, feedWorld, SERVICE, writeConfig } from './helpers.js';
 
 const TOKEN = 'correct-horse-battery-staple-42';
 let env: Awaited<ReturnType<typeof writeConfig>>;

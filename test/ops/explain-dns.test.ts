@@ -5,7 +5,8 @@
 // retained catalogue marks it, and the drain survives a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { watch, type Watcher } from '../helpers/mqtt-watch.js';
-import { cli, dig, SERVICE, SITES, startDaemon, startFedDaemon, type Daemon, type writeConfig } from './helpers.js';
+import { dig } from '../helpers/dns-client.js';
+import { cli, SERVICE, SITES, startDaemon, startFedDaemon, type Daemon, type writeConfig } from './helpers.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

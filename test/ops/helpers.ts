@@ -1,6 +1,6 @@
 // Helpers for the operator-surface tests: a selector config on free loopback ports,
 // the selector as a real `vantage-selector run` process, the CLI as a process, v1
-// traffic from mqtt.js, and dig.
+// traffic from mqtt.js (dig is in ../helpers/dns-client.ts).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -135,25 +135,6 @@ export async function feedWorld(mqttPort: number, rounds = 4): Promise<void> {
   await new Promise((r) => setTimeout(r, 50));
   await pub('vantage/v1/agents/pop-old/status', { agent: 'pop-old', state: 'offline', ts: Date.now() + 5 }, true);
   await c.endAsync();
-}
-
-export interface DigAnswer { addresses: string[]; ttls: number[]; scope: number | null; status: string }
-
-/** One A query with dig; `subnet` adds an ECS option, `from` binds the source address. */
-export async function dig(port: number, name: string, opts: { subnet?: string; from?: string } = {}): Promise<DigAnswer> {
-  const args = ['@127.0.0.1', '-p', String(port), name, 'A', '+norec', '+tries=1', '+time=2'];
-  if (opts.subnet) args.push(`+subnet=${opts.subnet}`);
-  if (opts.from) args.push('-b', opts.from);
-  // Async: the selector may run in this very process.
-  const { stdout: out } = await run('dig', args, { encoding: 'utf8' });
-  const answers = [...out.matchAll(/^\S+\s+(\d+)\s+IN\s+A\s+(\S+)$/gm)];
-  const ecs = /CLIENT-SUBNET: \S+\/\d+\/(\d+)/.exec(out);
-  return {
-    addresses: answers.map((m) => m[2] as string),
-    ttls: answers.map((m) => Number(m[1])),
-    scope: ecs ? Number(ecs[1]) : null,
-    status: /status: (\w+)/.exec(out)?.[1] ?? '?',
-  };
 }
 
 /**

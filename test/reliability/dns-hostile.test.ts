@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as packet from 'dns-packet';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
-import { addressesOf, query, startWorld, udp, udpQuery, type World } from '../dns/helpers.js';
+import { addressesOf, query, udp, udpQuery } from '../helpers/dns-client.js';
+import { startWorld, type World } from '../dns/helpers.js';
 
 let w: World;
 beforeAll(async () => {

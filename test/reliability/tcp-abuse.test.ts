@@ -5,7 +5,8 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
-import { addressesOf, frame, query, startWorld, tcpClient, udp, type World } from '../dns/helpers.js';
+import { addressesOf, frame, query, tcpClient, udp } from '../helpers/dns-client.js';
+import { startWorld, type World } from '../dns/helpers.js';
 import { until } from '../selector/fixtures.js';
 
 const CAP = 500;

@@ -10,7 +10,7 @@ import { Store } from '../../selector/store/store.js';
 import { agentTopic, CATALOGUE_TOPIC } from '../../shared/protocol.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { freeTcpPort } from '../helpers/net.js';
-import { queryA } from './dns-client.js';
+import { queryA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from './fixtures.js';
 
 const ACL = resolve(__dirname, '../../systemd/mosquitto.acl');
