@@ -127,6 +127,7 @@ function outcome(resp: Buffer | undefined): Outcome {
 
 function checkOne(msg: Buffer, resp: Buffer | undefined, allowed: Outcome[]): void {
   expect(allowed).toContain(outcome(resp));
+  expect(w.server.stats().internalErrors, 'an exception was caught on the query path').toBe(0);
   if (resp) {
     expect(resp.readUInt16BE(0)).toBe(msg.readUInt16BE(0));
     expect((resp[2] as number) & 0x80).toBe(0x80);
