@@ -95,6 +95,7 @@ describe('Prometheus /metrics', () => {
     expect(value('vantage_selector_dns_responses_total{rcode="NXDOMAIN"}')).toBe(1);
     expect(value('vantage_selector_dns_responses_total{rcode="REFUSED"}')).toBe(1);
     expect(value('vantage_selector_dns_queries_total{qtype="A"}')).toBe(6);
+    expect(value('vantage_selector_dns_internal_errors_total')).toBe(0);
     expect(value('vantage_selector_dns_answers_total{service="www.example.test",site="us-east"}')).toBe(3);
     expect(value('vantage_selector_dns_answers_total{service="www.example.test",site="eu-west"}')).toBe(1);
     expect(value('vantage_selector_agents{state="online"}')).toBe(2);
