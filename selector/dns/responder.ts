@@ -18,6 +18,8 @@ export const OUR_UDP_SIZE = 1232;
 /** Max response size: a UDP byte count, or 'tcp' (64 KiB framing limit, RFC 7766 §8). */
 export type SizeLimit = number | 'tcp';
 const TCP_MAX = 65535;
+/** `room` when the writer allocates the buffer itself (a small integer keeps the call monomorphic). */
+const NO_ROOM_LIMIT = 0x3fffffff;
 
 export interface ResponderOptions extends Partial<ResolverOptions> {
   /** The decision function; default: the selector's (resolve.ts) over zones, table and mapper. */
@@ -135,7 +137,7 @@ export function createResponder(opts: ResponderOptions): Responder {
   function answer(msg: Buffer, srcFamily: Family, src: Uint8Array, limit: SizeLimit, reserve = 0): Buffer | undefined {
     counters.queries++;
     try {
-      const size = prepare(msg, srcFamily, src, limit, Infinity);
+      const size = prepare(msg, srcFamily, src, limit, NO_ROOM_LIMIT);
       if (size < 0) return undefined;
       const out = Buffer.allocUnsafe(reserve + size);
       emit(msg, out, reserve);
