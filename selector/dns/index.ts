@@ -5,3 +5,5 @@ export { createResolver, type ResolverOptions } from './resolve.js';
 export { decide, encodeQuery, type Decision, type DecideClient } from './decide.js';
 export { clearResolution, newResolution, setSection, type ResolveFn, type Resolution, type ResolutionKind, type Section, type Source } from './resolution.js';
 export type { DnsStats } from './stats.js';
+export { RCODE, TYPE, type Query } from './wire.js';
+export { rrBody } from './zones.js';

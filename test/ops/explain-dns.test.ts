@@ -65,6 +65,12 @@ describe('explain == DNS answer', () => {
     });
   }
 
+  it('a name DNS cannot carry: one line and a non-zero exit, no exception', async () => {
+    const r = await cli(['explain', `${'x'.repeat(64)}.example.test`, '--client', '198.51.100.1', ...cfg]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^vantage-selector: .*not a domain name DNS can carry: "x{64}\.example\.test"\n$/);
+  });
+
   it('the offline agent is named with the reason', async () => {
     const e = await explain('192.0.2.0/25', '127.0.0.1');
     expect(e.match).toMatchObject({ via: 'default', agent: 'pop-old', prefix: '192.0.2.0/25', skipped: 'offline' });
