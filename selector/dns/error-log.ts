@@ -14,8 +14,11 @@ export class ThrottledErrorLog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Logs `err` at error level unless a line was written less than `intervalMs` ago (then counts it). */
-  report(err: unknown): void {
+  /**
+   * Logs `err` (and the fields `detail()` returns, computed only when a line is written) at
+   * error level, unless a line was written less than `intervalMs` ago: then it only counts.
+   */
+  report(err: unknown, detail?: () => Record<string, unknown>): void {
     const nowMs = this.now();
     if (nowMs < this.nextAtMs) {
       this.suppressed++;
@@ -24,6 +27,6 @@ export class ThrottledErrorLog {
     this.nextAtMs = nowMs + this.intervalMs;
     const suppressed = this.suppressed;
     this.suppressed = 0;
-    this.log.error({ err, suppressed }, this.msg);
+    this.log.error({ ...detail?.(), err, suppressed }, this.msg);
   }
 }

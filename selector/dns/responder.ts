@@ -151,7 +151,8 @@ export function createResponder(opts: ResponderOptions): Responder {
   /** One catch for the whole path (coredns' recover()): a header-only SERVFAIL; returns its length (0: unreadable). */
   function servfail(msg: Buffer, err: unknown, out: Buffer, at: number): number {
     counters.internalErrors++;
-    errorLog.report(err);
+    // The packet that tripped it (hex, first 512 bytes), so the bug can be replayed.
+    errorLog.report(err, () => ({ query: msg.toString('hex', 0, Math.min(msg.length, 512)) }));
     if (msg.length < 12 || ((msg[2] as number) & 0x80) || out.length < at + 12) return 0;
     copyInto(msg, out, at, 0, 4);
     out[at + 2] = 0x80 | ((msg[2] as number) & 0x79);

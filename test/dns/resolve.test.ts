@@ -114,6 +114,8 @@ describe('the SERVFAIL catch-all', () => {
       const caught = lines.filter((l) => l.msg === 'dns query path threw: answered SERVFAIL');
       expect(caught).toHaveLength(1);
       expect(caught[0]).toMatchObject({ level: 50, component: 'dns', suppressed: 0, err: { message: 'boom in resolve' } });
+      // The first query (id 100 = 0x0064) is logged as hex, replayable.
+      expect(caught[0]?.query).toBe(packet.encode(query('www.example.test', 'A', { id: 100 })).toString('hex'));
     } finally {
       await s.close();
     }
