@@ -1,10 +1,11 @@
-// `explain NAME --client IP`: asks the DNS server's own decide() — the same mapper
-// and answer table the query path reads — how it would answer this client now, then
+// `explain NAME --client IP`: asks the DNS server's decide() — the query the client would
+// send, through the same parser and resolve() as the packet path — how it would answer
+// this client now, then
 // attaches the ranking that produced that answer (inputs, down/up, score arithmetic,
 // hysteresis). The order, TTL and ECS scope shown are the DNS answer's, not a re-run.
 import { bitsOf, formatAddress, parseAddress, parsePrefix, type Family } from '../../shared/prefix.js';
 import { DEFAULT_KEY } from '../dns/contract.js';
-import type { Responder } from '../dns/responder.js';
+import type { DnsServer } from '../dns/index.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { HysteresisDecision, SiteExplanation } from '../ranking/policy.js';
@@ -49,7 +50,7 @@ export interface Explanation {
 }
 
 export interface ExplainDeps {
-  decide: Responder['decide'] | undefined;
+  decide: DnsServer['decide'] | undefined;
   engine: RankEngine;
   freshness: Freshness;
   proxy?: { decision(service: string, key: string): ProxyDecision | undefined };
@@ -85,7 +86,8 @@ export function explain(deps: ExplainDeps, name: string, clientText: string, sou
   }
   // With --source the client is sent as ECS (a resolver asking for it); otherwise the client asks itself.
   const ecs = client.ecs || sourceText !== undefined;
-  const d = deps.decide(name, { family: client.family, bytes: client.bytes, sourceLength: client.sourceLength }, source);
+  const d = deps.decide(name, { family: client.family, bytes: client.bytes, sourceLength: client.sourceLength, ecs }, source);
+  if (d.kind === 'formerr') throw new AdminError(400, `not a domain name DNS can carry: "${name}"`);
   const states = deps.freshness.current();
   const base: Explanation = {
     name, rcode: d.rcode, kind: d.kind, zone: d.zone ?? null, service: d.service ?? null,

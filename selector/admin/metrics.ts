@@ -44,6 +44,10 @@ export function createSelectorMetrics(src: SelectorMetricsSources): Registry {
     collect() { this.reset(); this.inc(src.dns()?.dropped ?? 0); },
   });
   new Counter({
+    name: 'vantage_selector_dns_internal_errors_total', help: 'Exceptions caught on the DNS query path (each answered SERVFAIL); non-zero is a bug', registers,
+    collect() { this.reset(); this.inc(src.dns()?.internalErrors ?? 0); },
+  });
+  new Counter({
     name: 'vantage_selector_dns_answers_total', help: 'A/AAAA answers served, by service and first-ranked site', labelNames: ['service', 'site'], registers,
     collect() {
       const ids = src.siteIds();

@@ -51,14 +51,19 @@ export class ResponseRateLimiter {
 
 /** The slip: the response cut to header + question with TC=1 (no answer to amplify). */
 export function slipResponse(resp: Buffer): Buffer {
+  const out = Buffer.from(resp);
+  return out.subarray(0, slipInPlace(out, resp.length));
+}
+
+/** The slip made in place on the `len`-byte response at buf[0..]; returns the new length. */
+export function slipInPlace(buf: Buffer, len: number): number {
   let off = 12;
-  if (resp.readUInt16BE(4) === 1) {
-    while (off < resp.length && resp[off] !== 0) off += 1 + (resp[off] as number);
-    off = Math.min(off + 5, resp.length);
+  if (buf.readUInt16BE(4) === 1) {
+    while (off < len && buf[off] !== 0) off += 1 + (buf[off] as number);
+    off = Math.min(off + 5, len);
   }
-  const out = Buffer.from(resp.subarray(0, off));
-  out[2] = (out[2] as number) | 0x02;
-  out.writeUInt16BE(0, 6);
-  out.writeUInt32BE(0, 8);
-  return out;
+  buf[2] = (buf[2] as number) | 0x02;
+  buf.writeUInt16BE(0, 6);
+  buf.writeUInt32BE(0, 8);
+  return off;
 }

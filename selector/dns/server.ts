@@ -1,5 +1,7 @@
-// The selector's DNS server: UDP and TCP on every `dns.listen` address, answering from
-// the responder (answer.ts). createDnsServer(...) → { start(), close(), addresses(), stats() }.
+// The selector's DNS server: UDP and TCP on every `dns.listen` address, answering through
+// the packet writer (responder.ts) from a decision function: the selector's (resolve.ts,
+// over `table` and `mapper`) or the one given as `resolve`.
+// createDnsServer(...) → { start(), close(), addresses(), stats(), decide(), answer() }.
 import type net from 'node:net';
 import type { DnsConfig } from './config.js';
 import type { ClientMapper } from './contract.js';
@@ -7,6 +9,7 @@ import type { WireAnswerTable } from './answer-table.js';
 import { parseAddress, type Family } from '../../shared/prefix.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { createResponder, OUR_UDP_SIZE, type Responder } from './responder.js';
+import type { ResolveFn } from './resolution.js';
 import { ConfigError } from '../../shared/errors.js';
 import { DnsCounters, type DnsStats } from './stats.js';
 import { ResponseRateLimiter } from './rate-limit.js';
@@ -16,8 +19,11 @@ import { createTcpServer } from './tcp.js';
 
 export interface DnsServerOptions {
   dns: DnsConfig;
-  table: WireAnswerTable;
-  mapper: ClientMapper;
+  /** The answer table and client mapper the selector's decision function reads (not needed with `resolve`). */
+  table?: WireAnswerTable;
+  mapper?: ClientMapper;
+  /** Another decision function (e.g. the backbone's); default: resolve.ts over `dns.zones`, `table`, `mapper`. */
+  resolve?: ResolveFn;
   log?: Logger;
   /** Configured service names: NODATA (not NXDOMAIN) for them even before answers exist. */
   services?: readonly { name: string }[] | readonly string[];
@@ -41,8 +47,10 @@ export interface DnsServer {
   close(): Promise<void>;
   addresses(): DnsAddress[];
   stats(): DnsStats;
-  /** The decision the query path would make (for `explain`), without a packet. */
+  /** The decision the query path would make (for `explain`): the same resolve(), on an encoded query. */
   decide: Responder['decide'];
+  /** The decision function in use. */
+  resolve: ResolveFn;
   /** The pure query path, for tests and tools: response bytes or undefined (dropped). */
   answer: Responder['answer'];
   /** The UDP engine in use: native batches (recvmmsg/sendmmsg) or node:dgram. */
@@ -71,7 +79,9 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const log = (opts.log ?? silentLogger()).child({ component: 'dns' });
   const counters = new DnsCounters();
   const services = (opts.services ?? []).map((s) => (typeof s === 'string' ? s : s.name));
-  const responder = createResponder({ zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters, serial: opts.serial });
+  const responder = createResponder({
+    resolve: opts.resolve, zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters, serial: opts.serial, log,
+  });
   const limiter = opts.dns.rateLimit > 0 ? new ResponseRateLimiter(opts.dns.rateLimit) : undefined;
   const listeners: Listener[] = [];
   const exclusive = opts.clusterShared !== true;
@@ -80,7 +90,9 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const addon = udpEngine === 'batch' ? loadUdpBatch() : undefined;
 
   const udpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, OUR_UDP_SIZE);
-  const tcpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, 'tcp');
+  const udpAnswerInto = (msg: Buffer, family: Family, src: Uint8Array, out: Buffer): number => responder.answerInto(msg, family, src, OUR_UDP_SIZE, out);
+  // RFC 7766 §8: two bytes reserved in front for the length prefix.
+  const tcpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, 'tcp', 2);
 
   async function bindOne(host: string, family: Family, wantPort: number): Promise<Listener> {
     // With port 0, UDP picks the port and TCP must get the same one; retry if TCP's is taken.
@@ -107,7 +119,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   }
 
   async function bindUdp(host: string, family: Family, port: number): Promise<UdpListener> {
-    const udpOpts = { host, port, family, counters, limiter, answer: udpAnswer, onError };
+    const udpOpts = { host, port, family, counters, limiter, answer: udpAnswer, answerInto: udpAnswerInto, onError };
     if (addon) {
       const sock = createBatchUdpSocket(addon, udpOpts);
       return { port: sock.port, close: async () => sock.close() };
@@ -154,7 +166,8 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     addresses: () => listeners.map((l) => ({ host: l.host, port: l.port, family: l.family })),
     stats: () => ({ ...counters.snapshot(), udpEngine }),
     decide: responder.decide,
-    answer: responder.answer,
+    resolve: responder.resolve,
+    answer: (msg, srcFamily, src, limit) => responder.answer(msg, srcFamily, src, limit),
     udpEngine,
   };
 }

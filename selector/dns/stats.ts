@@ -22,8 +22,8 @@ export class DnsCounters {
   dropped = 0;
   truncated = 0;
   rateLimited = 0;
-  /** Exceptions caught on the query path (answered SERVFAIL). */
-  errors = 0;
+  /** Exceptions caught on the query path (answered SERVFAIL, logged at most once a second). */
+  internalErrors = 0;
   tcpConnections = 0;
   /** Connections closed because of maxTcpConnections (the idlest one makes room). */
   tcpRejected = 0;
@@ -51,7 +51,7 @@ export class DnsCounters {
     return {
       queries: this.queries, udpQueries: this.udpQueries, tcpQueries: this.tcpQueries,
       byRcode, byQtype, answers,
-      dropped: this.dropped, truncated: this.truncated, rateLimited: this.rateLimited, errors: this.errors,
+      dropped: this.dropped, truncated: this.truncated, rateLimited: this.rateLimited, internalErrors: this.internalErrors,
       tcpConnections: this.tcpConnections, tcpRejected: this.tcpRejected, tcpTimeouts: this.tcpTimeouts, tcpOpen: this.tcpOpen,
     };
   }
@@ -68,7 +68,8 @@ export interface DnsStats {
   dropped: number;
   truncated: number;
   rateLimited: number;
-  errors: number;
+  /** Exceptions caught on the query path (each answered SERVFAIL): a bug if ever non-zero. */
+  internalErrors: number;
   tcpConnections: number;
   tcpRejected: number;
   tcpTimeouts: number;

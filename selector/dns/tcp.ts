@@ -13,6 +13,7 @@ export interface TcpOptions {
   idleTimeoutMs: number;
   maxConnections: number;
   counters: DnsCounters;
+  /** The response with 2 bytes reserved in front for the length prefix, or undefined to send nothing. */
   answer(msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined;
   onError(err: Error): void;
 }
@@ -60,14 +61,10 @@ export function createTcpServer(opts: TcpOptions): { server: net.Server; destroy
         const msg = buf.subarray(off + 2, off + 2 + len);
         off += 2 + len;
         counters.tcpQueries++;
-        const resp = opts.answer(msg, family, src);
-        if (!resp) continue;
-        const frame = Buffer.allocUnsafe(2);
-        frame.writeUInt16BE(resp.length, 0);
-        socket.cork();
-        socket.write(frame);
-        const ok = socket.write(resp);
-        socket.uncork();
+        const framed = opts.answer(msg, family, src);
+        if (!framed) continue;
+        framed.writeUInt16BE(framed.length - 2, 0);
+        const ok = socket.write(framed);
         // A client that pipelines but does not read must not grow our buffers: stop
         // reading until it drains.
         if (!ok && !socket.isPaused()) {

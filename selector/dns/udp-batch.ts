@@ -4,7 +4,7 @@
 // loader returns undefined and udp.ts's dgram path is used.
 import { createRequire } from 'node:module';
 import type { Family } from '../../shared/prefix.js';
-import { udpResponse, type UdpOptions } from './udp.js';
+import { udpResponseInto, type UdpOptions } from './udp.js';
 
 interface UdpBatchAddon {
   open(host: string, port: number, family: number, inBuf: Buffer, outBuf: Buffer, meta: Buffer,
@@ -52,13 +52,16 @@ export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions): Ba
   const outBuf = Buffer.allocUnsafe(BATCH * OUT_SLOT);
   const metaBuf = Buffer.alloc(BATCH * META_WORDS * 4);
   const meta = new Uint32Array(metaBuf.buffer, metaBuf.byteOffset, BATCH * META_WORDS);
-  // One address view per slot, made once (the responder does not keep `src`).
+  // One address view and one output slot view per slot, made once (the responder does
+  // not keep `src`, and writes each response straight into its slot).
   const v4: Uint8Array[] = [];
   const v6: Uint8Array[] = [];
+  const outSlots: Buffer[] = [];
   for (let i = 0; i < BATCH; i++) {
     const at = metaBuf.byteOffset + (i * META_WORDS + 4) * 4;
     v4.push(new Uint8Array(metaBuf.buffer, at, 4));
     v6.push(new Uint8Array(metaBuf.buffer, at, 16));
+    outSlots.push(outBuf.subarray(i * OUT_SLOT, (i + 1) * OUT_SLOT));
   }
 
   const onBatch = (count: number): void => {
@@ -77,23 +80,15 @@ export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions): Ba
       const family: Family = fam === 4 ? 4 : 6;
       const len = Math.min(meta[m] as number, IN_SLOT);
       const msg = inBuf.subarray(i * IN_SLOT, i * IN_SLOT + len);
-      let resp: Buffer | undefined;
       try {
-        resp = udpResponse(opts, msg, family, family === 4 ? v4[i] as Uint8Array : v6[i] as Uint8Array);
+        // A response never exceeds its slot: the responder cuts it to TC first.
+        meta[m + 1] = udpResponseInto(opts, msg, family, family === 4 ? v4[i] as Uint8Array : v6[i] as Uint8Array, outSlots[i] as Buffer);
       } catch (err) {
-        // The responder answers SERVFAIL on its own errors; this keeps one bad datagram
-        // from losing the rest of the batch.
-        counters.errors++;
+        // The responder answers SERVFAIL on its own errors; this keeps a throwing rate
+        // limiter from losing the rest of the batch.
+        counters.internalErrors++;
         opts.onError(err as Error);
-        continue;
       }
-      if (!resp) continue;
-      if (resp.length > OUT_SLOT) {
-        counters.dropped++;
-        continue;
-      }
-      resp.copy(outBuf, i * OUT_SLOT);
-      meta[m + 1] = resp.length;
     }
   };
   const onSendError = (failed: number, code: string): void => {

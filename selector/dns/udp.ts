@@ -3,7 +3,7 @@
 import dgram from 'node:dgram';
 import { parseAddress, type Family } from '../../shared/prefix.js';
 import type { DnsCounters } from './stats.js';
-import { RateDecision, slipResponse, type ResponseRateLimiter } from './rate-limit.js';
+import { RateDecision, slipInPlace, slipResponse, type RateDecisionValue, type ResponseRateLimiter } from './rate-limit.js';
 
 /** Writes dotted-quad `text` into `out` (4 bytes) without allocating. */
 function parseV4Into(text: string, out: Uint8Array): void {
@@ -38,7 +38,10 @@ export interface UdpOptions {
   family: Family;
   counters: DnsCounters;
   limiter?: ResponseRateLimiter;
+  /** A fresh buffer per response (dgram's send is asynchronous), or undefined to send nothing. */
   answer(msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined;
+  /** The response written at out[0..] (a batch slot); its length, 0 to send nothing. */
+  answerInto(msg: Buffer, family: Family, src: Uint8Array, out: Buffer): number;
   onError(err: Error): void;
 }
 
@@ -50,14 +53,27 @@ export interface UdpOptions {
 export function udpResponse(opts: Pick<UdpOptions, 'counters' | 'limiter' | 'answer'>, msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined {
   const resp = opts.answer(msg, family, src);
   if (!resp || !opts.limiter) return resp;
-  const d = opts.limiter.check(family, src);
+  const d = limit(opts.limiter, opts.counters, family, src);
   if (d === RateDecision.SEND) return resp;
-  opts.counters.rateLimited++;
-  if (d === RateDecision.DROP) {
-    opts.counters.dropped++;
-    return undefined;
-  }
-  return slipResponse(resp);
+  return d === RateDecision.DROP ? undefined : slipResponse(resp);
+}
+
+/** udpResponse for the batch engine: the response is written into `out` (its slot); returns its length, 0 = none. */
+export function udpResponseInto(opts: Pick<UdpOptions, 'counters' | 'limiter' | 'answerInto'>, msg: Buffer, family: Family, src: Uint8Array, out: Buffer): number {
+  const len = opts.answerInto(msg, family, src, out);
+  if (len === 0 || !opts.limiter) return len;
+  const d = limit(opts.limiter, opts.counters, family, src);
+  if (d === RateDecision.SEND) return len;
+  return d === RateDecision.DROP ? 0 : slipInPlace(out, len);
+}
+
+/** The limiter's decision for a response to `src`, counted when it is not SEND. */
+function limit(limiter: ResponseRateLimiter, counters: DnsCounters, family: Family, src: Uint8Array): RateDecisionValue {
+  const d = limiter.check(family, src);
+  if (d === RateDecision.SEND) return d;
+  counters.rateLimited++;
+  if (d === RateDecision.DROP) counters.dropped++;
+  return d;
 }
 
 export function createUdpSocket(opts: UdpOptions): dgram.Socket {

@@ -1,6 +1,7 @@
 // Hand-written decoder for the parts of a DNS query the selector needs: header, the one
 // question, and the OPT RR with its Client Subnet option. It fills a reusable object
 // and never throws on bad input; the outcome is a parse status.
+import { wireKeyOf } from './names.js';
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5, BADVERS: 16 } as const;
 export const TYPE = { A: 1, NS: 2, SOA: 6, HINFO: 13, AAAA: 28, OPT: 41, IXFR: 251, AXFR: 252, ANY: 255 } as const;
@@ -17,6 +18,8 @@ export interface Query {
   flags: number;
   /** Offset just past the question's name (its root byte). */
   nameEnd: number;
+  /** The question name's lookup key: lower-cased wire form as latin1 (names.ts); '' until a question is read. */
+  key: string;
   /** Offset just past QTYPE/QCLASS; 0 when the question could not be read. */
   questionEnd: number;
   qtype: number;
@@ -41,7 +44,7 @@ export interface Query {
 
 export function newQuery(): Query {
   return {
-    id: 0, flags: 0, nameEnd: 0, questionEnd: 0, qtype: 0, qclass: 0, labels: new Array<number>(128).fill(0), labelCount: 0,
+    id: 0, flags: 0, nameEnd: 0, key: '', questionEnd: 0, qtype: 0, qclass: 0, labels: new Array<number>(128).fill(0), labelCount: 0,
     edns: false, udpSize: 512, ednsVersion: 0, dnssecOk: false,
     ecs: false, ecsFamily: 4, ecsSource: 0, ecsAddress: new Uint8Array(16), ecsAddrOffset: 0, ecsAddrLen: 0,
   };
@@ -118,8 +121,9 @@ function parseOpt(msg: Uint8Array, klass: number, ttlHi: number, doWord: number,
 }
 
 /** Decodes `msg` into `q`. Every offset is bounds-checked; nothing throws. */
-export function parseQuery(msg: Uint8Array, q: Query): ParseStatus {
+export function parseQuery(msg: Buffer, q: Query): ParseStatus {
   q.questionEnd = 0;
+  q.key = '';
   q.labelCount = 0;
   q.edns = false;
   q.udpSize = 512;
@@ -154,6 +158,7 @@ export function parseQuery(msg: Uint8Array, q: Query): ParseStatus {
   q.qclass = u16(msg, off + 2);
   off += 4;
   q.questionEnd = off;
+  q.key = wireKeyOf(msg, 12, q.nameEnd);
   // Answer and authority sections should be empty in a query; skip them if not.
   const skip = u16(msg, 6) + u16(msg, 8);
   const arcount = u16(msg, 10);

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
-import { addressesOf, ecsOf, query, startWorld, udp, udpQuery, type World } from './helpers.js';
+import { addressesOf, ecsOf, query, udp, udpQuery } from '../helpers/dns-client.js';
+import { startWorld, type World } from './helpers.js';
 
 let w: World;
 beforeAll(async () => {

@@ -2,7 +2,8 @@
 // response rate limiting, counters, and clean close.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
-import { addressesOf, frame, query, startWorld, tcpClient, udpQuery, type World } from './helpers.js';
+import { addressesOf, frame, query, tcpClient, udpQuery } from '../helpers/dns-client.js';
+import { startWorld, type World } from './helpers.js';
 
 describe('listen on IPv4 and IPv6', () => {
   let w: World;
@@ -85,7 +86,7 @@ describe('counters', () => {
     await udpQuery(w.port, Buffer.from([1, 2]), 200);
     const s = w.server.stats();
     expect(s).toMatchObject({
-      queries: 6, udpQueries: 6, tcpQueries: 0, dropped: 1, errors: 0, truncated: 0,
+      queries: 6, udpQueries: 6, tcpQueries: 0, dropped: 1, internalErrors: 0, truncated: 0,
       byRcode: { NOERROR: 3, NXDOMAIN: 1, REFUSED: 1 },
       byQtype: { A: 3, MX: 1, AAAA: 1 },
       answers: { 'www.example.test': { '192.0.2.2': 2, '192.0.2.3': 1 } },

@@ -1,7 +1,8 @@
 // The DNS server over real UDP sockets: every rcode path, flags, 0x20, EDNS, ECS echo.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
-import { addressesOf, ecsOf, query, startWorld, udp, udpQuery, type World } from './helpers.js';
+import { addressesOf, ecsOf, query, udp, udpQuery } from '../helpers/dns-client.js';
+import { startWorld, type World } from './helpers.js';
 
 let w: World;
 beforeAll(async () => { w = await startWorld(); });

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
-import { addressesOf, frame, query, run, startWorld, tcpClient, type World } from './helpers.js';
+import { addressesOf, digRaw, frame, query, tcpClient } from '../helpers/dns-client.js';
+import { startWorld, type World } from './helpers.js';
 
 let w: World;
 let small: World;
@@ -100,7 +101,7 @@ describe('TCP', () => {
 });
 
 describe('dig', () => {
-  const dig = async (...args: string[]): Promise<string> => (await run('dig', ['@127.0.0.1', '-p', String(w.port), '+time=2', '+tries=1', ...args])).stdout;
+  const dig = (...args: string[]): Promise<string> => digRaw(w.port, ...args);
 
   it.each([
     { args: ['www.example.test', 'A', '+subnet=198.51.100.0/24'], status: 'NOERROR', first: '192.0.2.2', scope: '198.51.100.0/24/24' },

@@ -11,7 +11,8 @@ import { createDnsServer } from '../../selector/dns/index.js';
 import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { ConfigError } from '../../shared/errors.js';
-import { addressesOf, dnsConfig, query, startWorld, udpQuery, type World } from './helpers.js';
+import { addressesOf, query, udpQuery } from '../helpers/dns-client.js';
+import { dnsConfig, startWorld, type World } from './helpers.js';
 
 const BUILT = existsSync(fileURLToPath(new URL('../../native/udp-batch/build/Release/udp_batch.node', import.meta.url)));
 const open: World[] = [];

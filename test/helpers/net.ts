@@ -1,5 +1,5 @@
-// Small network helpers for tests: free ports on a loopback address, waiting for a
-// DNS server or TCP listener to come up.
+// Small network helpers for tests: free ports on a loopback address, waiting for a TCP
+// listener to come up (waiting for a DNS server: dns-client.ts).
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -32,27 +32,6 @@ export async function freeTcpPort(host = '127.0.0.1'): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-/** Waits until `host:port` answers a DNS query over UDP (any answer). */
-export async function waitForDns(host: string, port: number, timeoutMs: number, failed: () => boolean = () => false, name = 'health.invalid'): Promise<void> {
-  // Header: id 0x1234, RD, one question for NAME A IN.
-  const labels = name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
-  const query = Buffer.concat([Buffer.from('123401000001000000000000', 'hex'), ...labels, Buffer.from('0000010001', 'hex')]);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (failed()) throw new Error('process exited');
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-      const timer = setTimeout(() => { sock.close(); resolve(false); }, 200);
-      sock.once('message', () => { clearTimeout(timer); sock.close(); resolve(true); });
-      sock.once('error', () => { clearTimeout(timer); sock.close(); resolve(false); });
-      sock.send(query, port, host);
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`no DNS answer from ${host}:${port} within ${timeoutMs} ms`);
 }
 
 /** Waits until a TCP connect to `host:port` succeeds. */

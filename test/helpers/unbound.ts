@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeUdpPort, waitForDns } from './net.js';
+import { freeUdpPort } from './net.js';
+import { waitForDns } from './dns-client.js';
 
 export interface UnboundHandle {
   port: number;

@@ -6,9 +6,9 @@ import { loadSelectorConfig } from '../../selector/config.js';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { bearerMatches } from '../../selector/admin/http-server.js';
 import { createHash } from 'node:crypto';
+import { dig } from '../helpers/dns-client.js';
 import { feedWorld, SERVICE, writeConfig } from '../helpers/fixtures.js';
 import { cli, ensureBuilt } from '../helpers/selector-process.js';
-import { dig } from './helpers.js';
 
 const TOKEN = 'correct-horse-battery-staple-42';
 let env: Awaited<ReturnType<typeof writeConfig>>;
@@ -116,6 +116,7 @@ describe('Prometheus /metrics', () => {
     expect(value('vantage_selector_dns_responses_total{rcode="NXDOMAIN"}')).toBe(1);
     expect(value('vantage_selector_dns_responses_total{rcode="REFUSED"}')).toBe(1);
     expect(value('vantage_selector_dns_queries_total{qtype="A"}')).toBe(6);
+    expect(value('vantage_selector_dns_internal_errors_total')).toBe(0);
     expect(value('vantage_selector_dns_answers_total{service="www.example.test",site="us-east"}')).toBe(3);
     expect(value('vantage_selector_dns_answers_total{service="www.example.test",site="eu-west"}')).toBe(1);
     expect(value('vantage_selector_agents{state="online"}')).toBe(2);

@@ -8,7 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../selector/store/store.js';
-import { dig } from './helpers.js';
+import { dig } from '../helpers/dns-client.js';
 import { SERVICE, SITES, writeConfig } from '../helpers/fixtures.js';
 import { cli, ensureBuilt, startDaemon, type Daemon } from '../helpers/selector-process.js';
 

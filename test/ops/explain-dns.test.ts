@@ -5,9 +5,9 @@
 // retained catalogue marks it, and the drain survives a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { watch, type Watcher } from '../helpers/mqtt-watch.js';
+import { dig } from '../helpers/dns-client.js';
 import { SERVICE, SITES, type writeConfig } from '../helpers/fixtures.js';
-import { cli, startDaemon, startFedDaemon, type Daemon } from '../helpers/selector-process.js';
-import { dig } from './helpers.js';
+import { cli, type Daemon, startDaemon, startFedDaemon } from '../helpers/selector-process.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -66,6 +66,12 @@ describe('explain == DNS answer', () => {
       expect(e.match.reason.length).toBeGreaterThan(20);
     });
   }
+
+  it('a name DNS cannot carry: one line and a non-zero exit, no exception', async () => {
+    const r = await cli(['explain', `${'x'.repeat(64)}.example.test`, '--client', '198.51.100.1', ...cfg]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^vantage-selector: .*not a domain name DNS can carry: "x{64}\.example\.test"\n$/);
+  });
 
   it('the offline agent is named with the reason', async () => {
     const e = await explain('192.0.2.0/25', '127.0.0.1');

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { createLogger } from '../../shared/log.js';
 import { agentTopic } from '../../shared/protocol.js';
-import { queryA } from '../selector/dns-client.js';
+import { queryA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const open: { close(): Promise<void> | void }[] = [];

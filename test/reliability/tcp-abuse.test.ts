@@ -5,11 +5,15 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
-import { addressesOf, frame, query, startWorld, tcpClient, udp, type World } from '../dns/helpers.js';
+import { startWorld, type World } from '../dns/helpers.js';
+import { addressesOf, frame, query, tcpClient, udp } from '../helpers/dns-client.js';
 import { until } from '../helpers/fixtures.js';
 
 const CAP = 500;
-const IDLE_MS = 1500;
+// Long enough that the 2,000 connections of the flood are all open before the first of them
+// idles out, even on a loaded machine (at 1,500 ms the timeout, not the cap, closed most of
+// them under load and the eviction count fell short, on main too).
+const IDLE_MS = 4000;
 let w: World;
 beforeAll(async () => { w = await startWorld({ maxTcpConnections: CAP, tcpIdleTimeoutMs: IDLE_MS }); });
 afterAll(async () => { await w.server.close(); });
@@ -65,7 +69,7 @@ describe('TCP abuse', () => {
     }
     expect(got).toEqual([]);
     expect(w.server.stats().tcpTimeouts - before.tcpTimeouts).toBe(3);
-    expect(w.server.stats().errors).toBe(0);
+    expect(w.server.stats().internalErrors).toBe(0);
   });
 
   it('2,000 idle connections against a cap of 500: capped, timed out, UDP and new TCP clients answered', async () => {
@@ -90,7 +94,7 @@ describe('TCP abuse', () => {
     expect(w.server.stats().tcpTimeouts - before.tcpTimeouts).toBeGreaterThanOrEqual(1);
     await until(() => socks.every((s) => s.destroyed || s.readableEnded), 3000, 'client sockets closed');
     for (const s of socks) s.destroy();
-    expect(w.server.stats().errors).toBe(0);
+    expect(w.server.stats().internalErrors).toBe(0);
     await validUdp();
   });
 });

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { agentTopic } from '../../shared/protocol.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
-import { queryA } from './dns-client.js';
+import { queryA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 let certs: TestCerts;

@@ -12,7 +12,7 @@ import type { Store } from '../../selector/store/store.js';
 import { agentTopic } from '../../shared/protocol.js';
 import { metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
-import { queryA } from './dns-client.js';
+import { queryA } from '../helpers/dns-client.js';
 
 let sel: Selector;
 let client: MqttClient;

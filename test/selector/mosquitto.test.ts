@@ -14,7 +14,7 @@ import { createLogger } from '../../shared/log.js';
 import { agentTopic, CATALOGUE_TOPIC } from '../../shared/protocol.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { freeTcpPort } from '../helpers/net.js';
-import { queryA } from './dns-client.js';
+import { queryA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const ACL = resolve(__dirname, '../../systemd/mosquitto.acl');

@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { agentTopic, CATALOGUE_TOPIC } from '../../shared/protocol.js';
-import { queryA } from './dns-client.js';
+import { queryA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const open: { close(): Promise<void> | void }[] = [];

@@ -2,25 +2,21 @@
 // clients on loopback addresses in two POP prefixes ask the same resolver and get
 // different first answers; the resolver's ECS cache must not leak one POP's answer
 // to the other.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { agentTopic } from '../../shared/protocol.js';
 import { startUnbound, type UnboundHandle } from '../helpers/unbound.js';
+import { dig as digA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 // Clients: the resolver sees their loopback source addresses and sends them on as ECS /24s.
 const CLIENT_A = '127.1.1.10';
 const CLIENT_B = '127.1.2.10';
 
-const run = promisify(execFile);
-
-// Async on purpose: the selector runs in this process and must keep answering.
-async function dig(from: string, port: number, name: string, ...extra: string[]): Promise<string[]> {
-  const { stdout } = await run('dig', ['-b', from, '@127.0.0.1', '-p', String(port), name, 'A', '+short', '+tries=1', '+time=3', ...extra]);
-  return stdout.trim().split('\n').filter(Boolean);
+/** The A addresses Unbound answers `from` (a recursive query, as a stub sends). */
+async function dig(from: string, port: number, name: string, subnet?: string): Promise<string[]> {
+  return (await digA(port, name, { from, subnet, recurse: true })).addresses;
 }
 
 describe('unbound in front of the selector', () => {
@@ -68,6 +64,6 @@ describe('unbound in front of the selector', () => {
 
   it('passes an explicit client subnet from the stub through the resolver', async () => {
     // dig's own ECS option towards Unbound is forwarded as the client's subnet.
-    expect((await dig('127.0.0.1', unbound.port, SERVICE, '+subnet=127.1.2.0/24'))[0]).toBe('127.2.0.2');
+    expect((await dig('127.0.0.1', unbound.port, SERVICE, '127.1.2.0/24'))[0]).toBe('127.2.0.2');
   });
 });
