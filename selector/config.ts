@@ -2,13 +2,13 @@
 // loading with CLI overrides. Everything inside the selector trusts these types.
 import { z } from 'zod';
 import { AGENT_ID_RE, ProbeSpecSchema } from '../shared/protocol.js';
+import { zMqttUrl, zMqttUrls } from '../shared/broker-urls.js';
 import { ConfigError } from '../shared/errors.js';
 import { readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
 import { DnsConfigSchema, dnsName, zoneOf } from './dns/config.js';
 
 export { zoneOf, type DnsConfig, type ZoneConfig } from './dns/config.js';
 
-const mqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
 const siteId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'expected [A-Za-z0-9][A-Za-z0-9_.-]{0,62}');
 
 export const POLICIES = ['latency', 'availability', 'cost', 'weighted'] as const;
@@ -57,7 +57,9 @@ export const RankingConfigSchema = z.strictObject({
 export const SelectorConfigSchema = z.strictObject({
   dns: DnsConfigSchema,
   mqtt: z.strictObject({
-    url: mqttUrl.optional(),
+    /** External broker; `urls` is the cluster form (tried in order). Neither: the embedded broker. */
+    url: zMqttUrl.optional(),
+    urls: zMqttUrls.optional(),
     listen: zHostPort.default('127.0.0.1:1883'),
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
@@ -89,6 +91,16 @@ export type ServiceConfig = z.infer<typeof ServiceConfigSchema>;
 export type SiteConfig = z.infer<typeof SiteConfigSchema>;
 export type RankingConfig = z.infer<typeof RankingConfigSchema>;
 
+function isLoopback(hostPort: string): boolean {
+  const host = hostPort.replace(/^\[/, '').replace(/\]?:\d+$/, '');
+  return /^127\.|^::1$/.test(host);
+}
+
+/** True when the selector is a client of an external broker (mqtt.url or mqtt.urls). */
+export function isExternalBroker(cfg: Pick<SelectorConfig, 'mqtt'>): boolean {
+  return cfg.mqtt.url !== undefined || cfg.mqtt.urls !== undefined;
+}
+
 function crossCheck(cfg: SelectorConfig): void {
   const seen = new Set<string>();
   cfg.services.forEach((svc, i) => {
@@ -101,9 +113,13 @@ function crossCheck(cfg: SelectorConfig): void {
       ids.add(site.id);
     });
   });
-  if (cfg.http.token === undefined) {
-    const host = cfg.http.listen.replace(/^\[/, '').replace(/\]?:\d+$/, '');
-    if (!/^127\.|^::1$/.test(host)) throw new ConfigError('http.token', `required when http.listen (${cfg.http.listen}) is not loopback`);
+  if (cfg.http.token === undefined && !isLoopback(cfg.http.listen)) {
+    throw new ConfigError('http.token', `required when http.listen (${cfg.http.listen}) is not loopback`);
+  }
+  if (cfg.mqtt.url !== undefined && cfg.mqtt.urls !== undefined) throw new ConfigError('mqtt.urls', 'set either mqtt.url or mqtt.urls, not both');
+  // DESIGN.md: an embedded broker without agent auth listens on loopback only.
+  if (!isExternalBroker(cfg) && cfg.auth.agents === 'off' && !isLoopback(cfg.mqtt.listen)) {
+    throw new ConfigError('auth.agents', `must be "required" when the embedded broker's mqtt.listen (${cfg.mqtt.listen}) is not loopback`);
   }
 }
 

@@ -5,13 +5,14 @@
 // first answer after a restart already uses measurements.
 import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
+import { brokerUrls } from '../shared/broker-urls.js';
 import { CATALOGUE_TOPIC } from '../shared/protocol.js';
 import { MemoryAnswerTable } from './dns/answer-table.js';
 import { createEmbeddedBroker } from './mqtt/embedded-broker.js';
 import type { MessageBus } from './mqtt/bus.js';
 import { buildCatalogue } from './mqtt/catalogue.js';
 import { ClientMapFeeder } from './mapping/feeder.js';
-import type { SelectorConfig } from './config.js';
+import { isExternalBroker, type SelectorConfig } from './config.js';
 import { createExternalBus } from './mqtt/external-client.js';
 import { Freshness, type AgentState } from './ranking/freshness.js';
 import { createIngest, type Ingest } from './mqtt/ingest.js';
@@ -29,6 +30,8 @@ export interface SelectorOptions {
   tickMs?: number;
   /** Retention pruning period (ms); default 10 minutes. */
   pruneEveryMs?: number;
+  /** How long start() waits for the first broker connection after DNS is up; default 3000. */
+  brokerWaitMs?: number;
   /** Replaces the DNS server factory (embedding the core without DNS). */
   createDns?: typeof createDnsServer;
 }
@@ -141,24 +144,32 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       }));
       rebuild(s, w, e, i);
       prune();
-      const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
-      bus = config.mqtt.url
-        ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }))
-        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) });
-      await bus.start();
-      await publishCatalogue();
+      // DNS first: it answers from the persisted state rebuilt above whatever the bus does.
       dns = (opts.createDns ?? createDnsServer)({
         dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
       });
       await dns.start();
+      const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
+      // External broker: start() only begins connecting (DNS never waits for the bus);
+      // the catalogue is kept and published on connect.
+      const b = (bus = isExternalBroker(config)
+        ? createExternalBus(config.mqtt, { onMessage }, log.child({ component: 'mqtt' }))
+        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) }));
+      await b.start();
+      await publishCatalogue();
       admin = createAdmin({
         config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }),
         dbWriteErrors: () => dbWriteErrors, servicesChanged,
+        broker: { broker: () => bus?.status(), catalogueSync: () => undefined },
       });
       await admin.start();
+      // Everything answers already; give a reachable broker a moment so start() usually
+      // returns subscribed (no agent message is missed), but never wait for a dead one.
+      const connected = await b.waitConnected(opts.brokerWaitMs ?? 3000);
+      if (!connected) log.warn({ urls: brokerUrls(config.mqtt) }, 'no broker reachable yet; answering DNS from persisted state and connecting in the background');
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
       timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
-      log.info({ dns: dns.addresses(), mqtt: bus.address() ?? config.mqtt.url, http: admin.address() }, 'selector started');
+      log.info({ dns: dns.addresses(), mqtt: b.address() ?? brokerUrls(config.mqtt), brokerConnected: connected, http: admin.address() }, 'selector started');
     },
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
@@ -176,6 +187,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     },
     dnsAddresses: () => dns?.addresses() ?? [],
     mqttAddress: () => bus?.address(),
+    brokerStatus: () => bus?.status(),
     /** The admin API's bound address (http.listen). */
     adminAddress: () => admin?.address(),
     dnsStats: () => dns?.stats(),

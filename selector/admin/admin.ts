@@ -10,6 +10,7 @@ import type { DnsStats } from '../dns/stats.js';
 import type { Freshness } from '../ranking/freshness.js';
 import type { Ingest } from '../mqtt/ingest.js';
 import { createSelectorMetrics } from './metrics.js';
+import { registerBrokerMetrics, type BrokerMetricsSources } from './broker-metrics.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { ResultWriter } from '../store/results.js';
 import type { Store } from '../store/store.js';
@@ -35,6 +36,8 @@ export interface AdminDeps {
   dbWriteErrors(): number;
   /** Reloads services from the DB, re-ranks and republishes the retained catalogue. */
   servicesChanged(): Promise<void>;
+  /** Broker link and catalogue replication state (`/metrics`, `/api/status`). */
+  broker?: BrokerMetricsSources;
   log: Logger;
 }
 
@@ -72,6 +75,8 @@ export function createAdmin(deps: AdminDeps) {
     committedResults: () => deps.writer.committed,
     siteIds,
   });
+  const brokerSrc: BrokerMetricsSources = deps.broker ?? { broker: () => undefined, catalogueSync: () => undefined };
+  registerBrokerMetrics(registry, brokerSrc);
 
   const known = (service: string | null): void => {
     if (service && !engine.serviceList().some((s) => s.name === service)) throw new AdminError(404, `unknown service "${service}"`);
@@ -156,7 +161,9 @@ export function createAdmin(deps: AdminDeps) {
       }
       return { json: { ts: Date.now(), queries: dns?.queries ?? 0, byRcode: dns?.byRcode ?? {}, answersBySite, agents: agents(), ingest: deps.ingest.counters, recomputations: engine.recomputations } };
     } },
-    { method: 'GET', pattern: /^\/api\/status$/, handler: () => ({ json: statusData(engine, agents(), Date.now()) }) },
+    { method: 'GET', pattern: /^\/api\/status$/, handler: () => ({
+      json: { ...statusData(engine, agents(), Date.now()), broker: brokerSrc.broker() ?? null, catalogue: brokerSrc.catalogueSync() ?? null },
+    }) },
     { method: 'GET', pattern: /^\/metrics$/, handler: async () => ({ text: await registry.metrics(), contentType: registry.contentType }) },
     { method: 'GET', pattern: /^\/$/, handler: () => ({ text: STATUS_PAGE_HTML, contentType: 'text/html; charset=utf-8' }) },
   ];
