@@ -10,7 +10,6 @@ import { CATALOGUE_TOPIC } from '../shared/protocol.js';
 import { MemoryAnswerTable } from './dns/answer-table.js';
 import { createEmbeddedBroker } from './mqtt/embedded-broker.js';
 import type { MessageBus } from './mqtt/bus.js';
-import { buildCatalogue } from './mqtt/catalogue.js';
 import { ClientMapFeeder } from './mapping/feeder.js';
 import { isExternalBroker, type SelectorConfig } from './config.js';
 import { createExternalBus } from './mqtt/external-client.js';
@@ -20,7 +19,8 @@ import { PrefixClientMapper } from './mapping/mapper.js';
 import { RankEngine } from './ranking/engine.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
 import { createAdmin, type Admin } from './admin/admin.js';
-import { loadAdminState } from './admin/catalogue-admin.js';
+import { CatalogueAdmin, loadAdminState } from './admin/catalogue-admin.js';
+import { createCatalogueSync, type CatalogueSync } from './replica/catalogue-sync.js';
 import { ResultWriter } from './store/results.js';
 import { Store, type EventRecord } from './store/store.js';
 
@@ -50,6 +50,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let bus: MessageBus | undefined;
   let dns: DnsServer | undefined;
   let admin: Admin | undefined;
+  let sync: CatalogueSync | undefined;
   let dbWriteErrors = 0;
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
@@ -72,16 +73,11 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     engine.setFresh(new Set([...states].filter(([, s]) => s === 'fresh').map(([a]) => a)));
   }
 
-  async function publishCatalogue(): Promise<void> {
-    if (!bus || !engine) return;
-    await bus.publishRetained(CATALOGUE_TOPIC, JSON.stringify(buildCatalogue(engine.serviceList(), Date.now())));
-  }
-
-  /** Re-reads services from the DB (after an admin change), re-ranks, republishes the catalogue. */
+  /** Re-reads services from the DB (after an admin change), re-ranks, publishes a new catalogue revision. */
   async function servicesChanged(): Promise<void> {
     if (!store || !engine) return;
     engine.setServices(store.loadServices());
-    await publishCatalogue();
+    await sync?.localChange();
   }
 
   function prune(): void {
@@ -144,6 +140,13 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       }));
       rebuild(s, w, e, i);
       prune();
+      const cs = (sync = createCatalogueSync({
+        store: s, admin: new CatalogueAdmin(s, config.dns.zones, feeder, config.prefixes), configServices: config.services,
+        services: () => e.serviceList(), log: log.child({ component: 'catalogue' }),
+        publish: (payload) => bus?.publishRetained(CATALOGUE_TOPIC, payload) ?? Promise.resolve(),
+        applied: () => e.setServices(s.loadServices()), replicate: isExternalBroker(config),
+      }));
+      cs.noteConfig();
       // DNS first: it answers from the persisted state rebuilt above whatever the bus does.
       dns = (opts.createDns ?? createDnsServer)({
         dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
@@ -152,15 +155,18 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
       // External broker: start() only begins connecting (DNS never waits for the bus);
       // the catalogue is kept and published on connect.
-      const b = (bus = isExternalBroker(config)
-        ? createExternalBus(config.mqtt, { onMessage }, log.child({ component: 'mqtt' }))
+      // Replicas: other selectors' catalogues arrive on the retained topic; ours is
+      // published after the broker had its moment to deliver a newer one (catalogue-sync.ts).
+      const external = isExternalBroker(config);
+      const b = (bus = external
+        ? createExternalBus(config.mqtt, { onMessage, onCatalogue: cs.onCatalogue, onConnect: cs.onConnect }, log.child({ component: 'mqtt' }))
         : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) }));
       await b.start();
-      await publishCatalogue();
+      if (!external) await cs.publishCurrent();
       admin = createAdmin({
         config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }),
         dbWriteErrors: () => dbWriteErrors, servicesChanged,
-        broker: { broker: () => bus?.status(), catalogueSync: () => undefined },
+        broker: { broker: () => bus?.status(), catalogueSync: () => sync?.counters },
       });
       await admin.start();
       // Everything answers already; give a reachable broker a moment so start() usually
@@ -173,6 +179,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     },
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
+      sync?.close();
       await admin?.close().catch((err: unknown) => log.error({ err }, 'admin close failed'));
       admin = undefined;
       await dns?.close().catch((err: unknown) => log.error({ err }, 'dns close failed'));
@@ -199,6 +206,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     engine: () => engine,
     agentStates: () => freshness.current(),
     servicesChanged,
+    /** Catalogue replication: replica id, revision, counters. */
+    catalogueSync: () => sync,
   };
 }
 

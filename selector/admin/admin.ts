@@ -120,17 +120,17 @@ export function createAdmin(deps: AdminDeps) {
     } },
     { method: 'GET', pattern: /^\/api\/agents$/, handler: () => ({ json: agents() }) },
     { method: 'GET', pattern: /^\/api\/prefixes$/, handler: () => ({ json: listPrefixes(store.db) }) },
-    { method: 'POST', pattern: /^\/api\/prefixes$/, handler: ({ body }) => {
+    { method: 'POST', pattern: /^\/api\/prefixes$/, handler: async ({ body }) => {
       const b = (body ?? {}) as { prefix?: unknown; agent?: unknown };
       if (typeof b.prefix !== 'string' || typeof b.agent !== 'string') throw new AdminError(400, 'body must be {"prefix": "...", "agent": "..."}');
       const prefix = catalogue.addPrefix(b.prefix, b.agent);
-      log.info({ prefix, agent: b.agent }, 'prefix added');
+      await changed('prefix added', { prefix, agent: b.agent });
       return { status: 201, json: { prefix, agent: b.agent, source: 'admin' } };
     } },
-    { method: 'DELETE', pattern: /^\/api\/prefixes$/, handler: (req) => {
+    { method: 'DELETE', pattern: /^\/api\/prefixes$/, handler: async (req) => {
       const prefix = required(req, 'prefix');
       catalogue.removePrefix(prefix);
-      log.info({ prefix }, 'prefix removed');
+      await changed('prefix removed', { prefix });
       return { json: { removed: prefix } };
     } },
     { method: 'GET', pattern: /^\/api\/metrics$/, handler: (req) => {
