@@ -153,6 +153,9 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       if (entry.cmd === 'publish') c.removeOutgoingMessage(Number(id));
     }
     if (closing) return;
+    // mqtt.js sets the TLS servername from the first host and keeps it: the next node
+    // of the list must be verified under its own name.
+    if (servers.length > 1) delete c.options.servername;
     failures++;
     c.options.reconnectPeriod = reconnectDelayMs(failures, servers.length, minMs, maxMs);
     log.warn({ url, retryMs: c.options.reconnectPeriod, queued: queue.length }, 'broker connection closed');

@@ -112,6 +112,9 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
     for (const h of held.values()) clearTimeout(h.timer);
     held.clear();
     if (client !== c) return;
+    // mqtt.js sets the TLS servername from the first host and keeps it: the next node
+    // of the list must be verified under its own name.
+    if (servers.length > 1) delete c.options.servername;
     failures++;
     c.options.reconnectPeriod = reconnectDelayMs(failures, servers.length, minMs, maxMs);
     if (st.connected) {
