@@ -147,9 +147,9 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
         st.lastError = err.message;
         log.warn({ err: err.message }, 'MQTT client error');
       });
-      c.on('message', (topic, payload, packet) => {
+      c.on('message', (topic, payload) => {
         if (topic === CATALOGUE_TOPIC) {
-          if (packet.retain || payload.length) opts.onCatalogue?.(payload);
+          opts.onCatalogue?.(payload);
           return;
         }
         // Keep per-agent order: a held status goes first.

@@ -80,15 +80,23 @@ export function createCatalogueSync(deps: CatalogueSyncDeps) {
   }
 
   function onCatalogue(raw: Buffer): void {
+    seenSinceConnect = true;
+    // The topic cleared (an empty retained payload, MQTT 3.3.1.3) or overwritten with
+    // something agents would reject: put the source of truth back.
+    if (raw.length === 0) {
+      log.warn('catalogue cleared on the broker; republishing ours');
+      void publishCurrent();
+      return;
+    }
     let cat: Catalogue;
     try {
       cat = parseCatalogue(raw);
     } catch (err) {
       counters.invalid++;
-      log.warn({ err: (err as Error).message }, 'catalogue on the broker rejected');
+      log.warn({ err: (err as Error).message }, 'invalid catalogue on the broker; republishing ours');
+      void publishCurrent();
       return;
     }
-    seenSinceConnect = true;
     // A catalogue without rev comes from a selector that does not replicate: revision 0.
     const theirs: Version = { rev: cat.rev ?? 0, origin: cat.origin ?? '' };
     if (theirs.rev === current.rev && theirs.origin === current.origin) return;
@@ -106,7 +114,14 @@ export function createCatalogueSync(deps: CatalogueSyncDeps) {
       void publishCurrent();
       return;
     }
-    const out = applyCatalogue(store, deps.admin, cat);
+    let out;
+    try {
+      out = applyCatalogue(store, deps.admin, cat);
+    } catch (err) {
+      // A database failure: keep our revision so the catalogue is applied again when seen again.
+      log.error({ err, origin: theirs.origin, rev: theirs.rev }, 'cannot apply the catalogue of another replica');
+      return;
+    }
     current.rev = theirs.rev;
     current.origin = theirs.origin;
     save();

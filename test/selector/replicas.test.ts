@@ -130,4 +130,21 @@ describe('selector replicas on one broker', () => {
     // The site only c's selector.yaml lists stays on c.
     expect(c.engine()?.serviceList()[0]?.sites.some((x) => x.id === 'local-only')).toBe(true);
   }, 20_000);
+
+  it('an invalid or cleared catalogue on the broker is replaced by the current one (never crashes a replica)', async () => {
+    const w = await watch(broker.url, CATALOGUE_TOPIC);
+    const want = a.catalogueSync()?.version();
+    const invalidBefore = (a.catalogueSync()?.counters.invalid ?? 0) + (b.catalogueSync()?.counters.invalid ?? 0);
+    for (const payload of ['{"v":1,"ts":1,"services":"nope"}', 'not json', '']) {
+      const n = w.seen.length;
+      await agent.publishAsync(CATALOGUE_TOPIC, payload, { qos: 1, retain: true });
+      // Our garbage, then the current catalogue again.
+      const back = await w.waitFor((m) => w.seen.indexOf(m) > n && m.payload.startsWith('{"v":1') && m.payload.includes('"rev"'), 5000, 'catalogue republished');
+      const cat = JSON.parse(back.payload) as { rev: number; origin: string };
+      expect({ rev: cat.rev, origin: cat.origin }).toEqual(want);
+    }
+    await w.close();
+    expect((a.catalogueSync()?.counters.invalid ?? 0) + (b.catalogueSync()?.counters.invalid ?? 0)).toBeGreaterThanOrEqual(invalidBefore + 2);
+    expect(await answer(a)).toEqual(await answer(b));
+  }, 20_000);
 });
