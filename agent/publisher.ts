@@ -124,9 +124,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     log.info({ url }, 'connected to broker');
     // Clean session: subscribe on every connect; the broker then re-sends the retained
     // catalogue, which also covers a broker that restarted and lost nothing else.
-    c.subscribe(CATALOGUE_TOPIC, { qos: 1 }, (err) => {
-      if (err) log.warn({ err: err.message }, 'catalogue subscribe failed');
-    });
+    subscribeCatalogue(c, counters.connects);
     c.publish(topics.status, status('online'), { qos: 1, retain: true }, (err) => {
       if (err) log.warn({ err: err.message }, 'status publish failed');
     });
@@ -142,6 +140,15 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       });
     }
     drain();
+  }
+
+  /** Retried while this connection lasts: a NATS node recovering from a lost peer refuses QoS 1 subscriptions for a while. */
+  function subscribeCatalogue(c: MqttClient, connection: number): void {
+    c.subscribe(CATALOGUE_TOPIC, { qos: 1 }, (err) => {
+      if (!err || closing || client !== c || counters.connects !== connection || !c.connected) return;
+      log.warn({ err: err.message }, 'catalogue subscribe failed; retrying');
+      setTimeout(() => subscribeCatalogue(c, connection), 1000).unref();
+    });
   }
 
   function onClose(): void {

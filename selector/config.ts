@@ -64,9 +64,11 @@ export const SelectorConfigSchema = z.strictObject({
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     ca: z.string().min(1).optional(),
+    /** External broker: keep our session (client id = replica id) so nothing published while we reconnect is lost. */
+    persistentSession: z.boolean().default(true),
     /** Embedded broker TLS (mqtts): certificate and key files. */
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
-  }).default({ listen: '127.0.0.1:1883' }),
+  }).default({ listen: '127.0.0.1:1883', persistentSession: true }),
   http: z.strictObject({
     listen: zHostPort.default('127.0.0.1:8053'),
     token: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -159,7 +159,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       // published after the broker had its moment to deliver a newer one (catalogue-sync.ts).
       const external = isExternalBroker(config);
       const b = (bus = external
-        ? createExternalBus(config.mqtt, { onMessage, onCatalogue: cs.onCatalogue, onConnect: cs.onConnect }, log.child({ component: 'mqtt' }))
+        ? createExternalBus(config.mqtt, { onMessage, onCatalogue: cs.onCatalogue, onConnect: cs.onConnect, clientId: `vantage-selector-${cs.replicaId}` }, log.child({ component: 'mqtt' }))
         : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) }));
       await b.start();
       if (!external) await cs.publishCurrent();

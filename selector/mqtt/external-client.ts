@@ -23,6 +23,9 @@ const PUBLISH_TIMEOUT_MS = 10_000;
  * marked every agent offline at once instead of letting them go stale after the threshold).
  */
 const WILL_HOLD_MS = 500;
+const SUBSCRIBE_RETRY_MS = 1000;
+/** Refused SUBSCRIBEs on one node before moving to the next URL of the list. */
+const SUBSCRIBE_ATTEMPTS = 5;
 
 export interface ExternalBusOptions {
   onMessage: MessageHandler;
@@ -30,6 +33,11 @@ export interface ExternalBusOptions {
   onCatalogue?: (payload: Buffer) => void;
   /** After each (re)connect and subscription. */
   onConnect?: () => void;
+  /**
+   * Stable client id (the replica id): with `mqtt.persistentSession` the broker keeps our
+   * subscription while we are away, on any node of a cluster, and delivers what we missed.
+   */
+  clientId?: string;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
 }
@@ -89,14 +97,30 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
     st.url = currentUrl(c);
     st.lastError = null;
     log.info({ url: st.url, pending: pending.size }, 'connected to external MQTT broker');
-    // Clean session: the broker forgot our subscriptions; subscribe on every connect.
+    subscribe(c, st.connects, 1);
+  }
+
+  /**
+   * Subscribe on every connect (a clean session forgot them; a persistent one may have
+   * lost them with a broker restart; the retained catalogue comes with each SUBSCRIBE).
+   * A refused or failed SUBSCRIBE is retried (regression: a NATS node whose cluster just
+   * lost a member refuses QoS 1 subscriptions for a while, and the selector stayed
+   * connected without ingesting anything); after a few attempts we move to the next node.
+   */
+  function subscribe(c: MqttClient, connection: number, attempt: number): void {
     const topics = opts.onCatalogue ? [INGEST_TOPIC, CATALOGUE_TOPIC] : [INGEST_TOPIC];
-    c.subscribe(topics, { qos: 1 }, (err, granted) => {
-      if (err) return log.error({ err: err.message }, 'subscribe failed');
-      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
-      if (refused.length) {
-        st.lastError = `broker refused subscription to ${refused.join(', ')}`;
-        log.error({ topics: refused }, st.lastError);
+    c.subscribe(topics, { qos: 1 }, (err) => {
+      if (client !== c || st.connects !== connection || !c.connected) return;
+      if (err) {
+        st.lastError = `subscribe to ${topics.join(', ')} refused: ${err.message}`;
+        if (attempt >= SUBSCRIBE_ATTEMPTS && servers.length > 1) {
+          log.error({ url: st.url, attempt, err: err.message }, 'subscribe refused; moving to the next broker');
+          c.stream.destroy();
+          return;
+        }
+        log.error({ url: st.url, attempt, err: err.message }, 'subscribe refused; retrying');
+        setTimeout(() => subscribe(c, connection, attempt + 1), SUBSCRIBE_RETRY_MS).unref();
+        return;
       }
       subscribed = true;
       for (const w of waiters) w(true);
@@ -131,11 +155,13 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
       if (client) return;
       const c = mqtt.connect(urls[0] as string, {
         servers: servers.length > 1 ? servers : undefined,
-        clientId: `vantage-selector-${randomBytes(4).toString('hex')}`,
+        clientId: opts.clientId && cfg.persistentSession ? opts.clientId : `vantage-selector-${randomBytes(4).toString('hex')}`,
         username: cfg.username,
         password: cfg.password,
         ca: cfg.ca ? readFileSync(cfg.ca) : undefined,
-        clean: true,
+        // Persistent: messages published while we reconnect (another node, a restart) are
+        // delivered afterwards; repeats are dropped by ingest's (agent, seq) check.
+        clean: !(opts.clientId && cfg.persistentSession),
         resubscribe: false,
         reconnectPeriod: minMs,
         connectTimeout: 10_000,

@@ -113,7 +113,7 @@ beforeAll(async () => {
   const rotate = (k: number): string[] => [...urls.slice(k), ...urls.slice(0, k)];
   sitePort = await freeTcpPort(SITES[0]?.address);
   for (const site of SITES) {
-    const s = http.createServer((req, res) => setTimeout(() => res.end('ok'), slow(site.address, req.socket.remoteAddress ?? '') ? 60 : 0));
+    const s = http.createServer((req, res) => setTimeout(() => res.end('ok'), slow(site.address, req.socket.remoteAddress ?? '') ? 150 : 0));
     await new Promise<void>((r) => s.listen(sitePort, site.address, () => r()));
     servers.push(s);
   }
