@@ -75,11 +75,13 @@ describe('3-node NATS cluster with per-agent authorisation', () => {
     const dnsPort = sel.dnsAddresses()[0]?.port as number;
     expect((await queryA('127.0.0.1', dnsPort, SERVICE, { ip: '198.51.100.0', length: 24 })).addresses).toEqual(['127.2.0.2']);
 
+    await cluster.waitHealthy(30_000);
     await cluster.nodes[1]?.kill();
     const killedAt = Date.now();
     const before = sel.ingestCounters()?.accepted.metrics ?? 0;
     await until(() => agent?.stats().connected && agent.stats().broker !== urls[0], 10_000, 'agent on another node');
     const movedMs = Date.now() - killedAt;
+    console.log(`agent on ${agent.stats().broker} ${movedMs} ms after its node was killed`);
     expect(movedMs).toBeLessThan(10_000);
     await until(() => (sel.ingestCounters()?.accepted.metrics ?? 0) >= before + 3, 15_000, 'results after the failover');
     expect(sel.ingestCounters()?.rejected.stale_seq ?? 0).toBeLessThanOrEqual(2);
