@@ -2,12 +2,16 @@
 // whose external broker is unreachable at start starts anyway, answers DNS from its
 // config and persisted state, reports the broker as down (/metrics, /api/status), applies
 // and persists a drain at once, and publishes it when the broker (real Mosquitto) is back.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { CATALOGUE_TOPIC } from '../../shared/protocol.js';
 import { startMosquitto, type MosquittoHandle } from '../helpers/mosquitto.js';
 import { watch, type Watcher } from '../helpers/mqtt-watch.js';
-import { freeTcpPort } from '../helpers/net.js';
+import { freeTcpPort, freeUdpPort, waitForDns } from '../helpers/net.js';
 import { queryA } from './dns-client.js';
 import { selectorConfig, SERVICE, until } from './fixtures.js';
 
@@ -73,3 +77,39 @@ describe('external broker unreachable at start', () => {
     expect((await http('/metrics')).text).toMatch(/^vantage_selector_broker_connected 0$/m);
   }, 40_000);
 });
+
+describe('vantage-selector run (dist) with no broker reachable', () => {
+  // Regression: the process exited ("cannot connect"), so systemd restarted it in a loop
+  // and the authoritative DNS was down because the metrics bus was.
+  it('keeps running and answering DNS; SIGTERM still exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vantage-outage-'));
+    const dnsPort = await freeUdpPort();
+    const httpPort = await freeTcpPort();
+    const dead = [await freeTcpPort(), await freeTcpPort()].map((p) => `mqtt://127.0.0.1:${p}`);
+    const conf = join(dir, 'selector.json');
+    writeFileSync(conf, JSON.stringify({
+      dns: { listen: [`127.0.0.1:${dnsPort}`], zones: [{ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'h.example.test' }] },
+      mqtt: { urls: dead }, http: { listen: `127.0.0.1:${httpPort}` }, db: join(dir, 'selector.db'), auth: { agents: 'off' },
+      services: [{ name: SERVICE, sites: [{ id: 'a', address: '127.2.0.1' }] }], log: { level: 'warn' },
+    }));
+    const child = spawn(process.execPath, [join(process.cwd(), 'dist/selector/cli.js'), 'run', '--config', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    try {
+      await waitForDns('127.0.0.1', dnsPort, 20_000, () => child.exitCode !== null);
+      expect((await queryA('127.0.0.1', dnsPort, SERVICE)).addresses).toEqual(['127.2.0.1']);
+      await new Promise((r) => setTimeout(r, 4000)); // several rounds of the URL list
+      expect(child.exitCode).toBeNull();
+      expect((await queryA('127.0.0.1', dnsPort, SERVICE)).addresses).toEqual(['127.2.0.1']);
+      const metricsText = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      expect(metricsText).toMatch(/^vantage_selector_broker_connected 0$/m);
+      expect(out).toMatch(/no broker reachable/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
+
