@@ -2,15 +2,17 @@
 import { z } from 'zod';
 import { AGENT_ID_RE } from '../shared/protocol.js';
 import { ProxyConfigSchema } from './proxy/config.js';
+import { zMqttUrl, zMqttUrls } from '../shared/broker-urls.js';
 import { readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
-
-const mqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
+import { ConfigError } from '../shared/errors.js';
 
 export const AgentConfigSchema = z.strictObject({
   id: z.string().regex(AGENT_ID_RE, 'expected [a-z0-9][a-z0-9-]{0,62}'),
   pop: z.string().min(1).max(256).optional(),
   mqtt: z.strictObject({
-    url: mqttUrl,
+    /** One broker; `urls` is the cluster form (tried in order, next on failure). Set one of the two. */
+    url: zMqttUrl.optional(),
+    urls: zMqttUrls.optional(),
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     /** CA certificate file (PEM) pinned for mqtts. */
@@ -48,7 +50,10 @@ export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 
 /** Validates a raw object (from YAML or code) into a frozen AgentConfig. */
 export function parseAgentConfig(raw: unknown): Readonly<AgentConfig> {
-  return validateConfig(AgentConfigSchema, raw, { interval: 'intervalS', bind: 'bindAddress' });
+  const cfg = validateConfig(AgentConfigSchema, raw, { interval: 'intervalS', bind: 'bindAddress' });
+  if (cfg.mqtt.url === undefined && cfg.mqtt.urls === undefined) throw new ConfigError('mqtt.url', 'required (or mqtt.urls, a list of broker URLs)');
+  if (cfg.mqtt.url !== undefined && cfg.mqtt.urls !== undefined) throw new ConfigError('mqtt.urls', 'set either mqtt.url or mqtt.urls, not both');
+  return cfg;
 }
 
 /** Loads FILE, applies dotted-path overrides (`{"mqtt.url": "..."}`), validates. */

@@ -15,7 +15,7 @@ export interface AgentMetrics {
   registry: Registry;
 }
 
-interface StatsView { connected: boolean; queueDepth: number; dropped: number; rejected: number; published: number }
+interface StatsView { connected: boolean; broker: string | null; queueDepth: number; dropped: number; rejected: number; published: number; connects: number }
 
 export function createAgentMetrics(listen: HostPort, stats: () => StatsView): AgentMetrics {
   const registry = new Registry();
@@ -27,6 +27,12 @@ export function createAgentMetrics(listen: HostPort, stats: () => StatsView): Ag
   const probes = new Counter({ name: 'vantage_agent_probes_total', help: 'Probes run', registers: [registry] });
   new Gauge({ name: 'vantage_agent_broker_connected', help: '1 when connected to the broker', registers: [registry],
     collect() { this.set(stats().connected ? 1 : 0); } });
+  new Gauge({ name: 'vantage_agent_broker_info', help: 'The broker URL in use (mqtt.urls: the node), 1 while connected', labelNames: ['url'], registers: [registry],
+    collect() { this.reset(); const b = stats().broker; if (b) this.set({ url: b }, 1); } });
+  new Counter({ name: 'vantage_agent_messages_published_total', help: 'Metrics messages acknowledged by the broker (PUBACK)', registers: [registry],
+    collect() { this.reset(); this.inc(stats().published); } });
+  new Counter({ name: 'vantage_agent_broker_connects_total', help: 'Successful broker connections', registers: [registry],
+    collect() { this.reset(); this.inc(stats().connects); } });
   new Gauge({ name: 'vantage_agent_queue_depth', help: 'Metrics messages waiting for the broker', registers: [registry],
     collect() { this.set(stats().queueDepth); } });
   // A counter (it only grows): the publisher's own counts are folded in at scrape time.

@@ -8,9 +8,12 @@
 //   on each reconnect, forever, so a message the broker refuses (MQTT 3.1.1 has no
 //   PUBACK reason code: brokers refuse by closing the connection) would loop. We
 //   take unacknowledged publishes back out of mqtt.js's store on every disconnect and
-//   retry them ourselves a bounded number of times, then drop and log them.
+//   retry them ourselves a bounded number of times, then drop and log them;
+// - `mqtt.urls` (a cluster): each reconnect goes to the next URL of the list, so the
+//   agent leaves a failed node at once; the backoff grows per failed round of the list.
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
+import { brokerServers, brokerUrls, reconnectDelayMs } from '../shared/broker-urls.js';
 import { VantageError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import {
@@ -36,6 +39,8 @@ export interface PublisherOptions {
 
 export interface PublisherStats {
   connected: boolean;
+  /** The broker URL in use while connected. */
+  broker: string | null;
   queueDepth: number;
   published: number;
   /** Dropped because the queue was full. */
@@ -88,6 +93,10 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   let client: MqttClient | undefined;
   let closing = false;
   const counters = { published: 0, dropped: 0, rejected: 0, cataloguesRejected: 0, connects: 0 };
+  const urls = brokerUrls(config.mqtt);
+  const servers = brokerServers(urls);
+  let failures = 0;
+  let url: string | undefined;
 
   function drain(): void {
     const c = client;
@@ -114,13 +123,13 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   function onConnect(): void {
     const c = client as MqttClient;
     counters.connects++;
+    failures = 0;
     c.options.reconnectPeriod = minMs;
-    log.info({ url: config.mqtt.url }, 'connected to broker');
+    url = `${c.options.protocol ?? 'mqtt'}://${c.options.host ?? ''}:${c.options.port ?? ''}`;
+    log.info({ url }, 'connected to broker');
     // Clean session: subscribe on every connect; the broker then re-sends the retained
     // catalogue, which also covers a broker that restarted and lost nothing else.
-    c.subscribe(CATALOGUE_TOPIC, { qos: 1 }, (err) => {
-      if (err) log.warn({ err: err.message }, 'catalogue subscribe failed');
-    });
+    subscribeCatalogue(c, counters.connects);
     c.publish(topics.status, status('online'), { qos: 1, retain: true }, (err) => {
       if (err) log.warn({ err: err.message }, 'status publish failed');
     });
@@ -138,6 +147,15 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     drain();
   }
 
+  /** Retried while this connection lasts: a NATS node recovering from a lost peer refuses QoS 1 subscriptions for a while. */
+  function subscribeCatalogue(c: MqttClient, connection: number): void {
+    c.subscribe(CATALOGUE_TOPIC, { qos: 1 }, (err) => {
+      if (!err || closing || client !== c || counters.connects !== connection || !c.connected) return;
+      log.warn({ err: err.message }, 'catalogue subscribe failed; retrying');
+      setTimeout(() => subscribeCatalogue(c, connection), 1000).unref();
+    });
+  }
+
   function onClose(): void {
     const c = client as MqttClient;
     // Take every unacknowledged publish back from mqtt.js (see the header comment);
@@ -147,9 +165,12 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       if (entry.cmd === 'publish') c.removeOutgoingMessage(Number(id));
     }
     if (closing) return;
-    const period = c.options.reconnectPeriod ?? minMs;
-    c.options.reconnectPeriod = Math.min(maxMs, Math.max(minMs, period * 2));
-    log.warn({ retryMs: period, queued: queue.length }, 'broker connection closed');
+    // mqtt.js sets the TLS servername from the first host and keeps it: the next node
+    // of the list must be verified under its own name.
+    if (servers.length > 1) delete c.options.servername;
+    failures++;
+    c.options.reconnectPeriod = reconnectDelayMs(failures, servers.length, minMs, maxMs);
+    log.warn({ url, retryMs: c.options.reconnectPeriod, queued: queue.length }, 'broker connection closed');
   }
 
   function onMessage(topic: string, payload: Buffer): void {
@@ -165,7 +186,8 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   return {
     start() {
       if (client) return;
-      client = mqtt.connect(config.mqtt.url, {
+      client = mqtt.connect(urls[0] as string, {
+        servers: servers.length > 1 ? servers : undefined,
         protocolVersion: 4,
         clientId: `vantage-agent-${config.id}`,
         clean: true,
@@ -218,6 +240,6 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         await c.endAsync(true).catch(() => undefined);
       }
     },
-    stats: () => ({ connected: client?.connected ?? false, queueDepth: queue.length, ...counters }),
+    stats: () => ({ connected: client?.connected ?? false, broker: client?.connected ? url ?? null : null, queueDepth: queue.length, ...counters }),
   };
 }

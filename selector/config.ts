@@ -2,8 +2,9 @@
 // loading with CLI overrides. Everything inside the selector trusts these types.
 import { z } from 'zod';
 import { AGENT_ID_RE, ProbeSpecSchema } from '../shared/protocol.js';
+import { zMqttUrl, zMqttUrls } from '../shared/broker-urls.js';
 import { ConfigError } from '../shared/errors.js';
-import { formatHostPort, readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
+import { formatHostPort, readConfigFile, type HostPort, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
 import { DnsConfigSchema, dnsName, zoneOf } from './dns/config.js';
 import { ANSWER_SET_MODES, type AnswerSetMode } from './ranking/answer-set.js';
 
@@ -11,7 +12,6 @@ export type { AnswerSetMode };
 
 export { zoneOf, type DnsConfig, type ZoneConfig } from './dns/config.js';
 
-const mqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
 const siteId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'expected [A-Za-z0-9][A-Za-z0-9_.-]{0,62}');
 
 export const POLICIES = ['latency', 'availability', 'cost', 'weighted'] as const;
@@ -81,11 +81,15 @@ export const RankingConfigSchema = z.strictObject({
 export const SelectorConfigSchema = z.strictObject({
   dns: DnsConfigSchema,
   mqtt: z.strictObject({
-    url: mqttUrl.optional(),
+    /** External broker; `urls` is the cluster form (tried in order). Neither: the embedded broker. */
+    url: zMqttUrl.optional(),
+    urls: zMqttUrls.optional(),
     listen: zHostPort.prefault('127.0.0.1:1883'),
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     ca: z.string().min(1).optional(),
+    /** External broker: keep our session (client id = replica id) so nothing published while we reconnect is lost. */
+    persistentSession: z.boolean().default(true),
     /** Embedded broker TLS (mqtts): certificate and key files. */
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
   }).prefault({}),
@@ -118,6 +122,13 @@ export function unsettledTtl(svc: { ttl: number; ttlUnsettled?: number | null | 
   return Math.min(svc.ttl, svc.ttlUnsettled ?? Math.max(5, Math.floor(svc.ttl / 4)));
 }
 
+const isLoopback = (hp: HostPort): boolean => /^127\.|^::1$/.test(hp.host);
+
+/** True when the selector is a client of an external broker (mqtt.url or mqtt.urls). */
+export function isExternalBroker(cfg: Pick<SelectorConfig, 'mqtt'>): boolean {
+  return cfg.mqtt.url !== undefined || cfg.mqtt.urls !== undefined;
+}
+
 function crossCheck(cfg: SelectorConfig): void {
   const seen = new Set<string>();
   cfg.services.forEach((svc, i) => {
@@ -131,9 +142,13 @@ function crossCheck(cfg: SelectorConfig): void {
       ids.add(site.id);
     });
   });
-  if (cfg.http.token === undefined) {
-    const { host } = cfg.http.listen;
-    if (!/^127\.|^::1$/.test(host)) throw new ConfigError('http.token', `required when http.listen (${formatHostPort(cfg.http.listen)}) is not loopback`);
+  if (cfg.http.token === undefined && !isLoopback(cfg.http.listen)) {
+    throw new ConfigError('http.token', `required when http.listen (${formatHostPort(cfg.http.listen)}) is not loopback`);
+  }
+  if (cfg.mqtt.url !== undefined && cfg.mqtt.urls !== undefined) throw new ConfigError('mqtt.urls', 'set either mqtt.url or mqtt.urls, not both');
+  // DESIGN.md: an embedded broker without agent auth listens on loopback only.
+  if (!isExternalBroker(cfg) && cfg.auth.agents === 'off' && !isLoopback(cfg.mqtt.listen)) {
+    throw new ConfigError('auth.agents', `must be "required" when the embedded broker's mqtt.listen (${formatHostPort(cfg.mqtt.listen)}) is not loopback`);
   }
 }
 

@@ -6,13 +6,13 @@
 import { AdminError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
+import { brokerUrls } from '../shared/broker-urls.js';
 import { CATALOGUE_TOPIC } from '../shared/protocol.js';
 import { MemoryAnswerTable } from './dns/answer-table.js';
 import { createEmbeddedBroker } from './mqtt/embedded-broker.js';
 import type { MessageBus } from './mqtt/bus.js';
-import { buildCatalogue } from './mqtt/catalogue.js';
 import { ClientMapFeeder } from './mapping/feeder.js';
-import type { SelectorConfig } from './config.js';
+import { isExternalBroker, type SelectorConfig } from './config.js';
 import { createExternalBus } from './mqtt/external-client.js';
 import { Freshness, type AgentState } from './ranking/freshness.js';
 import { createIngest, type Ingest } from './mqtt/ingest.js';
@@ -24,7 +24,8 @@ import { ProxyStatsView } from './admin/proxy-stats.js';
 import { familyOf } from './ranking/families.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
 import { createAdmin, type Admin } from './admin/admin.js';
-import { loadAdminState } from './admin/catalogue-admin.js';
+import { CatalogueAdmin, loadAdminState } from './admin/catalogue-admin.js';
+import { createCatalogueSync, type CatalogueSync } from './replica/catalogue-sync.js';
 import { ResultWriter } from './store/results.js';
 import { Store, type EventRecord } from './store/store.js';
 
@@ -34,6 +35,8 @@ export interface SelectorOptions {
   tickMs?: number;
   /** Retention pruning period (ms); default 10 minutes. */
   pruneEveryMs?: number;
+  /** How long start() waits for the first broker connection after DNS is up; default 3000. */
+  brokerWaitMs?: number;
   /** Replaces the DNS server factory (embedding the core without DNS). */
   createDns?: typeof createDnsServer;
 }
@@ -56,6 +59,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let dns: DnsServer | undefined;
   let admin: Admin | undefined;
   let enrolment: Enrolment | undefined;
+  let sync: CatalogueSync | undefined;
   let dbWriteErrors = 0;
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
@@ -78,16 +82,11 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     engine.setFresh(new Set([...states].filter(([, s]) => s === 'fresh').map(([a]) => a)));
   }
 
-  async function publishCatalogue(): Promise<void> {
-    if (!bus || !engine) return;
-    await bus.publishRetained(CATALOGUE_TOPIC, JSON.stringify(buildCatalogue(engine.serviceList(), Date.now())));
-  }
-
-  /** Re-reads services from the DB (after an admin change), re-ranks, republishes the catalogue. */
+  /** Re-reads services from the DB (after an admin change), re-ranks, publishes a new catalogue revision. */
   async function servicesChanged(): Promise<void> {
     if (!store || !engine) return;
     engine.setServices(store.loadServices());
-    await publishCatalogue();
+    await sync?.localChange();
   }
 
   /**
@@ -182,19 +181,33 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       }));
       rebuild(s, w, e, i);
       prune();
-      const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
-      bus = config.mqtt.url
-        ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }))
-        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, enrolment: enrolled, onMessage, log: log.child({ component: 'broker' }) });
-      await bus.start();
-      await publishCatalogue();
+      const cs = (sync = createCatalogueSync({
+        store: s, admin: new CatalogueAdmin(s, config.dns.zones, feeder, config.prefixes), configServices: config.services,
+        services: () => e.serviceList(), log: log.child({ component: 'catalogue' }),
+        publish: (payload) => bus?.publishRetained(CATALOGUE_TOPIC, payload) ?? Promise.resolve(),
+        applied: () => e.setServices(s.loadServices()), replicate: isExternalBroker(config),
+      }));
+      cs.noteConfig();
+      // DNS first: it answers from the persisted state rebuilt above whatever the bus does.
       dns = (opts.createDns ?? createDnsServer)({
         dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
       });
       await dns.start();
+      const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
+      // External broker: start() only begins connecting (DNS never waits for the bus);
+      // the catalogue is kept and published on connect.
+      // Replicas: other selectors' catalogues arrive on the retained topic; ours is
+      // published after the broker had its moment to deliver a newer one (catalogue-sync.ts).
+      const external = isExternalBroker(config);
+      const b = (bus = external
+        ? createExternalBus(config.mqtt, { onMessage, onCatalogue: cs.onCatalogue, onConnect: cs.onConnect, clientId: `vantage-selector-${cs.replicaId}` }, log.child({ component: 'mqtt' }))
+        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, enrolment: enrolled, onMessage, log: log.child({ component: 'broker' }) }));
+      await b.start();
+      if (!external) await cs.publishCurrent();
       admin = createAdmin({
         config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }), proxy: answers, proxyStats,
         dbWriteErrors: () => dbWriteErrors, servicesChanged, addAgent: (id) => enrolled.add(id), removeAgent,
+        broker: { broker: () => bus?.status(), catalogueSync: () => sync?.counters },
       });
       await admin.start();
       const http = admin.address();
@@ -203,12 +216,17 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       } catch (err) {
         log.warn({ err }, 'cannot mark the database as in use (CLI commands may write it directly)');
       }
+      // Everything answers already; give a reachable broker a moment so start() usually
+      // returns subscribed (no agent message is missed), but never wait for a dead one.
+      const connected = await b.waitConnected(opts.brokerWaitMs ?? 3000);
+      if (!connected) log.warn({ urls: brokerUrls(config.mqtt) }, 'no broker reachable yet; answering DNS from persisted state and connecting in the background');
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
       timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
-      log.info({ dns: dns.addresses(), mqtt: bus.address() ?? config.mqtt.url, http: admin.address() }, 'selector started');
+      log.info({ dns: dns.addresses(), mqtt: b.address() ?? brokerUrls(config.mqtt), brokerConnected: connected, http: admin.address() }, 'selector started');
     },
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
+      sync?.close();
       await admin?.close().catch((err: unknown) => log.error({ err }, 'admin close failed'));
       admin = undefined;
       await dns?.close().catch((err: unknown) => log.error({ err }, 'dns close failed'));
@@ -228,6 +246,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     },
     dnsAddresses: () => dns?.addresses() ?? [],
     mqttAddress: () => bus?.address(),
+    brokerStatus: () => bus?.status(),
     /** The admin API's bound address (http.listen). */
     adminAddress: () => admin?.address(),
     dnsStats: () => dns?.stats(),
@@ -239,6 +258,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     engine: () => engine,
     agentStates: () => freshness.current(),
     servicesChanged,
+    /** Catalogue replication: replica id, revision, counters. */
+    catalogueSync: () => sync,
   };
 }
 

@@ -55,17 +55,36 @@ export const ProbeSpecSchema = z.object({
 });
 export type ProbeSpec = z.infer<typeof ProbeSpecSchema>;
 
+// Optional fields marked (replicas) are for other selectors sharing the catalogue
+// topic (DESIGN.md "Replicas and clustered brokers"); agents ignore them.
 /** `addresses` (optional, additive): every address of a dual-stack site; `address` is its first. */
-export const SiteSchema = z.object({ id: siteId, address, addresses: z.array(address).min(1).max(16).optional(), drained: z.boolean().optional() });
+export const SiteSchema = z.object({
+  id: siteId, address, addresses: z.array(address).min(1).max(16).optional(), drained: z.boolean().optional(),
+  /** (replicas) ranking inputs of the site. */
+  cost: z.number().finite().nonnegative().optional(),
+  weight: z.number().finite().positive().optional(),
+});
 export const ServiceSchema = z.object({
   name: hostname,
   probe: ProbeSpecSchema,
   sites: z.array(SiteSchema).max(10_000),
+  /** (replicas) answer settings of the service. */
+  ttl: z.number().int().min(0).max(86_400).optional(),
+  answers: z.number().int().min(1).max(64).optional(),
+  policy: z.string().max(32).optional(),
 });
 export const CatalogueSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
   ts: epochMs,
   services: z.array(ServiceSchema).max(10_000),
+  /** (replicas) revision: a Lamport counter; the higher (rev, origin) wins, so an old retained message never beats a newer change. */
+  rev: z.number().int().nonnegative().optional(),
+  /** (replicas) id of the selector that made this revision. */
+  origin: z.string().min(1).max(64).optional(),
+  /** (replicas) hash of the publishing selector's static catalogue (selector.yaml services). */
+  configHash: z.string().max(128).optional(),
+  /** (replicas) client prefixes added through the admin API. */
+  prefixes: z.array(z.object({ prefix, agent: agentId })).max(100_000).optional(),
 });
 export type CatalogueService = z.infer<typeof ServiceSchema>;
 export type Catalogue = z.infer<typeof CatalogueSchema>;

@@ -13,6 +13,7 @@ import type { Freshness } from '../ranking/freshness.js';
 import type { Ingest } from '../mqtt/ingest.js';
 import { createSelectorMetrics } from './metrics.js';
 import { registerHealthMetrics } from './health-metrics.js';
+import { registerBrokerMetrics, type BrokerMetricsSources } from './broker-metrics.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { ResultWriter } from '../store/results.js';
 import { queryEvents } from '../store/events-query.js';
@@ -45,6 +46,8 @@ export interface AdminDeps {
   addAgent(id: string): Promise<string>;
   /** Removes an agent: credentials, connection, windows, answers and prefixes; false if unknown. */
   removeAgent(id: string): Promise<boolean>;
+  /** Broker link and catalogue replication state (`/metrics`, `/api/status`). */
+  broker?: BrokerMetricsSources;
   log: Logger;
   /** Proxy-cache mode decisions, shown by explain. */
   proxy?: ExplainDeps['proxy'];
@@ -99,6 +102,9 @@ export function createAdmin(deps: AdminDeps) {
     return w;
   };
 
+  const brokerSrc: BrokerMetricsSources = deps.broker ?? { broker: () => undefined, catalogueSync: () => undefined };
+  registerBrokerMetrics(registry, brokerSrc);
+
   const known = (service: string | null): void => {
     if (service && !engine.serviceList().some((s) => s.name === service)) throw new AdminError(404, `unknown service "${service}"`);
   };
@@ -152,17 +158,17 @@ export function createAdmin(deps: AdminDeps) {
       return { json: { id, removed: await deps.removeAgent(agentId(id)) } };
     } },
     { method: 'GET', pattern: /^\/api\/prefixes$/, handler: () => ({ json: store.listPrefixes() }) },
-    { method: 'POST', pattern: /^\/api\/prefixes$/, handler: ({ body }) => {
+    { method: 'POST', pattern: /^\/api\/prefixes$/, handler: async ({ body }) => {
       const b = (body ?? {}) as { prefix?: unknown; agent?: unknown };
       if (typeof b.prefix !== 'string' || typeof b.agent !== 'string') throw new AdminError(400, 'body must be {"prefix": "...", "agent": "..."}');
       const prefix = catalogue.addPrefix(b.prefix, b.agent);
-      log.info({ prefix, agent: b.agent }, 'prefix added');
+      await changed('prefix added', { prefix, agent: b.agent });
       return { status: 201, json: { prefix, agent: b.agent, source: 'admin' } };
     } },
-    { method: 'DELETE', pattern: /^\/api\/prefixes$/, handler: (req) => {
+    { method: 'DELETE', pattern: /^\/api\/prefixes$/, handler: async (req) => {
       const prefix = required(req, 'prefix');
       catalogue.removePrefix(prefix);
-      log.info({ prefix }, 'prefix removed');
+      await changed('prefix removed', { prefix });
       return { json: { removed: prefix } };
     } },
     { method: 'GET', pattern: /^\/api\/metrics$/, handler: (req) => {
@@ -203,7 +209,9 @@ export function createAdmin(deps: AdminDeps) {
       const svc = engine.serviceList().find((s) => s.name === t.service);
       return { text: timelineSvg(t, svc?.sites.map((s) => s.id) ?? [], widthParam(req)), contentType: 'image/svg+xml; charset=utf-8' };
     } },
-    { method: 'GET', pattern: /^\/api\/status$/, handler: () => ({ json: statusData(engine, agents(), Date.now()) }) },
+    { method: 'GET', pattern: /^\/api\/status$/, handler: () => ({
+      json: { ...statusData(engine, agents(), Date.now()), broker: brokerSrc.broker() ?? null, catalogue: brokerSrc.catalogueSync() ?? null },
+    }) },
     { method: 'GET', pattern: /^\/metrics$/, handler: async () => ({ text: await registry.metrics(), contentType: registry.contentType }) },
     { method: 'GET', pattern: /^\/$/, handler: () => ({ text: STATUS_PAGE_HTML, contentType: 'text/html; charset=utf-8' }) },
   ];

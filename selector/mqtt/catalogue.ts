@@ -1,11 +1,20 @@
 // The retained service catalogue (`vantage/v1/config/services`) agents probe from.
 // probe.host is omitted when unset: agents then use the service name as Host/SNI.
 // A dual-stack site carries `address` (its first) and the optional `addresses` (all).
+// The optional replica fields (rev, origin, configHash, prefixes, ttl/answers/policy,
+// cost/weight) let other selectors on the same topic apply this catalogue.
 import { PROTOCOL_VERSION, type Catalogue } from '../../shared/protocol.js';
 import type { ServiceRecord } from '../store/store.js';
 
-export function buildCatalogue(services: readonly ServiceRecord[], nowMs: number): Catalogue {
-  return {
+export interface ReplicaFields {
+  rev: number;
+  origin: string;
+  configHash: string;
+  prefixes: { prefix: string; agent: string }[];
+}
+
+export function buildCatalogue(services: readonly ServiceRecord[], nowMs: number, replica?: ReplicaFields): Catalogue {
+  const out: Catalogue = {
     v: PROTOCOL_VERSION,
     ts: nowMs,
     services: services.map((s) => {
@@ -16,9 +25,12 @@ export function buildCatalogue(services: readonly ServiceRecord[], nowMs: number
         sites: s.sites.map((site) => {
           // `addresses` only for multi-address sites: older agents read `address` and ignore it.
           const multi = site.addresses && site.addresses.length > 1 ? { addresses: [...site.addresses] } : {};
-          return site.drained ? { id: site.id, address: site.address, ...multi, drained: true } : { id: site.id, address: site.address, ...multi };
+          const base = site.drained ? { id: site.id, address: site.address, ...multi, drained: true } : { id: site.id, address: site.address, ...multi };
+          return replica ? { ...base, cost: site.cost, weight: site.weight } : base;
         }),
+        ...(replica ? { ttl: s.ttl, answers: s.answers, policy: s.policy } : {}),
       };
     }),
   };
+  return replica ? { ...out, rev: replica.rev, origin: replica.origin, configHash: replica.configHash, prefixes: replica.prefixes } : out;
 }

@@ -10,7 +10,7 @@ import { formatHostPort } from '../../shared/config.js';
 import { VantageError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { TOPIC_ROOT } from '../../shared/protocol.js';
-import { INGEST_TOPIC, type MessageBus, type MessageHandler } from './bus.js';
+import { INGEST_TOPIC, type BrokerStatus, type MessageBus, type MessageHandler } from './bus.js';
 import type { SelectorConfig } from '../config.js';
 import { Enrolment } from './credentials.js';
 import type { Store } from '../store/store.js';
@@ -63,6 +63,7 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
   let aedes: Aedes | undefined;
   let server: net.Server | tls.Server | undefined;
   let bound: { host: string; port: number } | undefined;
+  let startedMs = Date.now();
   // One message per event-loop turn: a burst of large metrics messages then yields to
   // the DNS sockets between messages. aedes sends the PUBACK as soon as authorizePublish
   // allows a message, before it is handled here; so while the queue is long the answer
@@ -196,6 +197,7 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
       });
       const addr = srv.address() as net.AddressInfo;
       bound = { host: hp.host, port: addr.port };
+      startedMs = Date.now();
       log.info({ listen: `${hp.host}:${addr.port}`, tls: Boolean(tlsCfg), auth: authRequired }, 'embedded MQTT broker listening');
     },
     publishRetained(topic, payload) {
@@ -225,6 +227,12 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
       }
       return set.size;
     },
+    waitConnected: async () => aedes !== undefined,
+    status: (): BrokerStatus => ({
+      mode: 'embedded', connected: aedes !== undefined && server?.listening === true,
+      url: bound ? `${opts.mqtt.tls ? 'mqtts' : 'mqtt'}://${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}` : null,
+      sinceMs: startedMs, connects: bound ? 1 : 0, lastError: null, pendingPublishes: 0,
+    }),
     async close() {
       const b = aedes;
       const srv = server;

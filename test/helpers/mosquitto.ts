@@ -11,6 +11,8 @@ export interface MosquittoOptions {
   port?: number;
   /** username → password; enables password auth. */
   users?: Record<string, string>;
+  /** Password-file lines written as they are (e.g. printed by `agents add --broker mosquitto`). */
+  passwdLines?: string[];
   /** ACL file contents (mosquitto acl_file syntax). */
   acl?: string;
   /**
@@ -38,10 +40,10 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   // Mosquitto started as root drops to the `mosquitto` user, which must read these files.
   chmodSync(dir, 0o755);
   const lines = [`listener ${port} ${host}`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
-  if (opts.users) {
+  if (opts.users || opts.passwdLines) {
     const pw = join(dir, 'passwd');
-    writeFileSync(pw, '');
-    for (const [user, password] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', pw, user, password]);
+    writeFileSync(pw, (opts.passwdLines ?? []).map((l) => `${l}\n`).join(''));
+    for (const [user, password] of Object.entries(opts.users ?? {})) execFileSync('mosquitto_passwd', ['-b', pw, user, password]);
     chmodSync(pw, 0o644);
     lines.push('allow_anonymous false', `password_file ${pw}`);
   } else {

@@ -41,6 +41,7 @@ describe.skipIf(!existsSync(CHROMIUM))('status page', () => {
     expect(res?.status()).toBe(200);
     await page.waitForSelector('tr[data-agent="pop-lon"]', { timeout: 10_000 });
     expect(await page.title()).toBe('Vantage selector');
+    expect(await page.textContent('#broker')).toMatch(/^Embedded MQTT broker on mqtt:\/\/127\.0\.0\.1:\d+\.$/);
     const headers = await page.$$eval('thead th', (ths) => ths.map((t) => t.textContent));
     expect(headers).toEqual(['agent', 'POP', 'data age', 'us-east', 'eu-west', 'ap-south', 'first choice']);
     const rows = await page.$$eval('tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));

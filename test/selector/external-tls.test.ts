@@ -5,6 +5,8 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Aedes } from 'aedes';
 import tls from 'node:tls';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { agentTopic } from '../../shared/protocol.js';
 import { makeTestCerts, type TestCerts } from '../helpers/certs.js';
@@ -33,9 +35,13 @@ afterAll(async () => {
 });
 
 describe('external broker over mqtts', () => {
-  it('refuses to start when the broker certificate is not trusted', async () => {
+  it('never connects when the broker certificate is not trusted, and says why (DNS still starts)', async () => {
     const s = createSelector(selectorConfig({ mqtt: { url } }));
-    await expect(s.start()).rejects.toMatchObject({ code: 'BROKER_ERR' });
+    await s.start();
+    await until(() => s.brokerStatus()?.lastError, 5000, 'TLS error reported');
+    expect(s.brokerStatus()).toMatchObject({ connected: false, connects: 0 });
+    expect(s.brokerStatus()?.lastError).toMatch(/certificate/i);
+    expect((await queryA('127.0.0.1', s.dnsAddresses()[0]?.port as number, SERVICE)).addresses).toHaveLength(3);
     await s.close();
   });
 
@@ -50,4 +56,31 @@ describe('external broker over mqtts', () => {
     expect(reply.addresses[0]).toBe('127.2.0.3');
     await agent.endAsync();
   });
+
+  it('mqtt.urls over mqtts: the next node is verified under its own name (regression: the first host name stuck as SNI)', async () => {
+    // Two brokers, each with a certificate for one name only: localhost and vm (both 127.0.0.1 here).
+    const other = makeTestCerts(['vm']);
+    const b2 = await Aedes.createBroker();
+    const s2 = tls.createServer({ cert: other.cert, key: other.key }, b2.handle);
+    await new Promise<void>((r) => s2.listen(0, '127.0.0.1', r));
+    const b1 = await Aedes.createBroker();
+    const s1 = tls.createServer({ cert: certs.cert, key: certs.key }, b1.handle);
+    await new Promise<void>((r) => s1.listen(0, '127.0.0.1', r));
+    const bundle = join(certs.dir, 'both-cas.pem');
+    writeFileSync(bundle, certs.ca + other.ca);
+    const urls = [`mqtts://localhost:${(s1.address() as { port: number }).port}`, `mqtts://vm:${(s2.address() as { port: number }).port}`];
+    const s = createSelector(selectorConfig({ mqtt: { urls, ca: bundle } }));
+    try {
+      await s.start();
+      expect(s.brokerStatus()).toMatchObject({ connected: true, url: urls[0] });
+      await new Promise<void>((r) => b1.close(() => r()));
+      await new Promise<void>((r) => s1.close(() => r()));
+      await until(() => s.brokerStatus()?.connected && s.brokerStatus()?.url === urls[1], 10_000, 'connected to the second node');
+    } finally {
+      await s.close();
+      await new Promise<void>((r) => b2.close(() => r()));
+      await new Promise<void>((r) => s2.close(() => r()));
+      other.cleanup();
+    }
+  }, 20_000);
 });

@@ -19,6 +19,31 @@ function message(fn: () => unknown): string {
   return 'accepted';
 }
 
+describe('broker settings (mqtt.urls, embedded exposure)', () => {
+  it('refuses an embedded broker without agent auth on a non-loopback address, naming auth.agents', () => {
+    expect(message(() => parseSelectorConfig({ ...base, auth: { agents: 'off' }, mqtt: { listen: '0.0.0.0:1883' } })))
+      .toBe(`auth.agents: must be "required" when the embedded broker's mqtt.listen (0.0.0.0:1883) is not loopback`);
+    expect(message(() => parseSelectorConfig({ ...base, auth: { agents: 'off' }, mqtt: { listen: '[::]:1883' } }))).toMatch(/^auth\.agents: /);
+    // Loopback, agent auth on, or an external broker (mqtt.listen unused): accepted.
+    expect(message(() => parseSelectorConfig({ ...base, auth: { agents: 'off' }, mqtt: { listen: '127.0.0.5:1883' } }))).toBe('accepted');
+    expect(message(() => parseSelectorConfig({ ...base, auth: { agents: 'required' }, mqtt: { listen: '0.0.0.0:1883' } }))).toBe('accepted');
+    expect(message(() => parseSelectorConfig({ ...base, auth: { agents: 'off' }, mqtt: { listen: '0.0.0.0:1883', urls: ['mqtt://127.0.0.1:1'] } }))).toBe('accepted');
+  });
+
+  it('accepts mqtt.urls or mqtt.url (not both) on both daemons', () => {
+    const urls = ['mqtt://127.0.0.1:4222', 'mqtts://localhost:8883'];
+    expect(parseSelectorConfig({ ...base, mqtt: { urls } }).mqtt.urls).toEqual(urls);
+    expect(message(() => parseSelectorConfig({ ...base, mqtt: { urls, url: urls[0] } }))).toBe('mqtt.urls: set either mqtt.url or mqtt.urls, not both');
+    expect(message(() => parseSelectorConfig({ ...base, mqtt: { urls: ['mqtt://a:1', 'tcp://b:2'] } }))).toMatch(/^mqtt\.urls\[1\]: expected mqtt:/);
+    const agent = { id: 'pop-a' };
+    expect(parseAgentConfig({ ...agent, mqtt: { urls } }).mqtt.urls).toEqual(urls);
+    expect(parseAgentConfig({ ...agent, mqtt: { url: urls[0] } }).mqtt.url).toBe(urls[0]);
+    expect(message(() => parseAgentConfig({ ...agent, mqtt: {} }))).toBe('mqtt.url: required (or mqtt.urls, a list of broker URLs)');
+    expect(message(() => parseAgentConfig({ ...agent, mqtt: { url: urls[0], urls } }))).toBe('mqtt.urls: set either mqtt.url or mqtt.urls, not both');
+    expect(message(() => parseAgentConfig({ ...agent, mqtt: { urls: [] } }))).toBe('mqtt.urls: expected at least one broker URL');
+  });
+});
+
 describe('selector config', () => {
   it('fills defaults and freezes', () => {
     const cfg = parseSelectorConfig(base);

@@ -24,6 +24,7 @@ tr.default td{background:#fafbfc;font-style:italic} tr.inactive td{opacity:.55}
 <body>
 <h1>Vantage selector</h1>
 <div class="meta">Median total latency of successful probes in the ranking window, per agent (POP) × site. Refreshes every 2 s. <span id="updated"></span> <span id="error" class="err"></span></div>
+<div class="meta" id="broker"></div>
 <div class="legend" id="legend"></div>
 <div id="services"></div>
 <h2>Timelines</h2>
@@ -71,6 +72,12 @@ tr.default td{background:#fafbfc;font-style:italic} tr.inactive td{opacity:.55}
     if (!data.services.length) html = '<p>No services configured.</p>';
     document.getElementById('services').innerHTML = html;
     document.getElementById('updated').textContent = 'Updated ' + new Date(data.ts).toLocaleTimeString() + '.';
+    var b = data.broker, el = document.getElementById('broker');
+    // DNS answers from persisted state whatever the bus does; say when no broker is reachable.
+    el.className = b && !b.connected ? 'meta err' : 'meta';
+    el.textContent = !b ? '' : b.connected
+      ? (b.mode === 'embedded' ? 'Embedded MQTT broker on ' : 'Connected to MQTT broker ') + (b.url || '') + '.'
+      : 'No MQTT broker reachable since ' + new Date(b.sinceMs).toLocaleTimeString() + (b.lastError ? ' (' + b.lastError + ')' : '') + ': answering from stored measurements.';
   }
   function refresh(){
     fetch('/api/status', { headers: token ? { authorization: 'Bearer ' + decodeURIComponent(token) } : {} })

@@ -1,0 +1,41 @@
+// Broker URL lists shared by the agent and the selector: `mqtt.urls` (a cluster, tried
+// in order) or `mqtt.url` (the one-URL form). mqtt.js rotates through `servers` on each
+// reconnect, so a client whose node fails moves to the next one; the delay between
+// attempts grows only after a whole round of the list has failed, so failover to a
+// live node is quick while a dead cluster is not hammered.
+import { z } from 'zod';
+
+export const zMqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
+export const zMqttUrls = z.array(zMqttUrl).min(1, 'expected at least one broker URL').max(32);
+
+export interface BrokerServer {
+  protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss';
+  host: string;
+  port: number;
+}
+
+const DEFAULT_PORTS: Record<BrokerServer['protocol'], number> = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 };
+
+/** The configured URLs, `urls` first (a config sets one of the two forms). */
+export function brokerUrls(mqtt: { url?: string | undefined; urls?: readonly string[] | undefined }): string[] {
+  if (mqtt.urls?.length) return [...mqtt.urls];
+  return mqtt.url ? [mqtt.url] : [];
+}
+
+/** mqtt.js `servers` entries for a URL list (validated by zMqttUrl). */
+export function brokerServers(urls: readonly string[]): BrokerServer[] {
+  return urls.map((u) => {
+    const url = new URL(u);
+    const protocol = url.protocol.replace(/:$/, '') as BrokerServer['protocol'];
+    return { protocol, host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : DEFAULT_PORTS[protocol] };
+  });
+}
+
+/**
+ * Delay before the next connection attempt after `failures` consecutive failed
+ * attempts on a list of `servers` URLs: `minMs` within a round, doubled per failed round.
+ */
+export function reconnectDelayMs(failures: number, servers: number, minMs: number, maxMs: number): number {
+  const rounds = Math.floor(failures / Math.max(1, servers));
+  return Math.min(maxMs, minMs * 2 ** Math.min(rounds, 30));
+}
