@@ -22,6 +22,12 @@ import { createAdmin, type Admin } from './admin/admin.js';
 import { loadAdminState } from './admin/catalogue-admin.js';
 import { ResultWriter } from './store/results.js';
 import { Store, type EventRecord } from './store/store.js';
+import { MirrorTable } from './uplink/mirror-table.js';
+import { createUplink, type Uplink } from './uplink/uplink.js';
+import { labelOf } from './uplink/payloads.js';
+import { applyBackboneCatalogue } from './uplink/catalogue-sync.js';
+import { createBackbone, type Backbone } from './backbone/backbone.js';
+import { LBS_PREFIX, LBS_TOPIC } from '../shared/lb-protocol.js';
 
 export interface SelectorOptions {
   log?: Logger;
@@ -47,6 +53,13 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let bus: MessageBus | undefined;
   let dns: DnsServer | undefined;
   let admin: Admin | undefined;
+  let uplink: Uplink | undefined;
+  // A backbone (backbone:) takes the LBs' maps and rankings and answers in front of the standard path.
+  const backbone: Backbone | undefined = config.backbone
+    ? createBackbone({ config: config.backbone, zones: config.dns.zones, staleIntervals: config.ranking.staleIntervals, log: log.child({ component: 'backbone' }) })
+    : undefined;
+  // An LB (uplink:) also answers {label}.{service} and pushes answer changes to its backbone.
+  const engineTable = config.uplink ? new MirrorTable(table, labelOf(config.uplink), () => uplink?.changed()) : table;
   let dbWriteErrors = 0;
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
@@ -67,6 +80,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     firstEvaluation = false;
     mapper.setAgentStates(states as ReadonlyMap<string, AgentState>);
     engine.setFresh(new Set([...states].filter(([, s]) => s === 'fresh').map(([a]) => a)));
+    backbone?.evaluate();
   }
 
   async function publishCatalogue(): Promise<void> {
@@ -78,6 +92,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   async function servicesChanged(): Promise<void> {
     if (!store || !engine) return;
     engine.setServices(store.loadServices());
+    backbone?.setServices(engine.serviceList());
     await publishCatalogue();
   }
 
@@ -128,7 +143,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       s.setStaticPrefixes(config.prefixes);
       loadAdminState(s, feeder, config.prefixes);
       const w = (writer = new ResultWriter(s, { onError: (err) => { dbWriteErrors++; log.error({ err }, 'result write failed'); } }));
-      const e = (engine = new RankEngine({ ranking: config.ranking, table, event }));
+      const e = (engine = new RankEngine({ ranking: config.ranking, table: engineTable, event }));
       e.setServices(s.loadServices());
       const i = (ingest = createIngest({
         store: s, writer: w, engine: e, freshness, authRequired, log: log.child({ component: 'ingest' }),
@@ -136,19 +151,26 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         onAnnounce: (agent, a) => {
           feeder.setAnnounce(agent, a);
           feeder.apply();
+          uplink?.changed();
         },
         onAgentActivity: () => evaluateAgents(),
       }));
       rebuild(s, w, e, i);
       prune();
-      const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
+      backbone?.setServices(e.serviceList());
+      const onMessage = (topic: string, payload: Buffer): void => {
+        if (backbone && topic.startsWith(LBS_PREFIX)) backbone.handle(topic, payload);
+        else i.handle(topic, payload);
+      };
+      const extraTopics = backbone ? [LBS_TOPIC] : [];
       bus = config.mqtt.url
-        ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }))
-        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }) });
+        ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }), extraTopics)
+        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }), extraTopics });
       await bus.start();
       await publishCatalogue();
       dns = (opts.createDns ?? createDnsServer)({
         dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
+        wrapResponder: backbone?.wrap(table),
       });
       await dns.start();
       admin = createAdmin({
@@ -156,12 +178,25 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         dbWriteErrors: () => dbWriteErrors, servicesChanged,
       });
       await admin.start();
+      if (config.uplink) {
+        const configured = new Set(config.services.map((x) => x.name));
+        uplink = createUplink({
+          config: config.uplink, table, services: () => e.serviceList().map((x) => x.name), agents: () => feeder.agentMap(),
+          log: log.child({ component: 'uplink' }),
+          onCatalogue: (cat) => {
+            if (applyBackboneCatalogue(s, cat, configured)) servicesChanged().catch((err: unknown) => log.error({ err }, 'catalogue from the backbone not applied'));
+          },
+        });
+        uplink.start();
+      }
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
       timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
       log.info({ dns: dns.addresses(), mqtt: bus.address() ?? config.mqtt.url, http: admin.address() }, 'selector started');
     },
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
+      await uplink?.close().catch((err: unknown) => log.error({ err }, 'uplink close failed'));
+      uplink = undefined;
       await admin?.close().catch((err: unknown) => log.error({ err }, 'admin close failed'));
       admin = undefined;
       await dns?.close().catch((err: unknown) => log.error({ err }, 'dns close failed'));
@@ -187,6 +222,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     engine: () => engine,
     agentStates: () => freshness.current(),
     servicesChanged,
+    uplink: () => uplink,
+    backbone: () => backbone,
   };
 }
 

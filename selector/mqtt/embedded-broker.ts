@@ -29,6 +29,8 @@ export interface EmbeddedBrokerOptions {
   store: Store;
   onMessage: MessageHandler;
   log: Logger;
+  /** More topic filters delivered to onMessage (a backbone adds vantage/v1/lbs/+/+). */
+  extraTopics?: readonly string[];
 }
 
 /** An agent may publish only under vantage/v1/agents/{its id}/ (never wildcards, never config). */
@@ -163,7 +165,9 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
         },
       });
       aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error'));
-      await new Promise<void>((resolve) => aedes?.subscribe(INGEST_TOPIC, deliver, resolve));
+      for (const filter of [INGEST_TOPIC, ...(opts.extraTopics ?? [])]) {
+        await new Promise<void>((resolve) => aedes?.subscribe(filter, deliver, resolve));
+      }
       const handle = aedes.handle;
       const tlsCfg = opts.mqtt.tls;
       server = tlsCfg

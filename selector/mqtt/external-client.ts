@@ -23,8 +23,9 @@ function isOffline(topic: string, payload: Buffer): boolean {
   return topic.endsWith('/status') && payload.includes('"offline"');
 }
 
-export function createExternalBus(cfg: SelectorConfig['mqtt'], onMessage: MessageHandler, log: Logger): MessageBus {
+export function createExternalBus(cfg: SelectorConfig['mqtt'], onMessage: MessageHandler, log: Logger, extraTopics: readonly string[] = []): MessageBus {
   let client: MqttClient | undefined;
+  const topics = [INGEST_TOPIC, ...extraTopics];
   return {
     async start() {
       const url = cfg.url as string;
@@ -65,10 +66,10 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], onMessage: Messag
       c.on('error', (err) => log.warn({ err: err.message }, 'MQTT client error'));
       // Re-subscribe on every reconnect: with clean sessions the broker forgets us.
       c.on('connect', () => {
-        c.subscribe(INGEST_TOPIC, { qos: 1 }, (err) => err && log.error({ err }, 'resubscribe failed'));
+        c.subscribe(topics, { qos: 1 }, (err) => err && log.error({ err }, 'resubscribe failed'));
       });
-      const granted = await c.subscribeAsync(INGEST_TOPIC, { qos: 1 });
-      if (granted.some((g) => g.qos === 128)) throw new VantageError('BROKER_ERR', `broker refused subscription to ${INGEST_TOPIC}`);
+      const granted = await c.subscribeAsync(topics, { qos: 1 });
+      if (granted.some((g) => g.qos === 128)) throw new VantageError('BROKER_ERR', `broker refused subscription to ${topics.join(', ')}`);
       log.info({ url }, 'connected to external MQTT broker');
     },
     async publishRetained(topic, payload) {
