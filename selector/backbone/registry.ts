@@ -73,7 +73,12 @@ export class LbRegistry {
 
   /** Rankings newer than staleIntervals × their intervalS, from an LB not offline. */
   pushFresh(r: LbRecord, nowMs = this.now()): boolean {
-    if (!r.rankings || r.rankingsAt === undefined || r.status === 'offline') return false;
+    return r.status !== 'offline' && this.rankingsRecent(r, nowMs);
+  }
+
+  /** Rankings newer than the stale threshold, whatever the LB's status (its last pushed view). */
+  rankingsRecent(r: LbRecord, nowMs = this.now()): boolean {
+    if (!r.rankings || r.rankingsAt === undefined) return false;
     return nowMs - r.rankingsAt <= this.opts.staleIntervals * r.rankings.intervalS * 1000;
   }
 

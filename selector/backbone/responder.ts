@@ -147,7 +147,9 @@ export function createBackboneResponder(opts: BackboneResponderOptions): Respond
       out.an = undefined;
       return addresses(msg, undefined, key, 0, limit);
     }
-    const p = v.pushFresh ? pushed(v, key, srcFamily, src) : undefined;
+    // The LB's last pushed view while it is recent (a dead LB's clients keep their own
+    // ranking for up to the stale threshold), then the aggregate.
+    const p = v.recent ? pushed(v, key, srcFamily, src) : undefined;
     if (p) return addresses(msg, p.wire, key, p.scope, limit);
     const parent = key.substring(1 + key.charCodeAt(0));
     return addresses(msg, fallback(parent), key, 0, limit);

@@ -27,6 +27,8 @@ export interface LbView {
   label: string;
   online: boolean;
   pushFresh: boolean;
+  /** Pushed rankings still within the stale threshold, even if the LB went offline since. */
+  recent: boolean;
   /** client → agent, from the pushed rankings. */
   mapper: PrefixClientMapper;
   table: MemoryAnswerTable;
@@ -77,7 +79,7 @@ export class BackboneTables {
     let v = this.views.get(r.id);
     if (!v) {
       v = {
-        id: r.id, label: r.label, online: false, pushFresh: false, mapper: new PrefixClientMapper(), table: new MemoryAnswerTable(),
+        id: r.id, label: r.label, online: false, pushFresh: false, recent: false, mapper: new PrefixClientMapper(), table: new MemoryAnswerTable(),
         referrals: new Map(), childReferrals: new Map(), counts: { push: 0, refer: 0, child: 0, fallback: 0 },
       };
       this.views.set(r.id, v);
@@ -155,6 +157,7 @@ export class BackboneTables {
       if (online !== v.online || fresh !== v.pushFresh) changed = true;
       v.online = online;
       v.pushFresh = fresh;
+      v.recent = this.registry.rankingsRecent(r, nowMs);
       states.set(r.id, online ? 'fresh' : 'offline');
     }
     this.lbMapper.setAgentStates(states);

@@ -52,6 +52,7 @@ describe('backbone, push mode', () => {
     const reg = bb.backbone()?.registry;
     // Each LB's default (its aggregate) is re-ranked a little after its agent's answer: wait for both.
     await until(() => reg?.get('isp-a')?.rankings?.services[0]?.default[0] === '127.2.0.1' && reg?.get('isp-b')?.rankings?.services[0]?.default[0] === '127.2.0.2', 5000, 'both pushed');
+    await until(() => reg?.get('isp-a')?.map?.prefixes.includes(A) && reg?.get('isp-b')?.map?.prefixes.includes(B), 5000, 'both maps');
     expect(addrs(await query(port, SERVICE, { ecs: A }))[0]).toBe('127.2.0.1');
     await a.sel.close(); // says offline (retained) before it goes
     await until(() => views?.get('isp-a')?.online === false, 5000, 'isp-a offline');

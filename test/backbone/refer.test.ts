@@ -54,7 +54,7 @@ describe('backbone, refer mode', () => {
 
   it('lists itself as a second name server and answers {label}.{service} from the pushed ranking, then the aggregate', async () => {
     const bb = await bootBackbone(open, { mode: 'refer', nameservers: [{ name: 'ns1.example.test', address: '127.0.5.9' }] });
-    const a = await bootLb(open, bb, 'isp-a', { push: true });
+    const a = await bootLb(open, bb, 'isp-a', { push: true, intervalS: 1 });
     await round(a, 'pop-a', [A], { 'us-east': 80, 'eu-west': 10, 'ap-south': 200 });
     const views = bb.backbone()?.tables.views;
     await until(() => views?.get('isp-a')?.pushFresh && bb.backbone()?.registry.get('isp-a')?.rankings?.services[0]?.byAgent.length, 5000, 'isp-a pushed');
@@ -66,12 +66,17 @@ describe('backbone, refer mode', () => {
     expect(r.additionals.map((x) => x.data)).toEqual(['127.0.5.1', '127.0.5.9']);
     const child = await query(port, `isp-a.${SERVICE}`, { ecs: A });
     expect(child.aa).toBe(true);
-    expect(addrs(child)).toEqual(addrs(await query(a.dnsPort, SERVICE, { ecs: A })));
+    const lbAnswer = addrs(await query(a.dnsPort, SERVICE, { ecs: A }));
+    expect(lbAnswer[0]).toBe('127.2.0.2');
+    expect(addrs(child)).toEqual(lbAnswer);
     // One agent: every client of isp-a gets the same answer, so the child answer is not client-specific.
     expect(child.scope).toBe(0);
     await a.sel.close();
     await until(() => views?.get('isp-a')?.online === false, 5000, 'isp-a offline');
-    // Offline LB: the second server still answers its clients (aggregate → catalogue order here).
+    // Offline LB: the second server still answers its clients, from the LB's last pushed view
+    // while it is recent (3 × intervalS 1 s), then from the aggregate (catalogue order here).
+    expect(addrs(await query(port, `isp-a.${SERVICE}`, { ecs: A }))).toEqual(lbAnswer);
+    await until(() => views?.get('isp-a')?.recent === false, 8000, 'isp-a rankings stale');
     const after = await query(port, `isp-a.${SERVICE}`, { ecs: A });
     expect(after.rcode).toBe('NOERROR');
     expect(addrs(after)).toEqual(['127.2.0.1', '127.2.0.2', '127.2.0.3']);
