@@ -27,6 +27,10 @@ import { createUplink, type Uplink } from './uplink/uplink.js';
 import { labelOf } from './uplink/payloads.js';
 import { applyBackboneCatalogue } from './uplink/catalogue-sync.js';
 import { createBackbone, type Backbone } from './backbone/backbone.js';
+import type { BackboneConfig } from './backbone/config.js';
+import { registerBackboneMetrics } from './backbone/metrics.js';
+import { explainChain, lbRows } from './backbone/view.js';
+import { checkLbPassword } from './backbone/credentials.js';
 import { LBS_PREFIX, LBS_TOPIC } from '../shared/lb-protocol.js';
 
 export interface SelectorOptions {
@@ -165,7 +169,10 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       const extraTopics = backbone ? [LBS_TOPIC] : [];
       bus = config.mqtt.url
         ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }), extraTopics)
-        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }), extraTopics });
+        : createEmbeddedBroker({
+          mqtt: config.mqtt, authRequired, store: s, onMessage, log: log.child({ component: 'broker' }), extraTopics,
+          checkLb: backbone ? (id, password) => checkLbPassword(s, id, password) : undefined,
+        });
       await bus.start();
       await publishCatalogue();
       dns = (opts.createDns ?? createDnsServer)({
@@ -176,6 +183,11 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       admin = createAdmin({
         config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }),
         dbWriteErrors: () => dbWriteErrors, servicesChanged,
+        backbone: backbone && config.backbone && {
+          lbs: () => lbRows(backbone),
+          explain: (name, client, source) => explainChain(backbone, config.backbone as BackboneConfig, name, client, source),
+          registerMetrics: (registry) => registerBackboneMetrics(registry, backbone),
+        },
       });
       await admin.start();
       if (config.uplink) {

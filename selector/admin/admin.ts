@@ -2,6 +2,7 @@
 // JSON endpoints for every CLI command, Prometheus `/metrics`, and the status page
 // at `/`. Started by createSelector after the DNS server; reads the daemon's live
 // state (freshness, rankings, DNS decide) and its SQLite connection.
+import type { Registry } from 'prom-client';
 import type { Logger } from '../../shared/log.js';
 import type { ClientMapFeeder } from '../mapping/feeder.js';
 import type { SelectorConfig } from '../config.js';
@@ -36,6 +37,12 @@ export interface AdminDeps {
   /** Reloads services from the DB, re-ranks and republishes the retained catalogue. */
   servicesChanged(): Promise<void>;
   log: Logger;
+  /** A backbone's LB views (selector/backbone/): `lbs list`, the explain chain, per-LB metrics. */
+  backbone?: {
+    lbs(): unknown;
+    explain(name: string, client: string, source?: string): unknown;
+    registerMetrics(registry: Registry): void;
+  };
 }
 
 function durationParam(req: Request, name: string, fallbackMs: number): number {
@@ -72,6 +79,7 @@ export function createAdmin(deps: AdminDeps) {
     committedResults: () => deps.writer.committed,
     siteIds,
   });
+  deps.backbone?.registerMetrics(registry);
 
   const known = (service: string | null): void => {
     if (service && !engine.serviceList().some((s) => s.name === service)) throw new AdminError(404, `unknown service "${service}"`);
@@ -140,9 +148,15 @@ export function createAdmin(deps: AdminDeps) {
       const buckets = Number(req.query.get('buckets') ?? 24);
       return { json: queryMetrics(store.db, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 }) };
     } },
-    { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
-      json: explain({ decide: deps.dns.decide, engine, freshness }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined),
-    }) },
+    { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => {
+      const [name, client, source] = [required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined];
+      const json = explain({ decide: deps.dns.decide, engine, freshness }, name, client, source);
+      return { json: deps.backbone ? { ...json, backbone: deps.backbone.explain(name, client, source) } : json };
+    } },
+    { method: 'GET', pattern: /^\/api\/lbs$/, handler: () => {
+      if (!deps.backbone) throw new AdminError(404, 'this selector is not a backbone (no backbone: section)');
+      return { json: deps.backbone.lbs() };
+    } },
     { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
       deps.writer.flush();
       return { json: queryEvents(store.db, Date.now() - durationParam(req, 'sinceMs', 3_600_000)) };

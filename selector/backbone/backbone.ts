@@ -38,6 +38,7 @@ export function createBackbone(opts: BackboneOptions) {
   const t = tables;
   t.evaluate(now());
   let counts: BackboneCounts = { aggregate: 0, catalogue: 0 };
+  let services: readonly BackboneService[] = [];
 
   return {
     registry,
@@ -45,7 +46,8 @@ export function createBackbone(opts: BackboneOptions) {
     handle: (topic: string, payload: Buffer): void => registry.handle(topic, payload),
     /** The backbone's own catalogue: what it answers and refers for. */
     setServices(list: readonly BackboneService[]): void {
-      t.setServices(list);
+      services = list.map((s) => ({ name: s.name, answers: s.answers, ttl: s.ttl }));
+      t.setServices(services);
       t.evaluate(now());
     },
     evaluate: (): boolean => t.evaluate(now()),
@@ -58,6 +60,7 @@ export function createBackbone(opts: BackboneOptions) {
       };
     },
     counts: (): BackboneCounts => counts,
+    services: (): readonly BackboneService[] => services,
   };
 }
 

@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import type { Explanation } from '../admin/explain.js';
 import { addTargetOptions, adminClient, printJson, type TargetOptions } from './admin-client.js';
 import { age, table } from './format.js';
+import type { BackboneChain } from '../backbone/view.js';
+import { renderChain } from './lbs.js';
 
 interface Opts extends TargetOptions { client: string; source?: string }
 
@@ -15,6 +17,12 @@ export function renderExplanation(e: Explanation): string {
   const out: string[] = [];
   const how = e.client.ecs ? `ECS ${e.client.address}/${e.client.sourceLength} from ${e.client.source}` : `source address ${e.client.address}`;
   out.push(`${e.name} for client ${how}`);
+  // A backbone (federation) answers through an LB first: the chain, then its own ranking only for catalogue order.
+  const chain = (e as { backbone?: BackboneChain | null }).backbone;
+  if (chain) {
+    out.push(...renderChain(chain));
+    if (chain.mode !== 'catalogue') return `${out.join('\n')}\n`;
+  }
   if (e.kind !== 'service') {
     out.push(`rcode: ${e.rcode} (${e.kind}${e.zone ? `, zone ${e.zone}` : ''}); no site answer`);
     return `${out.join('\n')}\n`;
