@@ -1,13 +1,14 @@
 // LB credentials on a backbone (`vantage-selector lbs add ID`): like an agent's — a random
 // password shown once, stored as a scrypt hash — in their own table, so an LB id never
-// collides with an agent id. An LB logs in to the backbone's broker as `lb:{id}`.
+// collides with an agent id. An LB logs in to the backbone's broker as `lb.{id}` ('.' is
+// not allowed in an agent id, and unlike ':' it is allowed in a Mosquitto password file).
 import { randomBytes } from 'node:crypto';
 import { ArgumentError } from '../../shared/errors.js';
 import { AGENT_ID_RE } from '../../shared/protocol.js';
 import { generatePassword, hashPassword, verifyPassword } from '../mqtt/credentials.js';
 import type { Store } from '../store/store.js';
 
-export const LB_USER_PREFIX = 'lb:';
+export const LB_USER_PREFIX = 'lb.';
 const TABLE_SQL = 'CREATE TABLE IF NOT EXISTS lb_credentials (id TEXT PRIMARY KEY, pass_hash BLOB NOT NULL, pass_salt BLOB NOT NULL, created INTEGER NOT NULL)';
 
 function checkId(id: string): void {
@@ -31,7 +32,7 @@ export function removeLb(store: Store, id: string): boolean {
   return store.db.prepare('DELETE FROM lb_credentials WHERE id = ?').run(id).changes > 0;
 }
 
-/** Checks `lb:{id}`'s password (read each time: a new LB works at once). */
+/** Checks `lb.{id}`'s password (read each time: a new LB works at once). */
 export async function checkLbPassword(store: Store, id: string, password: Buffer | string | undefined): Promise<boolean> {
   if (!AGENT_ID_RE.test(id) || password === undefined) return false;
   store.db.exec(TABLE_SQL);

@@ -24,7 +24,7 @@ export function registerLbs(program: Command): void {
       ])));
     });
   lbs.command('add')
-    .description("create credentials for an LB (it logs in as lb:ID); the password is printed once")
+    .description("create credentials for an LB (it logs in as lb.ID); the password is printed once")
     .argument('<id>', 'lb id ([a-z0-9][a-z0-9-]{0,62})')
     .requiredOption('-c, --config <file>', 'selector.yaml of the backbone')
     .option('--json', 'print {"id","username","password"}')
@@ -33,8 +33,8 @@ export function registerLbs(program: Command): void {
       const store = new Store(config.db);
       try {
         const password = await addLb(store, id);
-        if (opts.json) process.stdout.write(`${JSON.stringify({ id, username: `lb:${id}`, password })}\n`);
-        else process.stdout.write(`lb ${id} enrolled\nusername: lb:${id}\npassword: ${password}\n(shown once; put it in the LB's uplink.password)\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ id, username: `lb.${id}`, password })}\n`);
+        else process.stdout.write(`lb ${id} enrolled\nusername: lb.${id}\npassword: ${password}\n(shown once; put it in the LB's uplink.password)\n`);
       } finally {
         store.close();
       }

@@ -18,7 +18,7 @@ import type { Store } from '../store/store.js';
 const AGENTS_PREFIX = `${TOPIC_ROOT}/agents/`;
 const LBS_PREFIX = `${TOPIC_ROOT}/lbs/`;
 /** Username prefix of an LB logging in to its backbone (selector/backbone/credentials.ts). */
-const LB_USER = 'lb:';
+const LB_USER = 'lb.';
 const CONFIG_PREFIX = `${TOPIC_ROOT}/config/`;
 const agentOf = new WeakMap<Client, string>();
 /** Messages queued for ingest before PUBACKs are held, and the level that releases them. */
@@ -34,7 +34,7 @@ export interface EmbeddedBrokerOptions {
   log: Logger;
   /** More topic filters delivered to onMessage (a backbone adds vantage/v1/lbs/+/+). */
   extraTopics?: readonly string[];
-  /** A backbone's LB logins: username `lb:{id}`, confined to vantage/v1/lbs/{id}/. */
+  /** A backbone's LB logins: username `lb.{id}`, confined to vantage/v1/lbs/{id}/. */
   checkLb?: (id: string, password: Buffer | string | undefined) => Promise<boolean>;
 }
 

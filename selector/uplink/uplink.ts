@@ -113,8 +113,8 @@ export function createUplink(opts: UplinkOptions) {
       closing = false;
       const c = mqtt.connect(cfg.url, {
         clientId: `vantage-lb-${cfg.id}-${randomBytes(3).toString('hex')}`,
-        // An LB enrolled with `lbs add ID` on the backbone logs in as lb:{id}.
-        username: cfg.username ?? (cfg.password ? `lb:${cfg.id}` : undefined),
+        // An LB enrolled with `lbs add ID` on the backbone logs in as lb.{id}.
+        username: cfg.username ?? (cfg.password ? `lb.${cfg.id}` : undefined),
         password: cfg.password,
         ca: cfg.ca ? readFileSync(cfg.ca) : undefined,
         clean: true,

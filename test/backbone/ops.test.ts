@@ -27,22 +27,22 @@ describe('backbone operations', () => {
     const added = await cli(['lbs', 'add', 'isp-a', '--config', cfgFile, '--json']);
     expect(added.code).toBe(0);
     const { username, password } = JSON.parse(added.stdout) as { username: string; password: string };
-    expect(username).toBe('lb:isp-a');
+    expect(username).toBe('lb.isp-a');
     const a = await bootLb(open, bb, 'isp-a', { password });
     await round(a, 'pop-a', [A], { 'us-east': 10, 'eu-west': 80, 'ap-south': 200 });
     const reg = bb.backbone()?.registry;
     await until(() => reg?.get('isp-a')?.rankings?.services[0]?.byAgent.length, 5000, 'isp-a registered with its credentials');
     const url = `mqtt://127.0.0.1:${bb.mqttAddress()?.port}`;
     // Wrong password: refused at connect.
-    await expect(mqtt.connectAsync(url, { username: 'lb:isp-a', password: 'wrong', reconnectPeriod: 0 })).rejects.toThrow();
+    await expect(mqtt.connectAsync(url, { username: 'lb.isp-a', password: 'wrong', reconnectPeriod: 0 })).rejects.toThrow();
     // Right password, other LB's topic: the publish is refused (aedes drops the connection) and nothing reaches the registry.
-    const c = await mqtt.connectAsync(url, { username: 'lb:isp-a', password, reconnectPeriod: 0 });
+    const c = await mqtt.connectAsync(url, { username: 'lb.isp-a', password, reconnectPeriod: 0 });
     open.push({ close: () => c.endAsync(true) });
     const map = { v: 1, lb: 'isp-b', label: 'isp-b', nameservers: [{ name: 'ns.b', address: '127.0.5.2' }], resolvers: [], prefixes: ['203.0.113.0/24'], ts: Date.now() };
     c.publish(lbTopic('isp-b', 'map'), JSON.stringify(map), { qos: 1 });
     await until(() => !c.connected, 5000, 'connection closed by the broker');
     expect(reg?.get('isp-b')).toBeUndefined();
-    // An agent's id without the lb: prefix is not an LB login.
+    // An agent's id without the lb. prefix is not an LB login.
     await expect(mqtt.connectAsync(url, { username: 'isp-a', password, reconnectPeriod: 0 })).rejects.toThrow();
     expect((await cli(['lbs', 'remove', 'isp-a', '--config', cfgFile])).code).toBe(0);
     expect((await cli(['lbs', 'remove', 'isp-a', '--config', cfgFile])).code).toBe(1);
