@@ -18,6 +18,8 @@ afterEach(async () => {
 beforeAll(() => ensureBuilt());
 
 const A = '198.51.100.0/24';
+/** Each CLI run is a Node process start: on a loaded 2-core box several take over 30 s together. */
+const CLI_TIMEOUT_MS = 120_000;
 
 describe('backbone operations', () => {
   it('enrols an LB with lbs add; its login may publish only under its own lbs/<id>/', async () => {
@@ -47,7 +49,7 @@ describe('backbone operations', () => {
     expect((await cli(['lbs', 'remove', 'isp-a', '--config', cfgFile])).code).toBe(0);
     expect((await cli(['lbs', 'remove', 'isp-a', '--config', cfgFile])).code).toBe(1);
     expect((await cli(['lbs', 'add', 'ISP A', '--config', cfgFile])).stderr).toMatch(/lb id "ISP A" must match/);
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('lists LBs, explains the chain and exports per-LB metrics', async () => {
     const bb = await bootBackbone(open);
@@ -82,7 +84,7 @@ describe('backbone operations', () => {
     const notBb = await cli(['lbs', 'list', '--url', `http://${lbHttp.host}:${lbHttp.port}`]);
     expect(notBb.code).toBe(1);
     expect(notBb.stderr).toContain('not a backbone');
-  });
+  }, CLI_TIMEOUT_MS);
 });
 
 /** A backbone.yaml naming the running backbone's DB, for the CLI's credential commands. */
