@@ -29,7 +29,7 @@ export function createBackbone(opts: BackboneOptions) {
     onChange: (lb, kind) => {
       const r = registry.get(lb);
       if (!r || !tables) return;
-      if (kind !== 'status') tables.rebuildLb(r);
+      if (kind !== 'status') tables.rebuildLb(r, kind);
       if (!tables.evaluate(now()) && kind === 'rankings') tables.rebuildAggregate();
       if (kind !== 'rankings') log.info({ lb, kind, state: registry.state(r) }, 'lb update');
     },

@@ -71,7 +71,7 @@ export class BackboneTables {
   /** The backbone's own services (the catalogue it declares). */
   setServices(list: readonly BackboneService[]): void {
     this.services = list;
-    for (const r of this.registry.list()) this.rebuildLb(r);
+    for (const r of this.registry.list()) this.rebuildLb(r, 'map');
     this.rebuildAggregate();
   }
 
@@ -87,10 +87,19 @@ export class BackboneTables {
     return v;
   }
 
-  /** Rebuilds one LB's mapper, answers and referrals (after its map or rankings changed). */
-  rebuildLb(r: LbRecord): void {
+  /**
+   * Rebuilds one LB's referrals and the Fig. 3 map (`map`: its map or the services changed,
+   * also rebuilds its answers) or only its answers (`rankings`: the periodic push).
+   */
+  rebuildLb(r: LbRecord, what: 'map' | 'rankings'): void {
     const v = this.view(r);
     v.label = r.label;
+    if (what === 'map') this.rebuildReferrals(r, v);
+    this.rebuildAnswers(r, v);
+    if (what === 'map') this.rebuildMap();
+  }
+
+  private rebuildReferrals(r: LbRecord, v: LbView): void {
     const eff = this.registry.effective(r);
     const nameservers: Nameserver[] = [...eff.nameservers, ...this.cfg.nameservers];
     v.referrals = new Map();
@@ -103,6 +112,12 @@ export class BackboneTables {
         v.childReferrals.set(child, buildChildReferral(child.length, nameservers, this.cfg.delegationTtl));
       }
     }
+    this.byLabel.clear();
+    for (const x of this.views.values()) this.byLabel.set(x.label, x);
+  }
+
+  /** The LB's pushed rankings as its own client → agent map and answer table. */
+  private rebuildAnswers(r: LbRecord, v: LbView): void {
     const table = new MemoryAnswerTable();
     const mapper = new PrefixClientMapper();
     const prefixes: { prefix: string; agent: string }[] = [];
@@ -128,9 +143,6 @@ export class BackboneTables {
     mapper.setAgentStates(agents);
     v.table = table;
     v.mapper = mapper;
-    this.byLabel.clear();
-    for (const x of this.views.values()) this.byLabel.set(x.label, x);
-    this.rebuildMap();
   }
 
   /** Fig. 3 table over every LB's prefixes and resolvers (static entries win on conflict). */
