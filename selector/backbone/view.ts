@@ -44,7 +44,7 @@ export function lbRows(bb: Backbone, nowMs = Date.now()): LbRow[] {
 
 export interface BackboneChain {
   /** How the backbone answers: from the LB's pushed ranking, a referral, or a fallback. */
-  mode: 'push' | 'refer' | 'aggregate' | 'catalogue' | 'standard';
+  mode: 'push' | 'refer' | 'aggregate' | 'catalogue' | 'child' | 'child-referral';
   lb: string | null;
   via: string;
   prefix: string | null;
@@ -72,9 +72,9 @@ export function explainChain(bb: Backbone, cfg: BackboneConfig, name: string, cl
   const t = bb.tables;
   const svc = name.toLowerCase().replace(/\.$/, '');
   const own = bb.services().find((s) => s.name === svc);
-  if (!own) return null;
   const c = client(clientText);
   const src = sourceText ? client(sourceText) : c;
+  if (!own) return explainChild(bb, cfg, svc, c, src);
   const m = t.lbMapper.map(c.family, c.bytes, c.len, src.family, src.bytes);
   const base = { lb: m.agent ?? null, via: m.via === 'default' && m.agent ? (m.prefix ? 'prefix' : 'resolver') : m.via, prefix: m.prefix ?? null, scope: m.scope };
   const v = m.agent ? t.views.get(m.agent) : undefined;
@@ -104,3 +104,27 @@ export function explainChain(bb: Backbone, cfg: BackboneConfig, name: string, cl
   return { ...base, mode: 'catalogue', lbState, agent: null, addresses: [], referral: null, reason: `${why}, and no LB has fresh rankings: the backbone's own answer (catalogue order)` };
 }
 
+
+/** `{label}.{service}` at the backbone: the second name server's answer, or the referral. */
+function explainChild(bb: Backbone, cfg: BackboneConfig, name: string, c: ReturnType<typeof client>, src: ReturnType<typeof client>): BackboneChain | null {
+  const dot = name.indexOf('.');
+  const parent = name.slice(dot + 1);
+  const v = dot > 0 ? bb.tables.byLabel.get(name.slice(0, dot)) : undefined;
+  if (!v || !bb.services().some((s) => s.name === parent)) return null;
+  const r = bb.registry.get(v.id);
+  const ns = r ? [...bb.registry.effective(r).nameservers, ...cfg.nameservers].map((n) => ({ name: n.name, address: n.address })) : [];
+  const base = { lb: v.id, via: 'label', prefix: null, lbState: `${v.online ? 'online' : 'offline'}${v.recent ? ', rankings recent' : ', no recent rankings'}` };
+  if (cfg.nameservers.length === 0) {
+    return { ...base, mode: 'child-referral', agent: null, addresses: [], scope: 0, referral: { cname: name, nameservers: ns, ttl: cfg.delegationTtl, delegationTtl: cfg.delegationTtl },
+      reason: 'the backbone is not among the delegation\'s name servers: it refers (NS + glue, AA clear)' };
+  }
+  if (v.recent && v.table.lookupWire(nameToWire(name))) {
+    const inner = v.mapper.map(c.family, c.bytes, c.len, src.family, src.bytes);
+    const ans = v.table.getAnswer(name, inner.key);
+    return { ...base, mode: 'child', agent: inner.key === DEFAULT_KEY ? null : inner.key, addresses: [...(ans?.addresses ?? [])], referral: null,
+      scope: v.table.isUniform(name) ? 0 : inner.scope, reason: `second name server for ${v.id}: its last pushed rankings (seq ${r?.rankings?.seq})` };
+  }
+  const agg = bb.tables.aggregate.getAnswer(parent, DEFAULT_KEY);
+  return { ...base, mode: 'child', agent: null, addresses: [...(agg?.addresses ?? [])], referral: null, scope: 0,
+    reason: `second name server for ${v.id}: no recent rankings, so ${agg ? "the aggregate of the fresh LBs" : "the backbone's own answer (catalogue order)"}` };
+}

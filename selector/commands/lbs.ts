@@ -63,7 +63,9 @@ export function renderChain(c: BackboneChain): string[] {
   const out = [`backbone: ${c.mode}${c.lb ? ` — client → lb ${c.lb} (via ${c.via}${c.prefix ? ` ${c.prefix}` : ''}; ${c.lbState})` : ' — client → no LB'}`];
   out.push(`reason: ${c.reason}`);
   if (c.agent) out.push(`lb agent: ${c.agent}`);
-  if (c.referral) {
+  if (c.referral && c.mode === 'child-referral') {
+    out.push(`referral: ${c.referral.cname} NS ${c.referral.nameservers.map((n) => `${n.name} (${n.address})`).join(', ')} (ttl ${c.referral.delegationTtl}s)`);
+  } else if (c.referral) {
     out.push(`answer: CNAME ${c.referral.cname} (ttl ${c.referral.ttl}s)`);
     out.push(`delegation: ${c.referral.nameservers.map((n) => `${n.name} (${n.address})`).join(', ')} (ttl ${c.referral.delegationTtl}s)`);
   } else if (c.addresses.length) {

@@ -74,6 +74,9 @@ describe('backbone operations', () => {
     expect(ex.stdout).toMatch(/addresses: 127\.2\.0\.1/);
     const other = JSON.parse((await cli(['explain', SERVICE, '--client', '192.0.2.1', '--url', base, '--json'])).stdout) as { backbone: { mode: string; lb: string | null } };
     expect(other.backbone).toMatchObject({ mode: 'aggregate', lb: null });
+    // {label}.{service}: this backbone lists no name servers of its own, so it refers.
+    const child = await cli(['explain', `isp-a.${SERVICE}`, '--client', A, '--url', base]);
+    expect(child.stdout).toContain(`referral: isp-a.${SERVICE} NS ns.isp-a.example.test (127.0.5.1) (ttl 86400s)`);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('vantage_backbone_lb_up{lb="isp-a"} 1');
     expect(metrics).toContain('vantage_backbone_lb_push_fresh{lb="isp-a"} 1');
