@@ -10,7 +10,10 @@ import type { Nameserver, StaticLb } from './config.js';
 /** online: takes referrals; push-fresh additionally needs rankings newer than the stale threshold. */
 export type LbState = 'online' | 'offline' | 'unknown';
 
-export type LbReject = 'topic' | 'json' | 'schema' | 'version' | 'lb_mismatch' | 'future_ts' | 'oversize' | 'stale_seq' | 'label_taken';
+export type LbReject = 'topic' | 'json' | 'schema' | 'version' | 'lb_mismatch' | 'future_ts' | 'oversize' | 'stale_seq' | 'label_taken' | 'too_many_lbs';
+
+/** More LB ids than this are refused: without broker auth, anyone could otherwise grow the registry without bound. */
+export const MAX_LBS = 10_000;
 
 export interface LbRecord {
   id: string;
@@ -98,6 +101,7 @@ export class LbRegistry {
     const t = parseLbTopic(topic);
     if (!t) return this.reject('topic', undefined, topic);
     const { lb, kind } = t;
+    if (!this.records.has(lb) && this.records.size >= MAX_LBS) return this.reject('too_many_lbs', lb, `more than ${MAX_LBS} LBs`);
     // An empty retained payload clears the topic (MQTT 3.3.1.3): nothing to apply.
     if (payload.length === 0) return;
     try {
