@@ -16,6 +16,12 @@ export interface Out {
   arCount: number;
 }
 
+/** Byte loop copy: for the few dozen bytes of a section it beats Buffer#copy's native call (as dns/responder.ts). */
+function copyInto(src: Uint8Array, dst: Uint8Array, at: number, start: number, end: number): number {
+  for (let i = start; i < end; i++) dst[at++] = src[i] as number;
+  return at;
+}
+
 function put16(buf: Uint8Array, at: number, v: number): number {
   buf[at] = v >>> 8;
   buf[at + 1] = v & 0xff;
@@ -41,7 +47,7 @@ export function writeResponse(msg: Buffer, q: Query, out: Out, rcode: number, aa
     }
   }
   const buf = Buffer.allocUnsafe(size);
-  msg.copy(buf, 0, 0, qEnd);
+  copyInto(msg, buf, 0, 0, qEnd);
   buf[2] = 0x80 | ((msg[2] as number) & 0x79) | (aa ? 0x04 : 0) | (tc ? 0x02 : 0); // QR, opcode, AA, TC, RD
   buf[3] = ((msg[3] as number) & 0x10) | (rcode & 0x0f); // RA=0, CD copied
   put16(buf, 4, 1);
@@ -50,12 +56,12 @@ export function writeResponse(msg: Buffer, q: Query, out: Out, rcode: number, aa
   put16(buf, 10, (tc || !out.ar ? 0 : out.arCount) + (q.edns ? 1 : 0));
   let o = qEnd;
   if (!tc) {
-    if (out.an) o += out.an.copy(buf, o);
+    if (out.an) o = copyInto(out.an, buf, o, 0, out.an.length);
     if (out.ns) {
       if (out.nsPtr) o = put16(buf, o, out.nsPtr);
-      o += out.ns.copy(buf, o);
+      o = copyInto(out.ns, buf, o, 0, out.ns.length);
     }
-    if (out.ar) o += out.ar.copy(buf, o);
+    if (out.ar) o = copyInto(out.ar, buf, o, 0, out.ar.length);
   }
   if (q.edns) {
     // RFC 6891 §6.1.2: OPT owner root, CLASS = our UDP size, TTL = ext-rcode|version|DO.
@@ -73,7 +79,7 @@ export function writeResponse(msg: Buffer, q: Query, out: Out, rcode: number, aa
       o = put16(buf, o, q.ecsFamily === 4 ? 1 : 2);
       buf[o++] = q.ecsSource;
       buf[o++] = scope;
-      msg.copy(buf, o, q.ecsAddrOffset, q.ecsAddrOffset + q.ecsAddrLen);
+      copyInto(msg, buf, o, q.ecsAddrOffset, q.ecsAddrOffset + q.ecsAddrLen);
     }
   }
   counters.rcodes[rcode] = (counters.rcodes[rcode] ?? 0) + 1;
