@@ -120,6 +120,9 @@ export function createUplink(opts: UplinkOptions) {
         clean: true,
         reconnectPeriod: 1000,
         connectTimeout: 10_000,
+        // The broker publishes the last will 1.5 keepalives after an LB stops answering (MQTT
+        // 3.1.1 §3.1.2.10): 15 s → refer mode stops referring to a cut-off LB within ~23 s.
+        keepalive: 15,
         // DESIGN.md: the status topic carries online/offline with a last will, like an agent's.
         will: { topic: lbTopic(cfg.id, 'status'), payload: Buffer.from(JSON.stringify(buildLbStatus(cfg, 'offline', Date.now()))), qos: 1, retain: true },
       });
