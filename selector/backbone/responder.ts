@@ -161,6 +161,12 @@ export function createBackboneResponder(opts: BackboneResponderOptions): Respond
       const key = wireKeyOf(msg, 12, q.nameEnd);
       const isAddr = q.qtype === TYPE.A || q.qtype === TYPE.AAAA;
       if (own.lookupWire(key)) return isAddr ? serviceAnswer(msg, key, srcFamily, src, limit) : inner.answer(msg, srcFamily, src, limit);
+      const ns = tables.glue.lookupWire(key);
+      if (ns && zoneOf(key)) {
+        // A delegation's name server inside our zone: its address (A/AAAA), NODATA for other types.
+        out.an = undefined;
+        return addresses(msg, isAddr ? pick(ns, DEFAULT_KEY) : undefined, key, 0, limit);
+      }
       if (q.labelCount >= 2 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR && q.qtype !== TYPE.ANY) {
         const first = key.charCodeAt(0);
         const v = tables.byLabel.get(key.substring(1, 1 + first));

@@ -62,6 +62,8 @@ export class BackboneTables {
   /** Fig. 3: client prefix / resolver address → LB id. */
   readonly lbMapper = new PrefixClientMapper();
   aggregate = new MemoryAnswerTable();
+  /** A/AAAA of every delegation's name servers (LBs' and the backbone's own), for names inside our zones. */
+  glue = new MemoryAnswerTable();
   readonly views = new Map<string, LbView>();
   readonly byLabel = new Map<string, LbView>();
   private services: readonly BackboneService[] = [];
@@ -156,6 +158,29 @@ export class BackboneTables {
     }
     this.lbMapper.setPrefixes(prefixes);
     this.lbMapper.setResolvers(resolvers);
+    this.rebuildGlue();
+  }
+
+  /**
+   * The name servers' addresses, so a resolver that looks a delegation's NS name up
+   * (rather than trusting the glue) gets it from the parent, not NXDOMAIN.
+   */
+  private rebuildGlue(): void {
+    const byName = new Map<string, string[]>();
+    const add = (n: Nameserver): void => {
+      const name = n.name.toLowerCase().replace(/\.$/, '');
+      const list = byName.get(name) ?? [];
+      if (!list.includes(n.address)) list.push(n.address);
+      byName.set(name, list);
+    };
+    for (const n of this.cfg.nameservers) add(n);
+    for (const r of this.registry.list()) for (const n of this.registry.effective(r).nameservers) add(n);
+    const glue = new MemoryAnswerTable();
+    for (const [name, addrs] of byName) {
+      glue.setService(name, this.cfg.delegationTtl);
+      glue.setAnswer(name, DEFAULT_KEY, addrs);
+    }
+    this.glue = glue;
   }
 
   /** Re-evaluates online / push-fresh per LB; rebuilds the aggregate when a state changed. */
