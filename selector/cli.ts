@@ -13,11 +13,12 @@ import { registerExplain } from './commands/explain.js';
 import { registerMetrics } from './commands/metrics.js';
 import { registerPrefixes } from './commands/prefixes.js';
 import { registerTop } from './commands/top.js';
+import { registerLbs } from './commands/lbs.js';
 
 /** Subcommands; other command files (admin, explain, metrics) add themselves here. */
 const COMMANDS: Register[] = [
   registerRun, registerAgents, registerAgentsList, registerCatalogue, registerPrefixes,
-  registerMetrics, registerExplain, registerEvents, registerTop,
+  registerMetrics, registerExplain, registerEvents, registerTop, registerLbs,
 ];
 
 export function buildProgram(): Command {

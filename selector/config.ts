@@ -9,6 +9,8 @@ import { DnsConfigSchema, dnsName, zoneOf } from './dns/config.js';
 import { ANSWER_SET_MODES, type AnswerSetMode } from './ranking/answer-set.js';
 
 export type { AnswerSetMode };
+import { BackboneConfigSchema } from './backbone/config.js';
+import { UplinkConfigSchema } from './uplink/config.js';
 
 export { zoneOf, type DnsConfig, type ZoneConfig } from './dns/config.js';
 
@@ -110,6 +112,10 @@ export const SelectorConfigSchema = z.strictObject({
   }).default({ rawHours: 48, rollupDays: 30 }),
   services: z.array(ServiceConfigSchema).max(10_000).default([]),
   log: z.strictObject({ level: zLogLevel.default('info') }).default({ level: 'info' }),
+  /** Federation (DESIGN.md): this selector is a backbone (DNS-B) for LBs ... */
+  backbone: BackboneConfigSchema.optional(),
+  /** ... or an LB reporting to a backbone. */
+  uplink: UplinkConfigSchema.optional(),
 });
 
 export type SelectorConfig = z.infer<typeof SelectorConfigSchema>;
@@ -142,6 +148,12 @@ function crossCheck(cfg: SelectorConfig): void {
       ids.add(site.id);
     });
   });
+  const lbIds = new Set<string>();
+  cfg.backbone?.lbs.forEach((lb, i) => {
+    if (lbIds.has(lb.id)) throw new ConfigError(`backbone.lbs[${i}].id`, `duplicate lb "${lb.id}"`);
+    lbIds.add(lb.id);
+  });
+  if (cfg.backbone && cfg.uplink) throw new ConfigError('uplink', 'a selector is either a backbone or an LB with an uplink, not both');
   if (cfg.http.token === undefined && !isLoopback(cfg.http.listen)) {
     throw new ConfigError('http.token', `required when http.listen (${formatHostPort(cfg.http.listen)}) is not loopback`);
   }

@@ -28,6 +28,16 @@ import { CatalogueAdmin, loadAdminState } from './admin/catalogue-admin.js';
 import { createCatalogueSync, type CatalogueSync } from './replica/catalogue-sync.js';
 import { ResultWriter } from './store/results.js';
 import { Store, type EventRecord } from './store/store.js';
+import { MirrorTable } from './uplink/mirror-table.js';
+import { createUplink, type Uplink } from './uplink/uplink.js';
+import { labelOf } from './uplink/payloads.js';
+import { applyBackboneCatalogue } from './uplink/catalogue-sync.js';
+import { createBackbone, type Backbone } from './backbone/backbone.js';
+import type { BackboneConfig } from './backbone/config.js';
+import { registerBackboneMetrics } from './backbone/metrics.js';
+import { explainChain, lbRows } from './backbone/view.js';
+import { checkLbPassword } from './backbone/credentials.js';
+import { LBS_PREFIX, LBS_TOPIC } from '../shared/lb-protocol.js';
 
 export interface SelectorOptions {
   log?: Logger;
@@ -47,7 +57,10 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   const table = new MemoryAnswerTable();
   // Proxy-mode services: the engine writes ranked sites through this decorator, DNS reads `table`.
   const proxyStats = new ProxyStatsView();
-  const answers = new ProxyAnswers(table, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
+  // An LB (uplink:) also answers {label}.{service} and pushes answer changes to its backbone.
+  let uplink: Uplink | undefined;
+  const engineTable = config.uplink ? new MirrorTable(table, labelOf(config.uplink), () => uplink?.changed()) : table;
+  const answers = new ProxyAnswers(engineTable, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
   const mapper = new PrefixClientMapper();
   const feeder = new ClientMapFeeder(mapper, config.prefixes);
   const freshness = new Freshness(config.ranking.staleIntervals);
@@ -60,6 +73,10 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let admin: Admin | undefined;
   let enrolment: Enrolment | undefined;
   let sync: CatalogueSync | undefined;
+  // A backbone (backbone:) takes the LBs' maps and rankings and answers in front of the standard path.
+  const backbone: Backbone | undefined = config.backbone
+    ? createBackbone({ config: config.backbone, zones: config.dns.zones, staleIntervals: config.ranking.staleIntervals, log: log.child({ component: 'backbone' }) })
+    : undefined;
   let dbWriteErrors = 0;
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
@@ -80,12 +97,14 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     firstEvaluation = false;
     mapper.setAgentStates(states as ReadonlyMap<string, AgentState>);
     engine.setFresh(new Set([...states].filter(([, s]) => s === 'fresh').map(([a]) => a)));
+    backbone?.evaluate();
   }
 
   /** Re-reads services from the DB (after an admin change), re-ranks, publishes a new catalogue revision. */
   async function servicesChanged(): Promise<void> {
     if (!store || !engine) return;
     engine.setServices(store.loadServices());
+    backbone?.setServices(engine.serviceList());
     await sync?.localChange();
   }
 
@@ -174,6 +193,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
           feeder.setAnnounce(agent, a);
           feeder.apply();
           answers.setAnnounce(agent, a.proxy);
+          uplink?.changed();
         },
         onStatus: (agent, st) => answers.setStatus(agent, st.state, st.proxy),
         onProxyTotals: (agent, totals) => proxyStats.update(agent, totals, Date.now()),
@@ -181,33 +201,47 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       }));
       rebuild(s, w, e, i);
       prune();
+      backbone?.setServices(e.serviceList());
       const cs = (sync = createCatalogueSync({
         store: s, admin: new CatalogueAdmin(s, config.dns.zones, feeder, config.prefixes), configServices: config.services,
         services: () => e.serviceList(), log: log.child({ component: 'catalogue' }),
         publish: (payload) => bus?.publishRetained(CATALOGUE_TOPIC, payload) ?? Promise.resolve(),
-        applied: () => e.setServices(s.loadServices()), replicate: isExternalBroker(config),
+        applied: () => { e.setServices(s.loadServices()); backbone?.setServices(e.serviceList()); }, replicate: isExternalBroker(config),
       }));
       cs.noteConfig();
       // DNS first: it answers from the persisted state rebuilt above whatever the bus does.
       dns = (opts.createDns ?? createDnsServer)({
         dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
+        wrapResponder: backbone?.wrap(table),
       });
       await dns.start();
-      const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
+      const onMessage = (topic: string, payload: Buffer): void => {
+        if (backbone && topic.startsWith(LBS_PREFIX)) backbone.handle(topic, payload);
+        else i.handle(topic, payload);
+      };
+      const extraTopics = backbone ? [LBS_TOPIC] : [];
       // External broker: start() only begins connecting (DNS never waits for the bus);
       // the catalogue is kept and published on connect.
       // Replicas: other selectors' catalogues arrive on the retained topic; ours is
       // published after the broker had its moment to deliver a newer one (catalogue-sync.ts).
       const external = isExternalBroker(config);
       const b = (bus = external
-        ? createExternalBus(config.mqtt, { onMessage, onCatalogue: cs.onCatalogue, onConnect: cs.onConnect, clientId: `vantage-selector-${cs.replicaId}` }, log.child({ component: 'mqtt' }))
-        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, enrolment: enrolled, onMessage, log: log.child({ component: 'broker' }) }));
+        ? createExternalBus(config.mqtt, { onMessage, onCatalogue: cs.onCatalogue, onConnect: cs.onConnect, clientId: `vantage-selector-${cs.replicaId}`, extraTopics }, log.child({ component: 'mqtt' }))
+        : createEmbeddedBroker({
+          mqtt: config.mqtt, authRequired, store: s, enrolment: enrolled, onMessage, log: log.child({ component: 'broker' }), extraTopics,
+          checkLb: backbone ? (id, password) => checkLbPassword(s, id, password) : undefined,
+        }));
       await b.start();
       if (!external) await cs.publishCurrent();
       admin = createAdmin({
         config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }), proxy: answers, proxyStats,
         dbWriteErrors: () => dbWriteErrors, servicesChanged, addAgent: (id) => enrolled.add(id), removeAgent,
         broker: { broker: () => bus?.status(), catalogueSync: () => sync?.counters },
+        backbone: backbone && config.backbone && {
+          lbs: () => lbRows(backbone),
+          explain: (name, client, source) => explainChain(backbone, config.backbone as BackboneConfig, name, client, source),
+          registerMetrics: (registry) => registerBackboneMetrics(registry, backbone),
+        },
       });
       await admin.start();
       const http = admin.address();
@@ -220,6 +254,17 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       // returns subscribed (no agent message is missed), but never wait for a dead one.
       const connected = await b.waitConnected(opts.brokerWaitMs ?? 3000);
       if (!connected) log.warn({ urls: brokerUrls(config.mqtt) }, 'no broker reachable yet; answering DNS from persisted state and connecting in the background');
+      if (config.uplink) {
+        const configured = new Set(config.services.map((x) => x.name));
+        uplink = createUplink({
+          config: config.uplink, table, services: () => e.serviceList().map((x) => x.name), agents: () => feeder.agentMap(),
+          log: log.child({ component: 'uplink' }),
+          onCatalogue: (cat) => {
+            if (applyBackboneCatalogue(s, cat, configured)) servicesChanged().catch((err: unknown) => log.error({ err }, 'catalogue from the backbone not applied'));
+          },
+        });
+        uplink.start();
+      }
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
       timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
       log.info({ dns: dns.addresses(), mqtt: b.address() ?? brokerUrls(config.mqtt), brokerConnected: connected, http: admin.address() }, 'selector started');
@@ -227,6 +272,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
       sync?.close();
+      await uplink?.close().catch((err: unknown) => log.error({ err }, 'uplink close failed'));
+      uplink = undefined;
       await admin?.close().catch((err: unknown) => log.error({ err }, 'admin close failed'));
       admin = undefined;
       await dns?.close().catch((err: unknown) => log.error({ err }, 'dns close failed'));
@@ -260,6 +307,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     servicesChanged,
     /** Catalogue replication: replica id, revision, counters. */
     catalogueSync: () => sync,
+    uplink: () => uplink,
+    backbone: () => backbone,
   };
 }
 

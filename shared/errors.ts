@@ -56,7 +56,7 @@ export class ArgumentError extends VantageError {
  * Why an MQTT payload was refused by the shared v1 validation, one label each
  * (Prometheus `reason` values of vantage_selector_ingest_rejected_total).
  */
-export const PROTOCOL_REJECT_REASONS = ['oversize', 'json', 'schema', 'version', 'agent_mismatch', 'future_ts', 'topic'] as const;
+export const PROTOCOL_REJECT_REASONS = ['oversize', 'json', 'schema', 'version', 'agent_mismatch', 'lb_mismatch', 'future_ts', 'topic'] as const;
 export type ProtocolRejectReason = (typeof PROTOCOL_REJECT_REASONS)[number];
 
 export class ProtocolError extends VantageError {

@@ -184,7 +184,8 @@ export function decodeJson(payload: Uint8Array | string): unknown {
   return value;
 }
 
-function parseWith<S extends z.ZodType>(schema: S, payload: Uint8Array | string | object): z.infer<S> {
+/** Validates a raw payload (or an already decoded object) with `schema`; throws ProtocolError. */
+export function parseWith<S extends z.ZodType>(schema: S, payload: Uint8Array | string | object): z.infer<S> {
   const value = typeof payload === 'object' && !(payload instanceof Uint8Array) ? payload : decodeJson(payload);
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new ProtocolError('schema', firstIssue(parsed.error));

@@ -4,6 +4,7 @@
 // state (freshness, rankings, DNS decide) and reads the store through its typed
 // methods (no SQL here). Operator changes (catalogue, drains, prefixes, agents) are
 // applied to the live daemon at once.
+import type { Registry } from 'prom-client';
 import type { Logger } from '../../shared/log.js';
 import type { ClientMapFeeder } from '../mapping/feeder.js';
 import type { SelectorConfig } from '../config.js';
@@ -53,6 +54,12 @@ export interface AdminDeps {
   proxy?: ExplainDeps['proxy'];
   /** Proxy-cache counters per agent, shown by metrics. */
   proxyStats?: ProxyStatsView;
+  /** A backbone's LB views (selector/backbone/): `lbs list`, the explain chain, per-LB metrics. */
+  backbone?: {
+    lbs(): unknown;
+    explain(name: string, client: string, source?: string): unknown;
+    registerMetrics(registry: Registry): void;
+  };
 }
 
 function durationParam(req: Request, name: string, fallbackMs: number): number {
@@ -104,6 +111,7 @@ export function createAdmin(deps: AdminDeps) {
 
   const brokerSrc: BrokerMetricsSources = deps.broker ?? { broker: () => undefined, catalogueSync: () => undefined };
   registerBrokerMetrics(registry, brokerSrc);
+  deps.backbone?.registerMetrics(registry);
 
   const known = (service: string | null): void => {
     if (service && !engine.serviceList().some((s) => s.name === service)) throw new AdminError(404, `unknown service "${service}"`);
@@ -184,10 +192,15 @@ export function createAdmin(deps: AdminDeps) {
       const report = queryMetrics(store, { agent: agent ?? undefined, service: service ?? undefined, site: site ?? undefined, sinceMs: now - durationParam(req, 'sinceMs', 15 * 60_000), nowMs: now, buckets: Number.isInteger(buckets) && buckets > 0 && buckets <= 200 ? buckets : 24 });
       return { json: { ...report, proxy: deps.proxyStats?.rows(agent ?? undefined) ?? [] } };
     } },
-    { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => ({
-      json: explain({ decide: deps.dns.decide, engine, freshness, proxy: deps.proxy }, required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined,
-        Date.now(), req.query.get('qtype') ?? 'A'),
-    }) },
+    { method: 'GET', pattern: /^\/api\/explain$/, handler: (req) => {
+      const [name, client, source] = [required(req, 'name'), required(req, 'client'), req.query.get('source') ?? undefined];
+      const json = explain({ decide: deps.dns.decide, engine, freshness, proxy: deps.proxy }, name, client, source, Date.now(), req.query.get('qtype') ?? 'A');
+      return { json: deps.backbone ? { ...json, backbone: deps.backbone.explain(name, client, source) } : json };
+    } },
+    { method: 'GET', pattern: /^\/api\/lbs$/, handler: () => {
+      if (!deps.backbone) throw new AdminError(404, 'this selector is not a backbone (no backbone: section)');
+      return { json: deps.backbone.lbs() };
+    } },
     { method: 'GET', pattern: /^\/api\/events$/, handler: (req) => {
       const agent = req.query.get('agent');
       if (agent && !store.getAgent(agent)) throw new AdminError(404, `unknown agent "${agent}"`);

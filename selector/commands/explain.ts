@@ -5,6 +5,8 @@ import { ArgumentError } from '../../shared/errors.js';
 import type { Explanation } from '../admin/explain.js';
 import { addTargetOptions, adminClient, printJson, type TargetOptions } from './admin-client.js';
 import { age, table } from './format.js';
+import type { BackboneChain } from '../backbone/view.js';
+import { renderChain } from './lbs.js';
 
 interface Opts extends TargetOptions { client: string; source?: string; qtype: string }
 
@@ -16,6 +18,12 @@ export function renderExplanation(e: Explanation): string {
   const out: string[] = [];
   const how = e.client.ecs ? `ECS ${e.client.address}/${e.client.sourceLength} from ${e.client.source}` : `source address ${e.client.address}`;
   out.push(`${e.name} ${e.qtype ?? 'A'} for client ${how}`);
+  // A backbone (federation) answers through an LB first: the chain, then its own ranking only for catalogue order.
+  const chain = (e as { backbone?: BackboneChain | null }).backbone;
+  if (chain) {
+    out.push(...renderChain(chain));
+    if (chain.mode !== 'catalogue') return `${out.join('\n')}\n`;
+  }
   if (e.kind !== 'service') {
     out.push(`rcode: ${e.rcode} (${e.kind}${e.zone ? `, zone ${e.zone}` : ''}); no site answer`);
     return `${out.join('\n')}\n`;

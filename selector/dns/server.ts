@@ -34,6 +34,8 @@ export interface DnsServerOptions {
    * address (node 20's dgram has no SO_REUSEPORT). Default false: sockets are our own.
    */
   clusterShared?: boolean;
+  /** Puts another query path in front of the standard one (the backbone's, selector/backbone/). */
+  wrapResponder?: (inner: Responder) => Responder;
 }
 
 export interface DnsAddress {
@@ -79,9 +81,10 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const log = (opts.log ?? silentLogger()).child({ component: 'dns' });
   const counters = new DnsCounters();
   const services = (opts.services ?? []).map((s) => (typeof s === 'string' ? s : s.name));
-  const responder = createResponder({
+  const base = createResponder({
     resolve: opts.resolve, zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters, serial: opts.serial, log,
   });
+  const responder = opts.wrapResponder ? opts.wrapResponder(base) : base;
   const limiter = opts.dns.rateLimit > 0 ? new ResponseRateLimiter(opts.dns.rateLimit) : undefined;
   const listeners: Listener[] = [];
   const exclusive = opts.clusterShared !== true;

@@ -29,10 +29,29 @@ export class ClientMapFeeder {
 
   /** Pushes the merged maps into the mapper. */
   apply(): void {
+    const { prefixes, resolvers } = this.merged();
+    this.mapper.setPrefixes([...prefixes].map(([prefix, agent]) => ({ prefix, agent })));
+    this.mapper.setResolvers([...resolvers].map(([address, agent]) => ({ address, agent })));
+  }
+
+  /** Prefixes and resolvers per agent exactly as the mapper gets them (an LB's uplink publishes these). */
+  agentMap(): Map<string, { prefixes: string[]; resolvers: string[] }> {
+    const { prefixes, resolvers } = this.merged();
+    const out = new Map<string, { prefixes: string[]; resolvers: string[] }>();
+    const entry = (agent: string) => {
+      let e = out.get(agent);
+      if (!e) out.set(agent, (e = { prefixes: [], resolvers: [] }));
+      return e;
+    };
+    for (const [prefix, agent] of prefixes) entry(agent).prefixes.push(prefix);
+    for (const [address, agent] of resolvers) entry(agent).resolvers.push(address);
+    return out;
+  }
+
+  private merged(): { prefixes: Map<string, string>; resolvers: Map<string, string> } {
     const prefixes = new Map<string, string>();
     for (const [agent, a] of this.announced) for (const p of a.prefixes) prefixes.set(normPrefix(p), agent);
     for (const c of this.configured) for (const p of c.prefixes) prefixes.set(normPrefix(p), c.agent);
-    this.mapper.setPrefixes([...prefixes].map(([prefix, agent]) => ({ prefix, agent })));
     const resolvers = new Map<string, string>();
     for (const [agent, a] of this.announced) {
       for (const r of a.resolvers) {
@@ -40,6 +59,6 @@ export class ClientMapFeeder {
         resolvers.set(formatAddress(addr.family, addr.bytes), agent);
       }
     }
-    this.mapper.setResolvers([...resolvers].map(([address, agent]) => ({ address, agent })));
+    return { prefixes, resolvers };
   }
 }

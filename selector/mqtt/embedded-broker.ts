@@ -16,6 +16,9 @@ import { Enrolment } from './credentials.js';
 import type { Store } from '../store/store.js';
 
 const AGENTS_PREFIX = `${TOPIC_ROOT}/agents/`;
+const LBS_PREFIX = `${TOPIC_ROOT}/lbs/`;
+/** Username prefix of an LB logging in to its backbone (selector/backbone/credentials.ts). */
+const LB_USER = 'lb.';
 const CONFIG_PREFIX = `${TOPIC_ROOT}/config/`;
 const agentOf = new WeakMap<Client, string>();
 /** Messages queued for ingest before PUBACKs are held, and the level that releases them. */
@@ -31,12 +34,17 @@ export interface EmbeddedBrokerOptions {
   enrolment?: Enrolment;
   onMessage: MessageHandler;
   log: Logger;
+  /** More topic filters delivered to onMessage (a backbone adds vantage/v1/lbs/+/+). */
+  extraTopics?: readonly string[];
+  /** A backbone's LB logins: username `lb.{id}`, confined to vantage/v1/lbs/{id}/. */
+  checkLb?: (id: string, password: Buffer | string | undefined) => Promise<boolean>;
 }
 
 /** An agent may publish only under vantage/v1/agents/{its id}/ (never wildcards, never config). */
 export function mayPublish(agent: string | undefined, topic: string, authRequired: boolean): boolean {
   if (topic.startsWith(CONFIG_PREFIX) || topic.startsWith('$')) return false;
   if (!authRequired) return true;
+  if (agent?.startsWith(LB_USER)) return topic.startsWith(`${LBS_PREFIX}${agent.slice(LB_USER.length)}/`) && !/[+#]/.test(topic);
   return agent !== undefined && topic.startsWith(`${AGENTS_PREFIX}${agent}/`) && !/[+#]/.test(topic);
 }
 
@@ -136,7 +144,9 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
         authenticate: (client, username, password, done) => {
           if (!authRequired) return done(null, true);
           const id = username ?? '';
-          enrolment.check(id, password).then((ok) => {
+          const lb = id.startsWith(LB_USER) ? opts.checkLb : undefined;
+          const check = lb ? lb(id.slice(LB_USER.length), password) : enrolment.check(id, password);
+          check.then((ok) => {
             if (ok) {
               agentOf.set(client, id);
               track(id, client);
@@ -184,7 +194,9 @@ export function createEmbeddedBroker(opts: EmbeddedBrokerOptions): MessageBus & 
         for (const [agent, set] of clientsOf) if (set.delete(client) && !set.size) clientsOf.delete(agent);
       });
       aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error'));
-      await new Promise<void>((resolve) => aedes?.subscribe(INGEST_TOPIC, deliver, resolve));
+      for (const filter of [INGEST_TOPIC, ...(opts.extraTopics ?? [])]) {
+        await new Promise<void>((resolve) => aedes?.subscribe(filter, deliver, resolve));
+      }
       const handle = aedes.handle;
       const tlsCfg = opts.mqtt.tls;
       server = tlsCfg

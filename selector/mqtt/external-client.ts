@@ -40,6 +40,8 @@ export interface ExternalBusOptions {
   clientId?: string;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
+  /** More topics to subscribe to (a backbone: its LBs' `vantage/v1/lbs/+/+`). */
+  extraTopics?: readonly string[];
 }
 
 /** True for a status payload saying offline (cheap check; ingest validates it properly). */
@@ -108,7 +110,7 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
    * connected without ingesting anything); after a few attempts we move to the next node.
    */
   function subscribe(c: MqttClient, connection: number, attempt: number): void {
-    const topics = opts.onCatalogue ? [INGEST_TOPIC, CATALOGUE_TOPIC] : [INGEST_TOPIC];
+    const topics = [INGEST_TOPIC, ...(opts.onCatalogue ? [CATALOGUE_TOPIC] : []), ...(opts.extraTopics ?? [])];
     c.subscribe(topics, { qos: 1 }, (err) => {
       if (client !== c || st.connects !== connection || !c.connected) return;
       if (err) {

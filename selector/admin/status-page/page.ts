@@ -27,6 +27,7 @@ tr.default td{background:#fafbfc;font-style:italic} tr.inactive td{opacity:.55}
 <div class="meta" id="broker"></div>
 <div class="legend" id="legend"></div>
 <div id="services"></div>
+<div id="lbs"></div>
 <h2>Timelines</h2>
 <div class="meta">Per POP: each site's latency (log scale), the first choice as a band under the lines, site down/up (triangles) and first-choice changes (dashed) — hover a marker for its evidence.</div>
 <div id="ranges"><button data-ms="900000">15 min</button><button data-ms="3600000" class="on">1 h</button><button data-ms="21600000">6 h</button><button data-ms="86400000">24 h</button></div>
@@ -79,7 +80,23 @@ tr.default td{background:#fafbfc;font-style:italic} tr.inactive td{opacity:.55}
       ? (b.mode === 'embedded' ? 'Embedded MQTT broker on ' : 'Connected to MQTT broker ') + (b.url || '') + '.'
       : 'No MQTT broker reachable since ' + new Date(b.sinceMs).toLocaleTimeString() + (b.lastError ? ' (' + b.lastError + ')' : '') + ': answering from stored measurements.';
   }
+  // A backbone (federation) also lists its LBs; any other selector answers /api/lbs with 404.
+  function renderLbs(list){
+    var html = '<h2>LBs <span class="meta">reporting to this backbone</span></h2><table id="lb-table"><thead><tr><th>LB</th><th>label</th><th>state</th><th>rankings</th><th>seq</th><th>data age</th><th>agents</th><th>prefixes</th><th>name servers</th><th>answers push / refer / child / fallback</th></tr></thead><tbody>';
+    list.forEach(function(l){
+      var st = l.state === 'online' ? 'online' : 'offline';
+      html += '<tr data-lb="' + esc(l.id) + '" class="' + (st === 'online' ? '' : 'inactive') + '"><td class="agent">' + esc(l.id) + '</td><td>' + esc(l.label) + '</td><td><span class="state ' + st + '">' + esc(l.state) + '</span></td><td>'
+        + (l.seq == null ? '–' : l.pushFresh ? '<span class="state online">fresh</span>' : '<span class="state stale">stale</span>') + '</td><td>' + (l.seq == null ? '–' : esc(l.seq)) + '</td><td>'
+        + (l.rankingsAgeS == null ? '–' : l.rankingsAgeS.toFixed(1) + ' s') + '</td><td>' + esc(l.agents) + '</td><td>' + esc(l.prefixes.length) + '</td><td>'
+        + esc(l.nameservers.map(function(n){ return n.name + ' ' + n.address; }).join(', ') || '–') + '</td><td>'
+        + esc(l.answers.push + ' / ' + l.answers.refer + ' / ' + l.answers.child + ' / ' + l.answers.fallback) + '</td></tr>';
+    });
+    document.getElementById('lbs').innerHTML = html + '</tbody></table>';
+  }
   function refresh(){
+    fetch('/api/lbs', { headers: token ? { authorization: 'Bearer ' + decodeURIComponent(token) } : {} })
+      .then(function(r){ return r.ok ? r.json() : null; })
+      .then(function(l){ if (l) renderLbs(l); else document.getElementById('lbs').innerHTML = ''; }, function(){});
     fetch('/api/status', { headers: token ? { authorization: 'Bearer ' + decodeURIComponent(token) } : {} })
       .then(function(r){ if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
       .then(function(d){ document.getElementById('error').textContent = ''; render(d); },
