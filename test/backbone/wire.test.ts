@@ -35,7 +35,7 @@ async function start(mode: 'push' | 'refer', nameservers: number): Promise<numbe
   own.setService(SERVICE, 30);
   own.setAnswer(SERVICE, DEFAULT_KEY, ['192.0.2.1', '192.0.2.2', '2001:db8::1']);
   server = createDnsServer({
-    dns: { listen: ['127.0.0.1:0'], zones, maxTcpConnections: 64, tcpIdleTimeoutMs: 2000, rateLimit: 0, udpEngine: 'dgram' },
+    dns: { listen: [{ host: '127.0.0.1', port: 0 }], zones, maxTcpConnections: 64, tcpIdleTimeoutMs: 2000, rateLimit: 0, udpEngine: 'dgram' },
     table: own, mapper: new PrefixClientMapper(), services: [SERVICE], wrapResponder: bb.wrap(own),
   });
   await server.start();
