@@ -53,7 +53,7 @@ export interface ConfigFile { dir: string; conf: string; db: string; ports: Port
  * loopback ports (the CLI finds the admin API from http.listen), log level info (the
  * daemon's "selector started" line is what startDaemon waits for). JSON is valid YAML.
  */
-export async function writeConfig(extra: { token?: string } = {}): Promise<ConfigFile> {
+export async function writeConfig(extra: { token?: string; auth?: 'required' | 'off' } = {}): Promise<ConfigFile> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-ops-'));
   const ports = { dns: await freeUdpPort(), mqtt: await freeTcpPort(), http: await freeTcpPort() };
   const db = join(dir, 'selector.db');
@@ -64,6 +64,7 @@ export async function writeConfig(extra: { token?: string } = {}): Promise<Confi
     http: { listen: `127.0.0.1:${ports.http}`, ...(extra.token ? { token: extra.token } : {}) },
     db,
     log: { level: 'info' },
+    ...(extra.auth ? { auth: { agents: extra.auth } } : {}),
   });
   writeFileSync(conf, `${JSON.stringify(raw, null, 2)}\n`);
   return { dir, conf, db, ports };

@@ -5,7 +5,7 @@
 // default answer, in dig and in explain); a drain applies at once. With the selector
 // stopped, the same commands write the database of --config.
 import mqtt, { type MqttClient } from 'mqtt';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Store } from '../../selector/store/store.js';
 import { dig } from '../helpers/dns-client.js';
@@ -58,8 +58,8 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
 
 beforeAll(async () => {
   ensureBuilt();
-  env = await writeConfig();
-  writeFileSync(env.conf, readFileSync(env.conf, 'utf8').replace('auth: { agents: off }', 'auth: { agents: required }'));
+  env = await writeConfig({ auth: 'required' });
+  expect(readFileSync(env.conf, 'utf8')).toContain('"agents": "required"');
   cfg = ['--config', env.conf];
   daemon = await startDaemon(env.conf);
 }, 60_000);
