@@ -1,7 +1,6 @@
 // `vantage-selector run --config FILE`: the daemon. SIGTERM/SIGINT close it cleanly.
 import { Option, type Command } from 'commander';
 import { createLogger } from '../../shared/log.js';
-import { createSelector } from '../selector.js';
 import { loadConfig } from './context.js';
 
 export function registerRun(program: Command): void {
@@ -12,6 +11,9 @@ export function registerRun(program: Command): void {
     .action(async (opts: { config: string; logLevel?: string }) => {
       const config = loadConfig(opts.config, { 'log.level': opts.logLevel });
       const log = createLogger({ level: config.log.level, name: 'vantage-selector' });
+      // Loaded here, not at the top: every other command (and --help) starts without the
+      // daemon's modules (broker, DNS, ranking), about half of the CLI's start-up time.
+      const { createSelector } = await import('../selector.js');
       const selector = createSelector(config, { log });
       let stopping = false;
       const stop = (signal: string): void => {

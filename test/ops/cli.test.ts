@@ -39,8 +39,10 @@ describe('vantage-selector operator commands (live selector)', () => {
     ['agents', 'list', '--help'], ['prefixes', 'list', '--help'], ['prefixes', 'add', '--help'], ['prefixes', 'remove', '--help'],
     ['metrics', '--help'], ['explain', '--help'], ['events', '--help'], ['top', '--help'],
   ];
-  it('every command has --help (exit 0, usage on stdout)', async () => {
-    const results = await Promise.all(helps.map((args) => cli(args)));
+  it('every command has --help (exit 0, usage on stdout)', { timeout: 90_000 }, async () => {
+    // Two at a time (see 'errors' below): all at once overran the per-command timeout on 2 cores.
+    const results: Awaited<ReturnType<typeof cli>>[] = [];
+    for (let i = 0; i < helps.length; i += 2) results.push(...await Promise.all(helps.slice(i, i + 2).map((args) => cli(args))));
     results.forEach((r, i) => {
       expect(r.code, helps[i]?.join(' ')).toBe(0);
       expect(r.stdout).toMatch(/^Usage: vantage-selector /);
@@ -160,7 +162,7 @@ describe('vantage-selector operator commands (live selector)', () => {
     expect((await json(['explain', SERVICE, '--client', '192.0.2.200'])).match.via).toBe('default');
   });
 
-  it('errors: exactly one line and a non-zero exit', async () => {
+  it('errors: exactly one line and a non-zero exit', { timeout: 90_000 }, async () => {
     const cases: [string[], number, RegExp][] = [
       [['sites', 'drain', 'nope.example.test', 'x', ...cfg], 1, /^vantage-selector: unknown service "nope\.example\.test"\n$/],
       [['sites', 'drain', SERVICE, 'nowhere', ...cfg], 1, /^vantage-selector: unknown site "nowhere" in www\.example\.test\n$/],
@@ -179,7 +181,10 @@ describe('vantage-selector operator commands (live selector)', () => {
       [['sites'], 2, /^vantage-selector: missing subcommand; add --help for usage\n$/],
       [['agents', 'list', '--bogus'], 2, /^vantage-selector: unknown option '--bogus'\n$/],
     ];
-    const results = await Promise.all(cases.map(([args]) => cli(args)));
+    // Two CLI processes at a time: each spends about a second of CPU loading its modules,
+    // and all of them at once on a 2-core runner hit the per-command timeout.
+    const results: Awaited<ReturnType<typeof cli>>[] = [];
+    for (let i = 0; i < cases.length; i += 2) results.push(...await Promise.all(cases.slice(i, i + 2).map(([args]) => cli(args))));
     cases.forEach(([args, code, stderr], i) => {
       const r = results[i] as { code: number; stderr: string };
       expect(r.stderr, args.join(' ')).toMatch(stderr);

@@ -149,11 +149,11 @@ describe('invalid config values: one line naming the key, exit 2', () => {
 
   it(`vantage-selector run: ${SELECTOR_CASES.length} invalid values`, async () => {
     await table('selector', SELECTOR_CASES, selectorBase);
-  }, 60_000);
+  }, 180_000);
 
   it(`vantage-agent run: ${AGENT_CASES.length} invalid values`, async () => {
     await table('agent', AGENT_CASES, agentBase);
-  }, 60_000);
+  }, 180_000);
 
   it('unreadable YAML: one line naming the file, exit 2', async () => {
     const file = join(dir, 'broken.yaml');
