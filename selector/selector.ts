@@ -23,6 +23,8 @@ import { ProxyAnswers } from './ranking/proxy-answers.js';
 import { ProxyStatsView } from './admin/proxy-stats.js';
 import { familyOf } from './ranking/families.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
+import { TrackedAnswerTable, TrackedMapper } from './dns/snapshot.js';
+import { createDnsWorkers, defaultDnsWorkers } from './dns/workers.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import { loadAdminState } from './admin/catalogue-admin.js';
 import { ResultWriter } from './store/results.js';
@@ -41,11 +43,13 @@ export interface SelectorOptions {
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
   const log = opts.log ?? silentLogger();
   const authRequired = config.auth.agents === 'required';
-  const table = new MemoryAnswerTable();
+  // dns.workers > 0: DNS on worker threads, which get every change of the table and mapper.
+  const dnsWorkers = opts.createDns ? 0 : config.dns.workers ?? defaultDnsWorkers();
+  const table = dnsWorkers > 0 ? new TrackedAnswerTable() : new MemoryAnswerTable();
   // Proxy-mode services: the engine writes ranked sites through this decorator, DNS reads `table`.
   const proxyStats = new ProxyStatsView();
   const answers = new ProxyAnswers(table, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
-  const mapper = new PrefixClientMapper();
+  const mapper = dnsWorkers > 0 ? new TrackedMapper(new PrefixClientMapper()) : new PrefixClientMapper();
   const feeder = new ClientMapFeeder(mapper, config.prefixes);
   const freshness = new Freshness(config.ranking.staleIntervals);
   let store: Store | undefined;
@@ -188,9 +192,13 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, enrolment: enrolled, onMessage, log: log.child({ component: 'broker' }) });
       await bus.start();
       await publishCatalogue();
-      dns = (opts.createDns ?? createDnsServer)({
-        dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
-      });
+      const dnsServices = e.serviceList().map((x) => x.name);
+      dns = table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper
+        ? createDnsWorkers({
+          dns: config.dns, table, mapper, workers: dnsWorkers, services: dnsServices, log,
+          mapperModule: new URL('./mapping/mapper.js', import.meta.url).href, mapperExport: PrefixClientMapper.name,
+        })
+        : (opts.createDns ?? createDnsServer)({ dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: dnsServices });
       await dns.start();
       admin = createAdmin({
         config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }), proxy: answers, proxyStats,

@@ -222,10 +222,12 @@ static int get_buffer(napi_env env, napi_value v, size_t want, void **data) {
   return 1;
 }
 
-/* open(host, port, family, in, out, meta, onBatch, onError) → handle */
+/* open(host, port, family, in, out, meta, onBatch, onError[, reusePort]) → handle
+ * reusePort: SO_REUSEPORT before bind, so several threads' sockets share one address and
+ * the kernel spreads datagrams over them by 4-tuple hash (each socket has its own queue). */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 8) { napi_throw_type_error(env, NULL, "open: 8 arguments expected"); return NULL; }
   char host[INET6_ADDRSTRLEN + 1];
@@ -247,6 +249,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_typeof(env, argv[6], &t1);
   napi_typeof(env, argv[7], &t2);
   if (t1 != napi_function || t2 != napi_function) { napi_throw_type_error(env, NULL, "open: callbacks expected"); return NULL; }
+  bool reuse_port = false;
+  if (argc >= 9) {
+    napi_valuetype t3;
+    napi_typeof(env, argv[8], &t3);
+    if (t3 != napi_undefined && napi_get_value_bool(env, argv[8], &reuse_port) != napi_ok) {
+      napi_throw_type_error(env, NULL, "open: reusePort must be a boolean"); return NULL;
+    }
+  }
 
   struct sockaddr_storage sa;
   socklen_t sa_len;
@@ -269,6 +279,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   int one = 1;
   /* Like dgram's ipv6Only: an IPv6 wildcard must not take the IPv4 port too. */
   if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
+  }
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
     int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
   }
   if (bind(fd, (struct sockaddr *)&sa, sa_len) < 0) { int e = errno; close(fd); return throw_errno(env, "bind", e); }
