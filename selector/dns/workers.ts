@@ -2,7 +2,7 @@
 // not delay answers. Each worker owns UDP sockets bound with SO_REUSEPORT (native batch
 // engine) on every listen address; worker 0 also owns TCP (Node 20's net has no
 // reusePort). The main thread ships answer-table and mapper changes to every worker, at
-// most every `flushMs` (snapshot.ts). To the rest of the selector this is one DnsServer:
+// the end of the turn that made them (snapshot.ts). To the rest of the selector this is one DnsServer:
 // `decide()` runs on the main thread over the same table and mapper, stats() sums workers.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,7 +31,7 @@ export interface DnsWorkersOptions {
   services?: readonly string[];
   serial?: number;
   log?: Logger;
-  /** Longest a table change waits before it is shipped (default 10 ms). */
+  /** Longest a table change waits before it is shipped; default 0: at the end of the current turn. */
   flushMs?: number;
 }
 
@@ -75,8 +75,17 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
     const msg: ToWorker = { type: 'delta', delta: { ops: opts.table.takeOps(), mapper: opts.mapper.takeInputs() } };
     for (const r of running) r.worker.postMessage(msg);
   }
+  // A burst of writes in one turn (rankAll) becomes one message, posted before the turn ends
+  // (a microtask), so a query sent after the change reaches a worker after the change too.
+  let queued = false;
   const schedule = (): void => {
-    if (!flushTimer && !closing) flushTimer = setTimeout(flush, opts.flushMs ?? 10);
+    if (closing || queued || flushTimer) return;
+    if (opts.flushMs === undefined || opts.flushMs === 0) {
+      queued = true;
+      queueMicrotask(() => { queued = false; flush(); });
+    } else {
+      flushTimer = setTimeout(flush, opts.flushMs);
+    }
   };
 
   async function spawn(index: number, dns: DnsConfig, tcp: boolean): Promise<DnsAddress[]> {
