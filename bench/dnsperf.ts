@@ -22,6 +22,19 @@ export interface DnsperfRun {
   ecs: string;
   /** Queries per second to offer (-Q); unlimited when absent. */
   qps?: number;
+  /** -v: one line per query with its latency (for percentiles: latencyPercentiles()). */
+  verbose?: boolean;
+}
+
+/**
+ * Percentiles (ms) of the per-query latencies dnsperf -v prints, one line per response:
+ * `> NOERROR www.example.test A 0.000123` (the last field, in seconds).
+ */
+export function latencyPercentiles(out: string, ps: readonly number[]): { count: number; ms: number[] } {
+  const lat: number[] = [];
+  for (const m of out.matchAll(/^> \S+ .* (\d+\.\d+)$/gm)) lat.push(Number(m[1]) * 1000);
+  lat.sort((a, b) => a - b);
+  return { count: lat.length, ms: ps.map((p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN) };
 }
 
 /** Resolves with dnsperf's output (or a line saying why it did not run); never rejects. */
@@ -31,6 +44,7 @@ export function runDnsperf(run: DnsperfRun): Promise<string> {
   writeFileSync(data, run.queries.join('\n') + '\n');
   const args = ['-s', '127.0.0.1', '-p', String(run.port), '-d', data, '-l', String(run.seconds), '-E', ecsOption(run.ecs)];
   if (run.qps !== undefined) args.push('-Q', String(run.qps));
+  if (run.verbose) args.push('-v');
   return new Promise((resolve) => {
     const child = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
