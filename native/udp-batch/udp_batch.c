@@ -72,15 +72,23 @@ static void release_refs(batch_sock *s) {
   s->async = NULL;
 }
 
+static void on_env_cleanup(void *arg);
+static void close_sock(batch_sock *s, int from_hook);
+static void do_close(batch_sock *s) { close_sock(s, 0); }
+
 /* Stops polling before the fd is closed (libuv forbids closing a polled fd). */
-static void do_close(batch_sock *s) {
+static void close_sock(batch_sock *s, int from_hook) {
   if (s->closed) return;
   s->closed = 1;
+  if (!from_hook) napi_remove_env_cleanup_hook(s->env, on_env_cleanup, s);
   uv_poll_stop(&s->poll);
   close(s->fd);
   s->fd = -1;
   release_refs(s);
-  uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+  /* From the env cleanup hook (worker thread or process ending), this module may be
+   * unloaded before the loop runs close callbacks: no callback then, and `s` is left
+   * allocated (a few KiB per socket, once per ending thread). */
+  uv_close((uv_handle_t *)&s->poll, from_hook ? NULL : on_poll_closed);
 }
 
 static void report_exception(napi_env env) {
@@ -190,6 +198,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     if (count < BATCH) break; /* short batch: the queue is empty */
   }
   napi_close_handle_scope(s->env, scope);
+}
+
+/* The environment is torn down (process exit, or a worker thread terminated while the
+ * socket is open): close it now, while the loop still runs close callbacks; a finalizer
+ * running later must not touch the loop or the references. */
+static void on_env_cleanup(void *arg) {
+  close_sock((batch_sock *)arg, 1);
 }
 
 static void finalize_sock(napi_env env, void *data, void *hint) {
@@ -314,6 +329,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     do_close(s);
     napi_throw_error(env, NULL, "open: uv_poll_start failed"); return NULL;
   }
+  napi_add_env_cleanup_hook(env, on_env_cleanup, s);
   napi_value ext;
   napi_create_external(env, s, finalize_sock, NULL, &ext);
   return ext;

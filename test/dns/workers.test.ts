@@ -3,6 +3,7 @@
 // explain and stats see one server, and close stops the threads. Worker threads load the
 // compiled dist/ (run `npx tsc -p tsconfig.json` first; npm test does).
 import dgram from 'node:dgram';
+import { Worker } from 'node:worker_threads';
 import packet from 'dns-packet';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -154,6 +155,27 @@ describe.skipIf(!BATCH)('createDnsWorkers', () => {
     expect(per[1]!.tcpConnections + per[1]!.tcpQueries).toBe(0);
     // explain on the main thread sees the same table and mapper.
     expect(dns.decide(SERVICE, { family: 4, bytes: new Uint8Array([198, 51, 100, 7]) }).answer?.addresses).toEqual(['192.0.2.3']);
+  });
+});
+
+describe.skipIf(!BATCH)('udp-batch addon in a worker thread', () => {
+  it('a worker terminated while its batch socket is open does not crash the process (regression: segfault)', async () => {
+    // The env cleanup hook closes the socket; before, libuv called a close callback in the
+    // addon after Node had unloaded it from the ending thread.
+    const server = new URL('../../dist/selector/dns/server.js', import.meta.url).href;
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(server)}).then(async ({ createDnsServer }) => {
+        const s = createDnsServer({ dns: { listen: [{ host: '127.0.0.1', port: 0 }], zones: [], maxTcpConnections: 1, tcpIdleTimeoutMs: 1000, rateLimit: 0, udpEngine: 'batch' }, resolve: () => {} });
+        await s.start();
+        parentPort.postMessage(s.addresses()[0].port);
+      });`;
+    for (let i = 0; i < 3; i++) {
+      const w = new Worker(code, { eval: true });
+      const port = await new Promise<number>((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+      expect(port).toBeGreaterThan(0);
+      expect(await w.terminate()).toBe(1);
+    }
   });
 });
 
