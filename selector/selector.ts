@@ -186,12 +186,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       }));
       rebuild(s, w, e, i);
       prune();
-      const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
-      bus = config.mqtt.url
-        ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }))
-        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, enrolment: enrolled, onMessage, log: log.child({ component: 'broker' }) });
-      await bus.start();
-      await publishCatalogue();
+      // DNS first: it answers from the rebuilt state without waiting for the bus (DNS worker threads take a moment to start).
       const dnsServices = e.serviceList().map((x) => x.name);
       dns = table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper
         ? createDnsWorkers({
@@ -200,6 +195,12 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         })
         : (opts.createDns ?? createDnsServer)({ dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: dnsServices });
       await dns.start();
+      const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
+      bus = config.mqtt.url
+        ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }))
+        : createEmbeddedBroker({ mqtt: config.mqtt, authRequired, store: s, enrolment: enrolled, onMessage, log: log.child({ component: 'broker' }) });
+      await bus.start();
+      await publishCatalogue();
       admin = createAdmin({
         config, store: s, engine: e, freshness, feeder, dns, ingest: i, writer: w, log: log.child({ component: 'admin' }), proxy: answers, proxyStats,
         dbWriteErrors: () => dbWriteErrors, servicesChanged, addAgent: (id) => enrolled.add(id), removeAgent,

@@ -155,7 +155,7 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
 
   return {
     start,
-    close: async () => { await close(); running.length = 0; },
+    close,
     addresses: () => addresses.map((a) => ({ ...a })),
     stats: () => ({ ...sumStats([mainCounters.snapshot(), ...running.flatMap((r) => r.stats ?? [])]), udpEngine }),
     decide: responder.decide,

@@ -158,6 +158,22 @@ describe.skipIf(!BATCH)('createDnsWorkers', () => {
   });
 });
 
+describe.skipIf(!BATCH)('createDnsWorkers start failures', () => {
+  it('a taken port fails start with DNS_ERR_WORKER naming EADDRINUSE (after close() awaited the workers)', async () => {
+    const taken = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
+    open.push({ close: () => new Promise<void>((resolve) => taken.close(() => resolve())) });
+    const cfg = selectorConfig();
+    const dns = createDnsWorkers({
+      dns: { ...cfg.dns, listen: [{ host: '127.0.0.1', port: taken.address().port }] }, table: new TrackedAnswerTable(),
+      mapper: new TrackedMapper(new PrefixClientMapper()), workers: 2,
+      mapperModule: new URL('../../selector/mapping/mapper.js', import.meta.url).href, mapperExport: 'PrefixClientMapper',
+    });
+    await expect(dns.start()).rejects.toMatchObject({ code: 'DNS_ERR_WORKER', message: expect.stringContaining('EADDRINUSE') });
+    expect(dns.addresses()).toEqual([]);
+  });
+});
+
 describe.skipIf(!BATCH)('udp-batch addon in a worker thread', () => {
   it('a worker terminated while its batch socket is open does not crash the process (regression: segfault)', async () => {
     // The env cleanup hook closes the socket; before, libuv called a close callback in the
