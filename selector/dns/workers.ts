@@ -129,7 +129,7 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
       // the others join the same ports with SO_REUSEPORT, UDP only.
       addresses = await spawn(0, opts.dns, true);
       const joined = { ...opts.dns, listen: addresses.map((a) => ({ host: a.host, port: a.port })) };
-      for (let i = 1; i < count; i++) await spawn(i, joined, false);
+      await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawn(i + 1, joined, false)));
       log.info({ workers: count, udpEngine, addresses, tcp: 'worker 0' }, 'dns serving on worker threads');
     } catch (err) {
       await close();
