@@ -1,8 +1,9 @@
 // `npm run bench:dns`: dnsperf against the Vantage DNS server (child process, 3 sites,
 // 100 agents, 10,000 prefixes, queries with ECS) and against gdnsd serving the same
 // record with multifo, in the same run. Prints QPS, lost queries, average latency and
-// the ratio. Env: BENCH_SECONDS (default 20), BENCH_GDNSD_THREADS (default 1, like our
-// one Node thread), BENCH_ECS (default 2001:db8:1::/48, one of the
+// the ratio. Env: BENCH_SECONDS (default 20), BENCH_WORKERS (DNS worker threads, default 1;
+// 0 = the event loop; BENCH_DNS_MODE=cluster for node:cluster processes), BENCH_GDNSD_THREADS
+// (default 1, like our one DNS thread), BENCH_ECS (default 2001:db8:1::/48, one of the
 // 10,000 loaded prefixes; 198.51.100.0/24 for IPv4), BENCH_UDP_ENGINE (auto: the native
 // batch engine if built; batch; dgram).
 import { fork, spawn } from 'node:child_process';
@@ -18,6 +19,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GDNSD_THREADS = Number(process.env.BENCH_GDNSD_THREADS ?? 1);
 const ECS = process.env.BENCH_ECS ?? '2001:db8:1::/48';
 const OUTSTANDING = Number(process.env.BENCH_OUTSTANDING ?? 100);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+/**
+ * dnsperf clients (-c: one socket, one source port each). SO_REUSEPORT (our workers and
+ * gdnsd's udp_threads alike) spreads by 4-tuple, so one client reaches one thread only:
+ * default 8 when either side runs several threads, else 1.
+ */
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? (Math.max(WORKERS, GDNSD_THREADS) > 1 ? 8 : 1));
 
 interface PerfResult { name: string; sent: number; completed: number; lost: number; qps: number; avgLatencyMs: number }
 
@@ -59,7 +67,7 @@ async function waitForDns(port: number, timeoutMs = 10_000): Promise<void> {
 
 function dnsperf(name: string, port: number, dataFile: string): Promise<PerfResult> {
   return new Promise((resolve, reject) => {
-    const args = ['-s', '127.0.0.1', '-p', String(port), '-d', dataFile, '-l', String(SECONDS), '-q', String(OUTSTANDING), '-E', ecsOption(ECS)];
+    const args = ['-s', '127.0.0.1', '-p', String(port), '-d', dataFile, '-l', String(SECONDS), '-q', String(OUTSTANDING), '-c', String(CLIENTS), '-E', ecsOption(ECS)];
     const p = spawn('dnsperf', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
@@ -112,12 +120,12 @@ async function main(): Promise<void> {
   const results: PerfResult[] = [];
   const child = fork(fileURLToPath(new URL('./dns/server-child.js', import.meta.url)), [], { execArgv: (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
-    const info = await new Promise<{ port: number; prefixes: number; udpEngine: string }>((resolve, reject) => {
-      child.once('message', (m) => resolve(m as { port: number; prefixes: number; udpEngine: string }));
+    const info = await new Promise<{ port: number; prefixes: number; udpEngine: string; mode: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { port: number; prefixes: number; udpEngine: string; mode: string }));
       child.once('exit', (c) => reject(new Error(`DNS child exited ${c}`)));
     });
     await waitForDns(info.port);
-    console.log(`vantage: 127.0.0.1:${info.port}, ${info.prefixes} prefixes, 100 agents, 3 sites; ECS ${ECS}; UDP engine ${info.udpEngine}; ${SECONDS} s per run`);
+    console.log(`vantage: 127.0.0.1:${info.port}, ${info.prefixes} prefixes, 100 agents, 3 sites; ECS ${ECS}; UDP engine ${info.udpEngine}; ${info.mode}; ${SECONDS} s per run`);
     results.push(await dnsperf('vantage', info.port, dataFile));
   } finally {
     child.disconnect();
@@ -129,7 +137,7 @@ async function main(): Promise<void> {
   gd.stderr.on('data', (d) => { gdLog += d; });
   try {
     await waitForDns(port).catch((err) => { throw new Error(`${(err as Error).message}\n${gdLog}`); });
-    console.log(`gdnsd: 127.0.0.1:${port}, multifo with 3 addresses, udp_threads ${GDNSD_THREADS}`);
+    console.log(`gdnsd: 127.0.0.1:${port}, multifo with 3 addresses, udp_threads ${GDNSD_THREADS}; dnsperf clients ${CLIENTS} (both servers)`);
     results.push(await dnsperf('gdnsd', port, dataFile));
   } finally {
     gd.kill('SIGTERM');

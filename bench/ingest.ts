@@ -13,7 +13,7 @@ import mqtt from 'mqtt';
 import { parseSelectorConfig } from '../selector/config.js';
 import { createSelector } from '../selector/selector.js';
 import { agentTopic } from '../shared/protocol.js';
-import { runDnsperf } from './dnsperf.js';
+import { latencyPercentiles, runDnsperf } from './dnsperf.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 8);
 const SITES = Number(process.env.BENCH_SITES ?? 250);
@@ -23,6 +23,8 @@ const INFLIGHT = 4;
 const DNS_QPS = Number(process.env.BENCH_DNS_QPS ?? 2000);
 /** Offered load in results/s; 0 = as fast as the selector acknowledges (saturation). */
 const RATE = Number(process.env.BENCH_RATE ?? 0);
+/** dns.workers for the selector (unset: the config default, one per core; 0 = DNS in the event loop). */
+const DNS_WORKERS = process.env.BENCH_DNS_WORKERS === undefined ? undefined : Number(process.env.BENCH_DNS_WORKERS);
 
 function siteAddress(i: number): string {
   return `127.3.${Math.floor(i / 250)}.${(i % 250) + 1}`;
@@ -76,7 +78,10 @@ async function publisher(port: number): Promise<void> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-ingest-'));
   const config = parseSelectorConfig({
-    dns: { listen: ['127.0.0.1:0'], zones: [{ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'h.example.test' }] },
+    dns: {
+      listen: ['127.0.0.1:0'], zones: [{ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'h.example.test' }],
+      ...(DNS_WORKERS === undefined ? {} : { workers: DNS_WORKERS }),
+    },
     mqtt: { listen: '127.0.0.1:0' },
     http: { listen: '127.0.0.1:0' },
     db: join(dir, 'selector.db'),
@@ -90,14 +95,15 @@ async function main(): Promise<void> {
   const dnsPort = selector.dnsAddresses()[0]?.port as number;
   const perMessage = SITES * SERVICES;
   const offered = RATE > 0 ? `offered ${RATE} results/s` : `saturating (${INFLIGHT} messages in flight per agent)`;
-  console.log(`bench:ingest — ${AGENTS} agents, ${perMessage} results per message, ${offered}, ${DURATION_S} s, dnsperf at ${DNS_QPS} q/s with ECS`);
+  const dnsMode = DNS_WORKERS === 0 ? 'DNS in the event loop (dns.workers 0)' : `DNS on worker threads (dns.workers ${DNS_WORKERS ?? 'default: one per core'})`;
+  console.log(`bench:ingest — ${AGENTS} agents, ${perMessage} results per message, ${offered}, ${DURATION_S} s, dnsperf at ${DNS_QPS} q/s with ECS; ${dnsMode}`);
 
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'publisher', String(mqttPort)], { stdio: 'inherit' });
   const childDone = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   await sleep(2000); // connect + warm-up
   // ECS from pop-0's prefix (2001:db8:0::/48).
   const dnsperf = runDnsperf({ port: dnsPort, seconds: DURATION_S, qps: DNS_QPS, ecs: '2001:db8::/48',
-    queries: Array.from({ length: 1000 }, (_, i) => `svc${i % SERVICES}.example.test A`) });
+    queries: Array.from({ length: 1000 }, (_, i) => `svc${i % SERVICES}.example.test A`), verbose: true });
   const startRows = selector.committedResults();
   const t0 = process.hrtime.bigint();
   let lagMaxMs = 0;
@@ -121,6 +127,9 @@ async function main(): Promise<void> {
   console.log(`results committed: ${rows} in ${seconds.toFixed(1)} s = ${perSecond} results/s (target ≥ 20000: ${perSecond >= 20_000 ? 'met' : 'NOT met'})`);
   console.log(`messages accepted: ${counters?.accepted.metrics}, rejected: ${JSON.stringify(counters?.rejected)}, max event-loop lag sampled: ${lagMaxMs.toFixed(1)} ms`);
   console.log(`DNS during ingest: ${pick(/Queries per second:\s+([\d.]+)/)} q/s, completed ${pick(/Queries completed:\s+(.+)/)}, lost ${pick(/Queries lost:\s+(.+)/)}, avg latency ${pick(/Average Latency \(s\):\s+([\d.]+)/)} s`);
+  const pct = latencyPercentiles(dnsOut, [50, 99, 99.9]);
+  const [p50, p99, p999] = pct.ms.map((v) => v.toFixed(2));
+  console.log(`DNS latency over ${pct.count} answers: p50 ${p50} ms, p99 ${p99} ms, p99.9 ${p999} ms`);
 }
 
 if (process.argv[2] === 'publisher') {

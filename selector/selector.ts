@@ -23,6 +23,8 @@ import { ProxyAnswers } from './ranking/proxy-answers.js';
 import { ProxyStatsView } from './admin/proxy-stats.js';
 import { familyOf } from './ranking/families.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
+import { TrackedAnswerTable, TrackedMapper } from './dns/snapshot.js';
+import { createDnsWorkers, defaultDnsWorkers } from './dns/workers.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import { CatalogueAdmin, loadAdminState } from './admin/catalogue-admin.js';
 import { createCatalogueSync, type CatalogueSync } from './replica/catalogue-sync.js';
@@ -54,14 +56,17 @@ export interface SelectorOptions {
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
   const log = opts.log ?? silentLogger();
   const authRequired = config.auth.agents === 'required';
-  const table = new MemoryAnswerTable();
+  // dns.workers > 0: DNS on worker threads, which get every change of the table and mapper.
+  // A backbone answers through its own query path in front of the standard one: in this loop.
+  const dnsWorkers = opts.createDns || config.backbone ? 0 : config.dns.workers ?? defaultDnsWorkers();
+  const table = dnsWorkers > 0 ? new TrackedAnswerTable() : new MemoryAnswerTable();
   // Proxy-mode services: the engine writes ranked sites through this decorator, DNS reads `table`.
   const proxyStats = new ProxyStatsView();
   // An LB (uplink:) also answers {label}.{service} and pushes answer changes to its backbone.
   let uplink: Uplink | undefined;
   const engineTable = config.uplink ? new MirrorTable(table, labelOf(config.uplink), () => uplink?.changed()) : table;
   const answers = new ProxyAnswers(engineTable, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
-  const mapper = new PrefixClientMapper();
+  const mapper = dnsWorkers > 0 ? new TrackedMapper(new PrefixClientMapper()) : new PrefixClientMapper();
   const feeder = new ClientMapFeeder(mapper, config.prefixes);
   const freshness = new Freshness(config.ranking.staleIntervals);
   let store: Store | undefined;
@@ -209,11 +214,17 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         applied: () => { e.setServices(s.loadServices()); backbone?.setServices(e.serviceList()); }, replicate: isExternalBroker(config),
       }));
       cs.noteConfig();
-      // DNS first: it answers from the persisted state rebuilt above whatever the bus does.
-      dns = (opts.createDns ?? createDnsServer)({
-        dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: e.serviceList().map((x) => x.name),
-        wrapResponder: backbone?.wrap(table),
-      });
+      // DNS first: it answers from the persisted state rebuilt above whatever the bus does
+      // (DNS worker threads take a moment to start).
+      const dnsServices = e.serviceList().map((x) => x.name);
+      dns = table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper
+        ? createDnsWorkers({
+          dns: config.dns, table, mapper, workers: dnsWorkers, services: dnsServices, log,
+          mapperModule: new URL('./mapping/mapper.js', import.meta.url).href, mapperExport: PrefixClientMapper.name,
+        })
+        : (opts.createDns ?? createDnsServer)({
+          dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: dnsServices, wrapResponder: backbone?.wrap(table),
+        });
       await dns.start();
       const onMessage = (topic: string, payload: Buffer): void => {
         if (backbone && topic.startsWith(LBS_PREFIX)) backbone.handle(topic, payload);

@@ -21,6 +21,7 @@ export const ErrorCodes = {
   ADMIN_ERR_INTERNAL: 'admin API: unexpected failure (HTTP 500)',
   CMD_ERR_UNREACHABLE: 'the selector admin API cannot be reached',
   CMD_ERR_FAILED: 'a command could not do what was asked',
+  DNS_ERR_WORKER: 'a DNS worker thread failed to start or stopped',
   INTERNAL_ERR: 'programming error: an API was called against its contract',
 } as const;
 

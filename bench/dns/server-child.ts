@@ -1,6 +1,8 @@
 // Child process of `npm run bench:dns`: the Vantage DNS server on its own core with
 // 3 sites, 100 agents and 10,000 client prefixes loaded. Reports its port over IPC.
 import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
+import { TrackedAnswerTable, TrackedMapper } from '../../selector/dns/snapshot.js';
+import { createDnsWorkers } from '../../selector/dns/workers.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { ZoneConfigSchema } from '../../selector/dns/config.js';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
@@ -12,8 +14,13 @@ export const SITES = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
 export const AGENTS = 100;
 export const PREFIXES = 10_000;
 
-/** BENCH_WORKERS > 1: a node:cluster of workers sharing the primary's sockets. */
+/**
+ * BENCH_WORKERS ≥ 1: DNS worker threads (dns.workers: SO_REUSEPORT sockets, one per thread);
+ * 0 = in the event loop. BENCH_DNS_MODE=cluster: the older node:cluster of BENCH_WORKERS
+ * processes sharing the primary's sockets (dgram only).
+ */
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+const CLUSTER = process.env.BENCH_DNS_MODE === 'cluster';
 /** BENCH_UDP_ENGINE: auto (default: the native batch engine if built), batch or dgram. */
 const UDP_ENGINE = (['auto', 'batch', 'dgram'] as const).find((e) => e === process.env.BENCH_UDP_ENGINE) ?? 'auto';
 
@@ -28,7 +35,7 @@ async function primary(): Promise<void> {
       });
     }
   });
-  process.send?.({ port, prefixes: PREFIXES, workers: WORKERS, udpEngine });
+  process.send?.({ port, prefixes: PREFIXES, workers: WORKERS, udpEngine, mode: `node:cluster, ${WORKERS} processes` });
   process.on('disconnect', () => {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill();
     process.exit(0);
@@ -36,9 +43,10 @@ async function primary(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (WORKERS > 1 && cluster.isPrimary) return primary();
-  const table = new MemoryAnswerTable();
-  const mapper = new PrefixClientMapper();
+  if (CLUSTER && WORKERS > 1 && cluster.isPrimary) return primary();
+  const threads = !CLUSTER && WORKERS > 0;
+  const table = threads ? new TrackedAnswerTable() : new MemoryAnswerTable();
+  const mapper = threads ? new TrackedMapper(new PrefixClientMapper()) : new PrefixClientMapper();
   table.setService(BENCH_SERVICE, 30);
   table.setAnswer(BENCH_SERVICE, DEFAULT_KEY, SITES);
   const states = new Map<string, 'fresh'>();
@@ -61,9 +69,16 @@ async function main(): Promise<void> {
     // Cluster workers share the primary's dgram sockets: no batch engine there.
     udpEngine: cluster.isWorker && UDP_ENGINE === 'batch' ? 'dgram' as const : UDP_ENGINE,
   };
-  const server = createDnsServer({ dns, table, mapper, clusterShared: cluster.isWorker });
+  const server = table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper
+    ? createDnsWorkers({
+      dns, table, mapper, workers: WORKERS, services: [BENCH_SERVICE],
+      mapperModule: new URL('../../selector/mapping/mapper.js', import.meta.url).href, mapperExport: PrefixClientMapper.name,
+    })
+    : createDnsServer({ dns, table, mapper: mapper as PrefixClientMapper, clusterShared: cluster.isWorker });
   await server.start();
-  process.send?.({ port: server.addresses()[0]?.port, prefixes: mapper.prefixCount, udpEngine: server.udpEngine });
+  const loaded = mapper instanceof TrackedMapper ? (mapper.inner as PrefixClientMapper).prefixCount : mapper.prefixCount;
+  const mode = threads ? `${WORKERS} DNS worker thread(s)` : CLUSTER ? `node:cluster, ${WORKERS} processes` : 'event loop';
+  process.send?.({ port: server.addresses()[0]?.port, prefixes: loaded, udpEngine: server.udpEngine, mode });
   process.on('message', (m) => {
     if (m === 'stats') process.send?.({ stats: server.stats() });
   });

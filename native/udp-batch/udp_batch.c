@@ -72,15 +72,23 @@ static void release_refs(batch_sock *s) {
   s->async = NULL;
 }
 
+static void on_env_cleanup(void *arg);
+static void close_sock(batch_sock *s, int from_hook);
+static void do_close(batch_sock *s) { close_sock(s, 0); }
+
 /* Stops polling before the fd is closed (libuv forbids closing a polled fd). */
-static void do_close(batch_sock *s) {
+static void close_sock(batch_sock *s, int from_hook) {
   if (s->closed) return;
   s->closed = 1;
+  if (!from_hook) napi_remove_env_cleanup_hook(s->env, on_env_cleanup, s);
   uv_poll_stop(&s->poll);
   close(s->fd);
   s->fd = -1;
   release_refs(s);
-  uv_close((uv_handle_t *)&s->poll, on_poll_closed);
+  /* From the env cleanup hook (worker thread or process ending), this module may be
+   * unloaded before the loop runs close callbacks: no callback then, and `s` is left
+   * allocated (a few KiB per socket, once per ending thread). */
+  uv_close((uv_handle_t *)&s->poll, from_hook ? NULL : on_poll_closed);
 }
 
 static void report_exception(napi_env env) {
@@ -192,6 +200,13 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(s->env, scope);
 }
 
+/* The environment is torn down (process exit, or a worker thread terminated while the
+ * socket is open): close it now, while the loop still runs close callbacks; a finalizer
+ * running later must not touch the loop or the references. */
+static void on_env_cleanup(void *arg) {
+  close_sock((batch_sock *)arg, 1);
+}
+
 static void finalize_sock(napi_env env, void *data, void *hint) {
   batch_sock *s = (batch_sock *)data;
   do_close(s);
@@ -222,10 +237,12 @@ static int get_buffer(napi_env env, napi_value v, size_t want, void **data) {
   return 1;
 }
 
-/* open(host, port, family, in, out, meta, onBatch, onError) → handle */
+/* open(host, port, family, in, out, meta, onBatch, onError[, reusePort]) → handle
+ * reusePort: SO_REUSEPORT before bind, so several threads' sockets share one address and
+ * the kernel spreads datagrams over them by 4-tuple hash (each socket has its own queue). */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 8) { napi_throw_type_error(env, NULL, "open: 8 arguments expected"); return NULL; }
   char host[INET6_ADDRSTRLEN + 1];
@@ -247,6 +264,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_typeof(env, argv[6], &t1);
   napi_typeof(env, argv[7], &t2);
   if (t1 != napi_function || t2 != napi_function) { napi_throw_type_error(env, NULL, "open: callbacks expected"); return NULL; }
+  bool reuse_port = false;
+  if (argc >= 9) {
+    napi_valuetype t3;
+    napi_typeof(env, argv[8], &t3);
+    if (t3 != napi_undefined && napi_get_value_bool(env, argv[8], &reuse_port) != napi_ok) {
+      napi_throw_type_error(env, NULL, "open: reusePort must be a boolean"); return NULL;
+    }
+  }
 
   struct sockaddr_storage sa;
   socklen_t sa_len;
@@ -269,6 +294,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   int one = 1;
   /* Like dgram's ipv6Only: an IPv6 wildcard must not take the IPv4 port too. */
   if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
+  }
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
     int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
   }
   if (bind(fd, (struct sockaddr *)&sa, sa_len) < 0) { int e = errno; close(fd); return throw_errno(env, "bind", e); }
@@ -301,6 +329,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     do_close(s);
     napi_throw_error(env, NULL, "open: uv_poll_start failed"); return NULL;
   }
+  napi_add_env_cleanup_hook(env, on_env_cleanup, s);
   napi_value ext;
   napi_create_external(env, s, finalize_sock, NULL, &ext);
   return ext;

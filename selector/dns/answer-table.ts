@@ -42,6 +42,13 @@ export interface WireAnswerTable extends AnswerTable {
   isEmptyNonTerminal(wireKey: string): boolean;
 }
 
+/** A service's answers as given to setService/setAnswer (`ttl` = the per-answer override). */
+export interface ServiceSnapshot {
+  name: string;
+  ttl: number;
+  answers: { key: string; addresses: readonly string[]; ttl: number | undefined }[];
+}
+
 interface ServiceEntry {
   name: string;
   ttl: number;
@@ -100,45 +107,51 @@ export class MemoryAnswerTable implements WireAnswerTable {
   private readonly byWire = new Map<string, ServiceEntry>();
   private ents = new Set<string>();
 
-  setService(name: string, ttl: number): void {
+  /** Each write returns whether it changed anything (DNS worker snapshots ship only changes). */
+  setService(name: string, ttl: number): boolean {
     const lower = name.toLowerCase().replace(/\.$/, '');
     const entry = this.byName.get(lower);
     if (entry) {
-      if (entry.ttl === ttl) return;
+      if (entry.ttl === ttl) return false;
       entry.ttl = ttl;
       for (const [key, ans] of entry.answers) entry.answers.set(key, encodeAnswer(lower, key, ans.addresses, ttl, ans.ttlOverride));
-      return;
+      return true;
     }
     const created: ServiceEntry = { name: lower, ttl, answers: new Map(), uniform: true };
     this.byName.set(lower, created);
     this.byWire.set(nameToWire(lower), created);
     this.rebuildEnts();
+    return true;
   }
 
-  removeService(name: string): void {
+  removeService(name: string): boolean {
     const lower = name.toLowerCase().replace(/\.$/, '');
-    if (!this.byName.delete(lower)) return;
+    if (!this.byName.delete(lower)) return false;
     this.byWire.delete(nameToWire(lower));
     this.rebuildEnts();
+    return true;
   }
 
-  setAnswer(name: string, key: string, addresses: readonly string[], ttl?: number): void {
+  setAnswer(name: string, key: string, addresses: readonly string[], ttl?: number): boolean {
     if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 0 && ttl <= 0x7fffffff)) {
       throw new VantageError('INTERNAL_ERR', `ttl ${ttl} for ${name}: expected an integer 0..2147483647`);
     }
     const entry = this.entry(name);
     const old = entry.answers.get(key);
-    if (old && sameList(old.addresses, addresses) && old.ttlOverride === ttl) return;
+    if (old && sameList(old.addresses, addresses) && old.ttlOverride === ttl) return false;
     entry.answers.set(key, encodeAnswer(entry.name, key, addresses, entry.ttl, ttl));
     entry.uniform = computeUniform(entry);
+    return true;
   }
 
-  retainKeys(name: string, keys: ReadonlySet<string>): void {
+  retainKeys(name: string, keys: ReadonlySet<string>): boolean {
     const entry = this.entry(name);
+    let changed = false;
     for (const key of [...entry.answers.keys()]) {
-      if (key !== DEFAULT_KEY && !keys.has(key)) entry.answers.delete(key);
+      if (key !== DEFAULT_KEY && !keys.has(key)) changed = entry.answers.delete(key) || changed;
     }
-    entry.uniform = computeUniform(entry);
+    if (changed) entry.uniform = computeUniform(entry);
+    return changed;
   }
 
   getAnswer(name: string, key: string): { key: string; addresses: readonly string[]; ttl: number } | undefined {
@@ -154,6 +167,15 @@ export class MemoryAnswerTable implements WireAnswerTable {
 
   services(): string[] {
     return [...this.byName.keys()];
+  }
+
+  /** The inputs of one service's answers (for DNS worker snapshots), or undefined when absent. */
+  exportService(name: string): ServiceSnapshot | undefined {
+    const entry = this.byName.get(name.toLowerCase().replace(/\.$/, ''));
+    if (!entry) return undefined;
+    const answers: ServiceSnapshot['answers'] = [];
+    for (const a of entry.answers.values()) answers.push({ key: a.key, addresses: a.addresses, ttl: a.ttlOverride });
+    return { name: entry.name, ttl: entry.ttl, answers };
   }
 
   lookupWire(wireKey: string): WireService | undefined {

@@ -30,6 +30,11 @@ export const DnsConfigSchema = z.strictObject({
   rateLimit: z.number().int().min(0).max(1_000_000).default(0),
   /** UDP I/O: batch = native recvmmsg/sendmmsg addon, dgram = node:dgram; unset = auto (batch if built). */
   udpEngine: z.enum(['auto', 'batch', 'dgram']).optional(),
+  /**
+   * DNS worker threads (workers.ts), apart from ingest on the main thread; unset = one per core.
+   * 0 = DNS on the main thread's event loop. Without the batch engine (no SO_REUSEPORT) one worker serves.
+   */
+  workers: z.number().int().min(0).max(64).optional(),
 });
 
 export type DnsConfig = z.infer<typeof DnsConfigSchema>;

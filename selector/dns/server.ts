@@ -36,6 +36,13 @@ export interface DnsServerOptions {
   clusterShared?: boolean;
   /** Puts another query path in front of the standard one (the backbone's, selector/backbone/). */
   wrapResponder?: (inner: Responder) => Responder;
+  /**
+   * SO_REUSEPORT on the UDP sockets (batch engine only): DNS worker threads each bind their
+   * own socket to the same address and the kernel spreads datagrams by 4-tuple. Default false.
+   */
+  reusePort?: boolean;
+  /** Serve TCP too (default true). Node 20's net has no SO_REUSEPORT: one thread owns TCP. */
+  tcp?: boolean;
 }
 
 export interface DnsAddress {
@@ -71,7 +78,7 @@ interface Listener {
   host: string;
   family: Family;
   udp: UdpListener;
-  tcp: { server: net.Server; destroyAll(): void };
+  tcp: { server: net.Server; destroyAll(): void } | undefined;
   port: number;
 }
 
@@ -91,6 +98,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const onError = (err: Error): void => log.warn({ err }, 'dns socket error');
   const udpEngine = pickUdpEngine(opts.dns.udpEngine ?? 'auto', exclusive);
   const addon = udpEngine === 'batch' ? loadUdpBatch() : undefined;
+  if (opts.reusePort === true && udpEngine !== 'batch') throw new ConfigError('dns.workers', 'SO_REUSEPORT needs the batch UDP engine (node:dgram has none)');
 
   const udpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, OUR_UDP_SIZE);
   const udpAnswerInto = (msg: Buffer, family: Family, src: Uint8Array, out: Buffer): number => responder.answerInto(msg, family, src, OUR_UDP_SIZE, out);
@@ -102,6 +110,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     for (let attempt = 0; ; attempt++) {
       const udp = await bindUdp(host, family, wantPort);
       const port = udp.port;
+      if (opts.tcp === false) return { host, family, udp, tcp: undefined, port };
       const tcp = createTcpServer({
         idleTimeoutMs: opts.dns.tcpIdleTimeoutMs, maxConnections: opts.dns.maxTcpConnections, counters, answer: tcpAnswer, onError,
       });
@@ -124,7 +133,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   async function bindUdp(host: string, family: Family, port: number): Promise<UdpListener> {
     const udpOpts = { host, port, family, counters, limiter, answer: udpAnswer, answerInto: udpAnswerInto, onError };
     if (addon) {
-      const sock = createBatchUdpSocket(addon, udpOpts);
+      const sock = createBatchUdpSocket(addon, udpOpts, opts.reusePort === true);
       return { port: sock.port, close: async () => sock.close() };
     }
     const udp = createUdpSocket(udpOpts);
@@ -146,7 +155,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       for (const hp of opts.dns.listen) {
         const family = parseAddress(hp.host).family;
         listeners.push(await bindOne(hp.host, family, hp.port));
-        log.info({ host: hp.host, port: listeners.at(-1)?.port, udpEngine }, 'dns listening (udp+tcp)');
+        log.info({ host: hp.host, port: listeners.at(-1)?.port, udpEngine }, opts.tcp === false ? 'dns listening (udp)' : 'dns listening (udp+tcp)');
       }
     } catch (err) {
       await close();
@@ -157,8 +166,11 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   async function close(): Promise<void> {
     const all = listeners.splice(0);
     await Promise.all(all.map(async (l) => {
-      l.tcp.destroyAll();
-      await new Promise<void>((resolve) => l.tcp.server.close(() => resolve()));
+      const tcp = l.tcp;
+      if (tcp) {
+        tcp.destroyAll();
+        await new Promise<void>((resolve) => tcp.server.close(() => resolve()));
+      }
       await l.udp.close();
     }));
   }

@@ -8,7 +8,7 @@ import { udpResponseInto, type UdpOptions } from './udp.js';
 
 interface UdpBatchAddon {
   open(host: string, port: number, family: number, inBuf: Buffer, outBuf: Buffer, meta: Buffer,
-    onBatch: (count: number) => void, onSendError: (failed: number, code: string) => void): unknown;
+    onBatch: (count: number) => void, onSendError: (failed: number, code: string) => void, reusePort?: boolean): unknown;
   port(handle: unknown): number;
   close(handle: unknown): void;
   readonly BATCH: number;
@@ -43,8 +43,11 @@ export interface BatchUdpSocket {
   close(): void;
 }
 
-/** Binds host:port now (throws with code EADDRINUSE etc. like dgram) and serves until close(). */
-export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions): BatchUdpSocket {
+/**
+ * Binds host:port now (throws with code EADDRINUSE etc. like dgram) and serves until close().
+ * `reusePort`: SO_REUSEPORT, so DNS worker threads each own a socket on the same address.
+ */
+export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reusePort = false): BatchUdpSocket {
   const { counters } = opts;
   const { BATCH, IN_SLOT, OUT_SLOT, META_WORDS } = addon;
   // allocUnsafe: only the bytes the kernel wrote (in) or we wrote (out) are ever read.
@@ -96,7 +99,7 @@ export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions): Ba
     opts.onError(Object.assign(new Error(`udp send failed (${failed}): ${code}`), { code }));
   };
 
-  const handle = addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError);
+  const handle = addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError, reusePort);
   let closed = false;
   return {
     port: addon.port(handle),

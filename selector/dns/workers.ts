@@ -1,0 +1,198 @@
+// DNS on worker threads (`dns.workers` ≥ 1), so ingest and ranking on the main thread do
+// not delay answers. Each worker owns UDP sockets bound with SO_REUSEPORT (native batch
+// engine) on every listen address; worker 0 also owns TCP (Node 20's net has no
+// reusePort). The main thread ships answer-table and mapper changes to every worker, at
+// the end of the turn that made them (snapshot.ts). To the rest of the selector this is one DnsServer:
+// `decide()` runs on the main thread over the same table and mapper, stats() sums workers.
+import fs from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { VantageError } from '../../shared/errors.js';
+import { silentLogger, type Logger } from '../../shared/log.js';
+import type { DnsConfig } from './config.js';
+import { createResponder } from './responder.js';
+import type { DnsAddress, DnsServer, UdpEngine } from './server.js';
+import { startSerial } from './zones.js';
+import type { TrackedAnswerTable, TrackedMapper } from './snapshot.js';
+import { DnsCounters, type DnsStats } from './stats.js';
+import { loadUdpBatch } from './udp-batch.js';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-entry.js';
+
+export interface DnsWorkersOptions {
+  dns: DnsConfig;
+  table: TrackedAnswerTable;
+  mapper: TrackedMapper;
+  /** Worker threads wanted (dns.workers); only 1 is started without the batch engine (no SO_REUSEPORT). */
+  workers: number;
+  /** File URL and export name of the ClientMapper class each worker builds (injected: dns/ imports no mapper). */
+  mapperModule: string;
+  mapperExport: string;
+  services?: readonly string[];
+  serial?: number;
+  log?: Logger;
+  /** Longest a table change waits before it is shipped; default 0: at the end of the current turn. */
+  flushMs?: number;
+}
+
+/** Default for `dns.workers`: one per core. */
+export function defaultDnsWorkers(): number {
+  return Math.max(1, os.availableParallelism());
+}
+
+const STATS_EVERY_MS = 100;
+const START_TIMEOUT_MS = 20_000;
+
+interface Running {
+  worker: Worker;
+  stats: DnsStats | undefined;
+  exited: Promise<void>;
+}
+
+export interface DnsWorkers extends DnsServer {
+  /** Each worker's last reported counters (worker 0 first). */
+  workerStats(): DnsStats[];
+}
+
+export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
+  const log = (opts.log ?? silentLogger()).child({ component: 'dns-workers' });
+  const serial = opts.serial ?? startSerial();
+  const services = [...(opts.services ?? [])];
+  const mainCounters = new DnsCounters();
+  // explain: the same decision on the main thread, over the same table and mapper.
+  const responder = createResponder({ zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters: mainCounters, serial, log });
+  const batch = opts.dns.udpEngine !== 'dgram' && loadUdpBatch() !== undefined;
+  const count = batch ? Math.max(1, opts.workers) : 1;
+  const udpEngine: UdpEngine = batch ? 'batch' : 'dgram';
+  const running: Running[] = [];
+  let addresses: DnsAddress[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  let closing = false;
+
+  function flush(): void {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    const msg: ToWorker = { type: 'delta', delta: { ops: opts.table.takeOps(), mapper: opts.mapper.takeInputs() } };
+    for (const r of running) r.worker.postMessage(msg);
+  }
+  // A burst of writes in one turn (rankAll) becomes one message, posted before the turn ends
+  // (a microtask), so a query sent after the change reaches a worker after the change too.
+  let queued = false;
+  const schedule = (): void => {
+    if (closing || queued || flushTimer) return;
+    if (opts.flushMs === undefined || opts.flushMs === 0) {
+      queued = true;
+      queueMicrotask(() => { queued = false; flush(); });
+    } else {
+      flushTimer = setTimeout(flush, opts.flushMs);
+    }
+  };
+
+  async function spawn(index: number, dns: DnsConfig, tcp: boolean): Promise<DnsAddress[]> {
+    flush(); // workers already running get every change made before this snapshot
+    const init: WorkerInit = {
+      index, dns, snapshot: { services: opts.table.exportAll(), mapper: opts.mapper.exportAll() },
+      mapperModule: runnable(opts.mapperModule), mapperExport: opts.mapperExport, services, serial,
+      reusePort: count > 1, tcp, logLevel: log.level as WorkerInit['logLevel'], statsEveryMs: STATS_EVERY_MS,
+    };
+    const worker = new Worker(new URL(runnable(new URL('./worker-entry.js', import.meta.url).href)), { workerData: init });
+    const r: Running = { worker, stats: undefined, exited: new Promise((resolve) => worker.once('exit', () => resolve())) };
+    running.push(r);
+    return new Promise<DnsAddress[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new VantageError('DNS_ERR_WORKER', `dns worker ${index} did not start in ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'stats') r.stats = m.stats;
+        else if (m.type === 'ready') { clearTimeout(timer); resolve(m.addresses); }
+        else if (m.type === 'failed') {
+          clearTimeout(timer);
+          reject(Object.assign(new VantageError('DNS_ERR_WORKER', `dns worker ${index}: ${m.message}`), { errno: m.code }));
+        }
+      });
+      worker.on('error', (err) => {
+        clearTimeout(timer);
+        log.error({ err, worker: index }, 'dns worker failed');
+        reject(new VantageError('DNS_ERR_WORKER', `dns worker ${index}: ${err.message}`, { cause: err }));
+      });
+      worker.on('exit', (code) => {
+        clearTimeout(timer);
+        if (!closing) log.error({ worker: index, code }, 'dns worker stopped');
+        reject(new VantageError('DNS_ERR_WORKER', `dns worker ${index} exited (${code})`));
+      });
+    });
+  }
+
+  async function start(): Promise<void> {
+    opts.table.onChange = schedule;
+    opts.mapper.onChange = schedule;
+    try {
+      // Worker 0 binds the configured addresses (port 0 → a port chosen for UDP and TCP);
+      // the others join the same ports with SO_REUSEPORT, UDP only.
+      addresses = await spawn(0, opts.dns, true);
+      const joined = { ...opts.dns, listen: addresses.map((a) => ({ host: a.host, port: a.port })) };
+      await Promise.all(Array.from({ length: count - 1 }, (_, i) => spawn(i + 1, joined, false)));
+      log.info({ workers: count, udpEngine, addresses, tcp: 'worker 0' }, 'dns serving on worker threads');
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+
+  async function close(): Promise<void> {
+    closing = true;
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    opts.table.onChange = undefined;
+    opts.mapper.onChange = undefined;
+    await Promise.all(running.map(async (r) => {
+      r.worker.postMessage({ type: 'close' } satisfies ToWorker);
+      const stop = setTimeout(() => void r.worker.terminate(), 5_000);
+      await r.exited;
+      clearTimeout(stop);
+    }));
+    // Keep the last counters: stats() after close still shows what was served.
+    addresses = [];
+  }
+
+  return {
+    start,
+    close,
+    addresses: () => addresses.map((a) => ({ ...a })),
+    stats: () => ({ ...sumStats([mainCounters.snapshot(), ...running.flatMap((r) => r.stats ?? [])]), udpEngine }),
+    decide: responder.decide,
+    resolve: responder.resolve,
+    answer: (msg, srcFamily, src, limit) => responder.answer(msg, srcFamily, src, limit),
+    udpEngine,
+    workerStats: () => running.flatMap((r) => r.stats ?? []),
+  };
+}
+
+const SUMMED = ['queries', 'udpQueries', 'tcpQueries', 'dropped', 'truncated', 'rateLimited', 'internalErrors',
+  'tcpConnections', 'tcpRejected', 'tcpTimeouts', 'tcpOpen'] as const;
+
+/** One server's view of several: counters added, per-rcode/qtype/answer maps merged. */
+export function sumStats(all: readonly DnsStats[]): DnsStats {
+  const out = new DnsCounters().snapshot();
+  for (const s of all) {
+    for (const k of SUMMED) out[k] += s[k];
+    for (const [k, n] of Object.entries(s.byRcode)) out.byRcode[k] = (out.byRcode[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(s.byQtype)) out.byQtype[k] = (out.byQtype[k] ?? 0) + n;
+    for (const [svc, byAddr] of Object.entries(s.answers)) {
+      const o = (out.answers[svc] ??= {});
+      for (const [addr, n] of Object.entries(byAddr)) o[addr] = (o[addr] ?? 0) + n;
+    }
+  }
+  return out;
+}
+
+/**
+ * A module a worker thread can load: the compiled .js itself, or, when running from the
+ * TypeScript sources (vitest), its build in dist/ (worker threads cannot load .ts).
+ */
+function runnable(href: string): string {
+  const file = fileURLToPath(href);
+  if (fs.existsSync(file)) return href;
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const built = `${root}dist/${file.slice(root.length)}`;
+  if (file.startsWith(root) && fs.existsSync(built)) return pathToFileURL(built).href;
+  throw new VantageError('DNS_ERR_WORKER', `${file} not found: build first (npx tsc -p tsconfig.json), or set dns.workers: 0`);
+}
