@@ -105,9 +105,15 @@ describe('Prometheus /metrics', () => {
     await dig(env.ports.dns, 'nothing.example.test');
     await dig(env.ports.dns, 'www.elsewhere.invalid');
     sel.flush();
-    const res = await fetch(`${base}/metrics`, { headers: auth });
+    // DNS worker threads post their counters about every 100 ms: scrape until the last query shows.
+    let res = await fetch(`${base}/metrics`, { headers: auth });
+    let text = await res.text();
+    for (let i = 0; i < 50 && !text.includes('vantage_selector_dns_responses_total{rcode="REFUSED"} 1'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await fetch(`${base}/metrics`, { headers: auth });
+      text = await res.text();
+    }
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-    const text = await res.text();
     const value = (series: string): number | undefined => {
       const line = text.split('\n').find((l) => l.startsWith(`${series} `));
       return line === undefined ? undefined : Number(line.slice(series.length + 1));
