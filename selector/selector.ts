@@ -23,13 +23,14 @@ import { createDnsServer, type DnsServer } from './dns/index.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import { loadAdminState } from './admin/catalogue-admin.js';
 import { ResultWriter } from './store/results.js';
+import { Retention } from './store/retention.js';
 import { Store, type EventRecord } from './store/store.js';
 
 export interface SelectorOptions {
   log?: Logger;
   /** Freshness re-evaluation period (ms); default 1000. */
   tickMs?: number;
-  /** Retention pruning period (ms); default 10 minutes. */
+  /** Retention pass period (ms): age, tiering, size budget; default 1 minute (a pass with nothing to do costs a few index probes). */
   pruneEveryMs?: number;
   /** Replaces the DNS server factory (embedding the core without DNS). */
   createDns?: typeof createDnsServer;
@@ -44,6 +45,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   const freshness = new Freshness(config.ranking.staleIntervals);
   let store: Store | undefined;
   let writer: ResultWriter | undefined;
+  let retention: Retention | undefined;
   let engine: RankEngine | undefined;
   let ingest: Ingest | undefined;
   let bus: MessageBus | undefined;
@@ -106,10 +108,12 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     return removed;
   }
 
-  function prune(): void {
+  /** One retention pass, in batches (store/retention.ts); never throws. */
+  async function prune(): Promise<void> {
     try {
-      const n = writer?.prune(Date.now(), config.retention.rawHours, config.retention.rollupDays);
-      if (n && (n.results || n.rollups)) log.info(n, 'pruned old results');
+      const n = await retention?.run();
+      if (n?.overBudget) log.warn(n, 'database over retention.maxDbMiB even without raw results and rollups');
+      else if (n && (n.results || n.sizeResults || n.rollups || n.sizeRollups || n.hourly)) log.info(n, 'pruned old results');
     } catch (err) {
       log.error({ err }, 'prune failed');
     }
@@ -166,7 +170,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         onAgentActivity: () => evaluateAgents(),
       }));
       rebuild(s, w, e, i);
-      prune();
+      retention = new Retention(s, config.retention, { keepRawMs: config.ranking.windowS * 1000 });
+      void prune(); // in batches, while the selector starts
       const onMessage = (topic: string, payload: Buffer): void => i.handle(topic, payload);
       bus = config.mqtt.url
         ? createExternalBus(config.mqtt, onMessage, log.child({ component: 'mqtt' }))
@@ -189,7 +194,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         log.warn({ err }, 'cannot mark the database as in use (CLI commands may write it directly)');
       }
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
-      timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
+      timers.push(setInterval(() => void prune(), opts.pruneEveryMs ?? 60_000).unref());
       log.info({ dns: dns.addresses(), mqtt: bus.address() ?? config.mqtt.url, http: admin.address() }, 'selector started');
     },
     async close(): Promise<void> {
@@ -199,6 +204,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       await dns?.close().catch((err: unknown) => log.error({ err }, 'dns close failed'));
       await bus?.close().catch((err: unknown) => log.error({ err }, 'mqtt close failed'));
       engine?.close();
+      await retention?.close(); // never close the database under a pass in progress
+      retention = undefined;
       writer?.close();
       try {
         store?.markDaemon(undefined);
