@@ -16,7 +16,7 @@ import { registerHealthMetrics } from './health-metrics.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { ResultWriter } from '../store/results.js';
 import { queryEvents } from '../store/events-query.js';
-import { queryMetrics } from '../store/metrics-query.js';
+import { metricsSource, queryMetrics } from '../store/metrics-query.js';
 import type { Store } from '../store/store.js';
 import { AGENT_ID_RE } from '../../shared/protocol.js';
 import { statusData } from './status-page/data.js';
@@ -207,7 +207,8 @@ export function createAdmin(deps: AdminDeps) {
     const now = Date.now();
     return queryTimeline(store, {
       service, sinceMs: now - durationParam(req, 'sinceMs', 3_600_000), untilMs: now, buckets: widthParam(req) / 3,
-      rawSinceMs: now - config.retention.rawHours * 3_600_000,
+      // The size budget may have pruned raw results past rawHours: the coverage mark says.
+      rawSinceMs: Math.max(now - config.retention.rawHours * 3_600_000, metricsSource(store, now).rawSinceMs),
     });
   }
 
