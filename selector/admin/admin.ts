@@ -13,6 +13,7 @@ import type { Freshness } from '../ranking/freshness.js';
 import type { Ingest } from '../mqtt/ingest.js';
 import { createSelectorMetrics } from './metrics.js';
 import { registerHealthMetrics } from './health-metrics.js';
+import { registerHistoryMetrics } from './history-metrics.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { ResultWriter } from '../store/results.js';
 import { queryEvents } from '../store/events-query.js';
@@ -87,6 +88,7 @@ export function createAdmin(deps: AdminDeps) {
     siteIds,
   });
   registerHealthMetrics(registry, { engine: () => engine, agentStates: () => freshness.current() });
+  registerHistoryMetrics(registry, { engine: () => engine });
 
   const widthParam = (req: Request): number => {
     const w = Number(req.query.get('width') ?? 900);
