@@ -34,7 +34,8 @@ const rounds = (MINUTES * 60) / INTERVAL_S;
 /** Child: CLIENTS mqtt.js connections, each publishing for AGENTS / CLIENTS agents, round by round. */
 async function publisher(port: number, t0: number): Promise<void> {
   await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+    // No keepalive: the first round of 1,000 new agents keeps the selector busy for long stretches (see the report).
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, keepalive: 0 });
     const agents = Array.from({ length: AGENTS }, (_, a) => a).filter((a) => a % CLIENTS === c);
     const jobs: (() => Promise<unknown>)[] = [];
     for (let r = 0; r < rounds; r++) {

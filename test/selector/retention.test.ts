@@ -162,7 +162,7 @@ describe('retention config', () => {
       } catch (e) {
         err = e as Error;
       }
-      expect(err?.message).toContain(key);
+      expect(err?.message.startsWith(`${key}: `), err?.message).toBe(true);
       expect(err?.message).not.toContain('\n');
     });
   }
