@@ -34,7 +34,7 @@ const rounds = (MINUTES * 60) / INTERVAL_S;
 /** Child: CLIENTS mqtt.js connections, each publishing for AGENTS / CLIENTS agents, round by round. */
 async function publisher(port: number, t0: number): Promise<void> {
   await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
-    // No keepalive: the first round of 1,000 new agents keeps the selector busy for long stretches (see the report).
+    // No keepalive: a busy selector may answer PINGREQ late (the event-loop lag during ingest is printed).
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, keepalive: 0 });
     const agents = Array.from({ length: AGENTS }, (_, a) => a).filter((a) => a % CLIENTS === c);
     const jobs: (() => Promise<unknown>)[] = [];
@@ -128,7 +128,12 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   let rssMax = 0;
-  const rssTimer = setInterval(() => { rssMax = Math.max(rssMax, process.memoryUsage().rss); }, 250);
+  let lagMax = 0;
+  const rssTimer = setInterval(() => {
+    rssMax = Math.max(rssMax, process.memoryUsage().rss);
+    const t = performance.now();
+    setImmediate(() => { lagMax = Math.max(lagMax, performance.now() - t); });
+  }, 250);
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'publisher', String(selector.mqttAddress()?.port), String(t0Synthetic)], { stdio: 'inherit' });
   const childDone = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   const code = await childDone; // every message acknowledged by the broker
@@ -154,7 +159,7 @@ async function main(): Promise<void> {
   const perHour = (size.fileBytes * 60) / MINUTES;
   console.log(`ingested: ${committed} of ${expected} results in ${wallS.toFixed(1)} s wall = ${Math.round(committed / wallS)} results/s; ingest counters ${JSON.stringify(selector.ingestCounters() ?? {})}`);
   console.log(`ingest CPU (selector process: broker + ingest + ranking + SQLite): ${cpuS.toFixed(1)} s = ${((cpuS / committed) * 1e6).toFixed(1)} µs per result `
-    + `→ ${((cpuS / (MINUTES * 60)) * 100).toFixed(1)} % of one core at the real rate; RSS max ${(rssMax / MIB).toFixed(0)} MiB`);
+    + `→ ${((cpuS / (MINUTES * 60)) * 100).toFixed(1)} % of one core at the real rate; RSS max ${(rssMax / MIB).toFixed(0)} MiB; max event-loop lag ${lagMax.toFixed(0)} ms`);
   console.log(`database: file ${(size.fileBytes / MIB).toFixed(1)} MiB (used ${(size.usedBytes / MIB).toFixed(1)}), WAL ${(fileSize(`${db}-wal`) / MIB).toFixed(1)} MiB, `
     + `${(size.fileBytes / committed).toFixed(0)} bytes per result, ${rollups} 1-minute rollup rows; ${perTable(store)}`);
   console.log(`growth: ${(perHour / MIB).toFixed(0)} MiB per hour, ${(perHour * 24 / 1024 / MIB).toFixed(1)} GiB per day of raw + 1-minute rollups (extrapolated linearly from ${MINUTES} min)`);
