@@ -74,6 +74,19 @@ function fileSize(path: string): number {
   }
 }
 
+/** Bytes of each tier, tables with their indexes (dbstat). */
+function tierBytes(store: Store): { raw: number; minute: number; hourly: number } {
+  const rows = store.db.prepare('SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name').all() as { name: string; bytes: number }[];
+  const sum = (names: string[]): number => rows.filter((r) => names.includes(r.name)).reduce((a, r) => a + r.bytes, 0);
+  return {
+    raw: sum(['results', 'results_ts', 'results_key_ts']),
+    minute: sum(['rollups', 'sqlite_autoindex_rollups_1', 'rollups_minute']),
+    hourly: sum(['rollups_hourly', 'rollups_hourly_hour']),
+  };
+}
+
+const count = (store: Store, table: string): number => (store.db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+
 /** Bytes per table and index (dbstat), when SQLite was built with it. */
 function perTable(store: Store): string {
   try {
@@ -180,15 +193,27 @@ async function main(): Promise<void> {
     + `→ ${((cpuS / (coveredMin * 60)) * 100).toFixed(1)} % of one core at the real rate; RSS max ${(rssMax / MIB).toFixed(0)} MiB; max event-loop lag ${lagMax.toFixed(0)} ms`);
   console.log(`database: file ${(size.fileBytes / MIB).toFixed(1)} MiB (used ${(size.usedBytes / MIB).toFixed(1)}), WAL ${(fileSize(`${db}-wal`) / MIB).toFixed(1)} MiB, `
     + `${(size.fileBytes / committed).toFixed(0)} bytes per result, ${rollups} 1-minute rollup rows; ${perTable(store)}`);
-  console.log(`growth: ${(perHour / MIB).toFixed(0)} MiB per hour, ${(perHour * 24 / 1024 / MIB).toFixed(1)} GiB per day of raw + 1-minute rollups (extrapolated linearly from ${coveredMin.toFixed(1)} min of synthetic time)`);
+  console.log(`growth: ${(perHour / MIB).toFixed(0)} MiB per hour, ${(perHour * 24 / 1024 / MIB).toFixed(1)} GiB per day of raw + 1-minute rollups (file size extrapolated linearly from ${coveredMin.toFixed(1)} min of synthetic time)`);
+  // Per tier: raw grows with results, 1-minute rollups with keys × minutes (one row per key per minute however many results).
+  const tiers0 = tierBytes(store);
+  const rawPerResult = tiers0.raw / count(store, 'results');
+  const minutePerRow = tiers0.minute / Math.max(1, rollups);
+  const keys = AGENTS * SITES;
+  const perSecond = keys / INTERVAL_S;
+  const GIB = 1024 * MIB;
 
   // A day later (rawHours 48 keeps every raw row): fold the 1-minute rollups into hours; then a budget of half the file.
   const later = Date.now() + 25 * 3_600_000;
   console.log(await timedPass(store, { rawHours: 48, rollupDays: 30 }, later));
   const budget = Math.max(1, Math.floor(databaseBytes(store).usedBytes / MIB / 2));
   console.log(await timedPass(store, { rawHours: 48, rollupDays: 30, maxDbMiB: budget }, later));
-  const hourly = (store.db.prepare('SELECT COUNT(*) AS n FROM rollups_hourly').get() as { n: number }).n;
-  console.log(`1-hour rollup rows: ${hourly} (${AGENTS * SITES} keys); ${perTable(store)}`);
+  const hourly = count(store, 'rollups_hourly');
+  const hourPerRow = tierBytes(store).hourly / Math.max(1, hourly);
+  console.log(`1-hour rollup rows: ${hourly} (${keys} keys); ${perTable(store)}`);
+  console.log(`per tier: raw ${rawPerResult.toFixed(0)} B per result, 1-minute rollup ${minutePerRow.toFixed(0)} B per row, 1-hour rollup ${hourPerRow.toFixed(0)} B per row`);
+  console.log(`per day at ${perSecond} results/s (${keys} agent × site keys): raw ${((rawPerResult * perSecond * 86_400) / GIB).toFixed(1)} GiB, `
+    + `1-minute rollups ${((minutePerRow * keys * 1440) / GIB).toFixed(1)} GiB (kept a day), 1-hour rollups ${((hourPerRow * keys * 24) / GIB).toFixed(2)} GiB `
+    + `(× rollupDays: ${((hourPerRow * keys * 24 * 30) / GIB).toFixed(1)} GiB for 30 days)`);
   await selector.close();
   rmSync(dir, { recursive: true, force: true });
 }
