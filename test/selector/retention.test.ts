@@ -4,12 +4,13 @@
 // config errors.
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSelectorConfig } from '../../selector/config.js';
+import { createSelector } from '../../selector/selector.js';
 import { coverageMarks } from '../../selector/store/coverage.js';
 import { ResultWriter, type StoredResult } from '../../selector/store/results.js';
 import { databaseBytes, Retention } from '../../selector/store/retention.js';
 import { SCHEMA_VERSION } from '../../selector/store/schema.js';
 import { Store } from '../../selector/store/store.js';
-import { selectorRaw, SERVICE, tmpDb } from '../helpers/fixtures.js';
+import { selectorConfig, selectorRaw, SERVICE, tmpDb } from '../helpers/fixtures.js';
 
 const HOUR = 3_600_000;
 const MIB = 1024 * 1024;
@@ -129,6 +130,32 @@ describe('size budget (retention.maxDbMiB)', () => {
     const r = await new Retention(s, { rawHours: 48, rollupDays: 30, maxDbMiB: 64 }).run(now);
     expect([r.sizeResults, r.sizeRollups, r.overBudget]).toEqual([0, 0, false]);
     expect(count(s, 'results')).toBe(2);
+  });
+});
+
+describe('the selector daemon', () => {
+  it('runs a retention pass at start and on its timer, under the configured budget', async () => {
+    const path = tmpDb();
+    const now = Date.now();
+    const s = new Store(path);
+    const rows: StoredResult[] = [];
+    for (let i = 0; i < 60_000; i++) rows.push(row(now - 3 * HOUR + i * 100, 'us-east', 20, `pop-${i % 50}`));
+    write(s, rows);
+    const before = databaseBytes(s).usedBytes;
+    s.close();
+    const maxDbMiB = Math.max(1, Math.floor(before / MIB / 2));
+    const sel = createSelector(selectorConfig({ db: path, retention: { rawHours: 2, maxDbMiB } }), { pruneEveryMs: 200 });
+    await sel.start();
+    try {
+      const st = sel.store() as Store;
+      for (let i = 0; i < 100 && databaseBytes(st).usedBytes > maxDbMiB * MIB; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(databaseBytes(st).usedBytes).toBeLessThanOrEqual(maxDbMiB * MIB);
+      const oldest = (st.db.prepare('SELECT MIN(ts) AS ts FROM results').get() as { ts: number }).ts;
+      expect(oldest).toBeGreaterThan(now - 2 * HOUR); // by age (rawHours 2), and then by size
+      expect(coverageMarks(st).raw).toBeGreaterThan(now - 2 * HOUR);
+    } finally {
+      await sel.close();
+    }
   });
 });
 
