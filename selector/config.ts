@@ -109,6 +109,8 @@ export const SelectorConfigSchema = z.strictObject({
   retention: z.strictObject({
     rawHours: z.number().finite().positive().default(48),
     rollupDays: z.number().finite().positive().default(30),
+    /** Budget of the database's used pages (MiB); raw results go first, oldest first (store/retention.ts). */
+    maxDbMiB: z.number().finite().min(1, 'must be at least 1 (MiB)').optional(),
   }).default({ rawHours: 48, rollupDays: 30 }),
   services: z.array(ServiceConfigSchema).max(10_000).default([]),
   log: z.strictObject({ level: zLogLevel.default('info') }).default({ level: 'info' }),

@@ -29,6 +29,7 @@ import { createAdmin, type Admin } from './admin/admin.js';
 import { CatalogueAdmin, loadAdminState } from './admin/catalogue-admin.js';
 import { createCatalogueSync, type CatalogueSync } from './replica/catalogue-sync.js';
 import { ResultWriter } from './store/results.js';
+import { Retention } from './store/retention.js';
 import { Store, type EventRecord } from './store/store.js';
 import { MirrorTable } from './uplink/mirror-table.js';
 import { createUplink, type Uplink } from './uplink/uplink.js';
@@ -45,7 +46,7 @@ export interface SelectorOptions {
   log?: Logger;
   /** Freshness re-evaluation period (ms); default 1000. */
   tickMs?: number;
-  /** Retention pruning period (ms); default 10 minutes. */
+  /** Retention pass period (ms): age, tiering, size budget; default 1 minute (a pass with nothing to do costs a few index probes). */
   pruneEveryMs?: number;
   /** How long start() waits for the first broker connection after DNS is up; default 3000. */
   brokerWaitMs?: number;
@@ -71,6 +72,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   const freshness = new Freshness(config.ranking.staleIntervals);
   let store: Store | undefined;
   let writer: ResultWriter | undefined;
+  let retention: Retention | undefined;
   let engine: RankEngine | undefined;
   let ingest: Ingest | undefined;
   let bus: MessageBus | undefined;
@@ -135,10 +137,12 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     return removed;
   }
 
-  function prune(): void {
+  /** One retention pass, in batches (store/retention.ts); never throws. */
+  async function prune(): Promise<void> {
     try {
-      const n = writer?.prune(Date.now(), config.retention.rawHours, config.retention.rollupDays);
-      if (n && (n.results || n.rollups)) log.info(n, 'pruned old results');
+      const n = await retention?.run();
+      if (n?.overBudget) log.warn(n, 'database over retention.maxDbMiB even without raw results and rollups');
+      else if (n && (n.results || n.sizeResults || n.rollups || n.sizeRollups || n.hourly)) log.info(n, 'pruned old results');
     } catch (err) {
       log.error({ err }, 'prune failed');
     }
@@ -205,7 +209,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         onAgentActivity: () => evaluateAgents(),
       }));
       rebuild(s, w, e, i);
-      prune();
+      retention = new Retention(s, config.retention, { keepRawMs: config.ranking.windowS * 1000 });
+      void prune(); // in batches, while the selector starts
       backbone?.setServices(e.serviceList());
       const cs = (sync = createCatalogueSync({
         store: s, admin: new CatalogueAdmin(s, config.dns.zones, feeder, config.prefixes), configServices: config.services,
@@ -277,7 +282,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         uplink.start();
       }
       timers.push(setInterval(evaluateAgents, opts.tickMs ?? 1000).unref());
-      timers.push(setInterval(prune, opts.pruneEveryMs ?? 600_000).unref());
+      timers.push(setInterval(() => void prune(), opts.pruneEveryMs ?? 60_000).unref());
       log.info({ dns: dns.addresses(), mqtt: b.address() ?? brokerUrls(config.mqtt), brokerConnected: connected, http: admin.address() }, 'selector started');
     },
     async close(): Promise<void> {
@@ -290,6 +295,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       await dns?.close().catch((err: unknown) => log.error({ err }, 'dns close failed'));
       await bus?.close().catch((err: unknown) => log.error({ err }, 'mqtt close failed'));
       engine?.close();
+      await retention?.close(); // never close the database under a pass in progress
+      retention = undefined;
       writer?.close();
       try {
         store?.markDaemon(undefined);

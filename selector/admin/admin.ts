@@ -15,10 +15,11 @@ import type { Ingest } from '../mqtt/ingest.js';
 import { createSelectorMetrics } from './metrics.js';
 import { registerHealthMetrics } from './health-metrics.js';
 import { registerBrokerMetrics, type BrokerMetricsSources } from './broker-metrics.js';
+import { registerHistoryMetrics } from './history-metrics.js';
 import type { RankEngine } from '../ranking/engine.js';
 import type { ResultWriter } from '../store/results.js';
 import { queryEvents } from '../store/events-query.js';
-import { queryMetrics } from '../store/metrics-query.js';
+import { metricsSource, queryMetrics } from '../store/metrics-query.js';
 import type { Store } from '../store/store.js';
 import { AGENT_ID_RE } from '../../shared/protocol.js';
 import { statusData } from './status-page/data.js';
@@ -102,6 +103,7 @@ export function createAdmin(deps: AdminDeps) {
     siteIds,
   });
   registerHealthMetrics(registry, { engine: () => engine, agentStates: () => freshness.current() });
+  registerHistoryMetrics(registry, { engine: () => engine });
 
   const widthParam = (req: Request): number => {
     const w = Number(req.query.get('width') ?? 900);
@@ -237,7 +239,8 @@ export function createAdmin(deps: AdminDeps) {
     const now = Date.now();
     return queryTimeline(store, {
       service, sinceMs: now - durationParam(req, 'sinceMs', 3_600_000), untilMs: now, buckets: widthParam(req) / 3,
-      rawSinceMs: now - config.retention.rawHours * 3_600_000,
+      // The size budget may have pruned raw results past rawHours: the coverage mark says.
+      rawSinceMs: Math.max(now - config.retention.rawHours * 3_600_000, metricsSource(store, now).rawSinceMs),
     });
   }
 

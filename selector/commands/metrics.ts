@@ -37,7 +37,7 @@ export function registerMetrics(program: Command): void {
       if (opts.json) return printJson(report);
       const proxy: ProxyStatsRow[] = (report as { proxy?: ProxyStatsRow[] }).proxy ?? [];
       if (!report.rows.length) {
-        process.stdout.write(`no results since ${new Date(report.sinceMs).toISOString()}\n`);
+        process.stdout.write(`no results since ${new Date(report.sinceMs).toISOString()}\n${sourceLine(report)}\n`);
         if (proxy.length) process.stdout.write(proxyTable(proxy));
         return;
       }
@@ -45,8 +45,17 @@ export function registerMetrics(program: Command): void {
       process.stdout.write(table(header, report.rows.map((r) => {
         const other = Object.entries(r.failures).filter(([k]) => k !== 'reset').map(([k, n]) => `${k}:${n}`).join(' ');
         return [r.agent, r.service, r.site, String(r.samples), pct(r.availability), String(r.failures.reset ?? 0), other || '–',
-          ms(r.totalMs.p50), ms(r.totalMs.p90), ms(r.ttfbMs.p50), ms(r.ttfbMs.p90), sparkline(r.series)];
-      })));
+          ms(r.totalMs.p50), ms(r.totalMs.p90), ms(r.ttfbMs.p50 ?? r.ttfbMs.mean ?? null), ms(r.ttfbMs.p90), sparkline(r.series)];
+      })) + `${sourceLine(report)}\n`);
       if (proxy.length) process.stdout.write(proxyTable(proxy));
     });
+}
+
+/** Which data answered: raw results, or the rollups when --since reaches past raw retention. */
+function sourceLine(r: MetricsReport): string {
+  // Older admin APIs (before storage tiers) send no source: their answer came from raw results.
+  if (!r.source || r.source === 'raw') return 'source: raw results';
+  const tier = r.source === 'rollup-1m' ? '1-minute rollups' : '1-hour rollups (1-minute rollups for the last day)';
+  const since = r.rawSinceMs ? `raw results are kept from ${new Date(r.rawSinceMs).toISOString()}` : 'raw results do not reach back that far';
+  return `source: ${tier}; ${since}; P50/P90 estimated from latency histograms, TTFB P50 shows the mean`;
 }

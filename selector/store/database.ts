@@ -21,6 +21,9 @@ export type StoreMode = 'daemon' | 'tool' | 'readonly';
 /** The only place the busy timeout is set (sqlite.org/c3ref/busy_timeout.html). */
 export const BUSY_TIMEOUT_MS: Readonly<Record<StoreMode, number>> = { daemon: 50, tool: 5000, readonly: 5000 };
 
+/** The WAL file is truncated to this after a checkpoint (journal_size_limit). */
+export const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+
 /** Opens (creating if needed, unless read-only) the database file. */
 export function openDatabase(path: string, mode: StoreMode = 'daemon'): Database.Database {
   try {
@@ -31,17 +34,25 @@ export function openDatabase(path: string, mode: StoreMode = 'daemon'): Database
     }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
+    // A new file gets incremental auto-vacuum, so pages freed by retention are given back
+    // to the file system (retention.ts runs incremental_vacuum). The pragma only takes
+    // effect before the first table exists, and before journal_mode = WAL (sqlite.org/pragma.html#pragma_auto_vacuum);
+    // an older file keeps reusing its free pages and retention bounds its used pages.
+    db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     // WAL + NORMAL: a crash may lose the last transactions, never corrupts (sqlite.org/wal.html).
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS[mode]}`);
+    // After a checkpoint, the WAL file is cut back to this size rather than kept at its peak.
+    db.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
     db.exec(SCHEMA_SQL);
     for (const c of ADDED_COLUMNS) {
       const cols = db.prepare(`PRAGMA table_info(${c.table})`).all() as { name: string }[];
       if (!cols.some((x) => x.name === c.column)) db.exec(`ALTER TABLE ${c.table} ADD COLUMN ${c.column} ${c.decl}`);
     }
-    db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', String(SCHEMA_VERSION));
+    db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)`).run(String(SCHEMA_VERSION));
     return db;
   } catch (err) {
     throw new VantageError('STORE_ERR', `cannot open database ${path}: ${(err as Error).message}`, { cause: err });

@@ -1,7 +1,11 @@
 // `metrics`: per agent × service × site over a period, from the raw results table:
 // samples, availability, failures by class, p50/p90 of totalMs and ttfbMs (successful
 // probes), and a per-bucket median series for the sparkline. The same function
-// serves the admin API and `--db` mode, so both print the same numbers.
+// serves the admin API and `--db` mode, so both print the same numbers. A period that
+// starts before raw retention (coverage marks) is answered from the rollups instead
+// (metrics-rollups.ts), and the report says which source it used.
+import { coverageMarks } from './coverage.js';
+import { queryRollupMetrics } from './metrics-rollups.js';
 import type { Store } from './store.js';
 
 export interface MetricsFilter {
@@ -25,16 +29,35 @@ export interface MetricsRow {
   /** Failures by error class (reset, timeout, refused, …). */
   failures: Record<string, number>;
   totalMs: { p50: number | null; p90: number | null };
-  ttfbMs: { p50: number | null; p90: number | null };
+  /** From rollups: p50/p90 are null and mean is set (rollups keep ttfb's sum and count only). */
+  ttfbMs: { p50: number | null; p90: number | null; mean?: number | null };
   /** Median totalMs per bucket; null = no sample, -1 = only failures. */
   series: (number | null)[];
 }
+
+/**
+ * Where the rows come from: raw results (exact percentiles), or the rollups when the
+ * period starts before raw retention: `rollup-1m` (1-minute rows) when it starts within
+ * the last day of 1-minute rollups, else `rollup-1h` (1-hour rows, then 1-minute ones).
+ * From rollups, totalMs p50/p90 are estimated from latency histograms.
+ */
+export type MetricsSource = 'raw' | 'rollup-1m' | 'rollup-1h';
 
 export interface MetricsReport {
   sinceMs: number;
   nowMs: number;
   bucketMs: number;
+  source: MetricsSource;
+  /** Raw results are complete from this time on (0 = nothing was ever pruned). */
+  rawSinceMs: number;
   rows: MetricsRow[];
+}
+
+/** The finest source that holds the whole period. */
+export function metricsSource(store: Store, sinceMs: number): { source: MetricsSource; rawSinceMs: number } {
+  const marks = coverageMarks(store);
+  const source = sinceMs >= marks.raw ? 'raw' : sinceMs >= marks.minute ? 'rollup-1m' : 'rollup-1h';
+  return { source, rawSinceMs: marks.raw };
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -56,6 +79,8 @@ export function queryMetrics(store: Store, f: MetricsFilter): MetricsReport {
   const n = f.buckets ?? 24;
   const span = Math.max(1, f.nowMs - f.sinceMs);
   const bucketMs = span / n;
+  const { source, rawSinceMs } = metricsSource(store, f.sinceMs);
+  if (source !== 'raw') return { sinceMs: f.sinceMs, nowMs: f.nowMs, bucketMs, source, rawSinceMs, rows: queryRollupMetrics(store, f, n, bucketMs) };
   const where = ['ts >= @since'];
   if (f.agent) where.push('agent = @agent');
   if (f.service) where.push('service = @service');
@@ -102,5 +127,5 @@ export function queryMetrics(store: Store, f: MetricsFilter): MetricsReport {
     });
     return row;
   });
-  return { sinceMs: f.sinceMs, nowMs: f.nowMs, bucketMs, rows };
+  return { sinceMs: f.sinceMs, nowMs: f.nowMs, bucketMs, source, rawSinceMs, rows };
 }

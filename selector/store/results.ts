@@ -2,10 +2,10 @@
 // decision log. Ingest queues rows; one transaction per flush (every flushMs or
 // maxRows) keeps SQLite far above the ingest target. Rollups of the open minutes
 // are kept in memory and written every rollupWriteMs (one row per key, not per
-// result). Also prunes by retention.
+// result). Retention (pruning, tiering, the size budget) is retention.ts.
 import type { Statement } from 'better-sqlite3';
 import type { ErrorClass } from '../../shared/protocol.js';
-import { HISTOGRAM_BOUNDS_MS, histogramBucket } from './schema.js';
+import { emptyRollup, foldResult, mergeRow, rollupParams, type Rollup } from './rollup.js';
 import type { EventRecord, Store } from './store.js';
 
 export interface StoredResult {
@@ -23,13 +23,6 @@ export interface StoredResult {
   totalMs: number | null;
   bytes: number;
   error: ErrorClass | null;
-}
-
-interface Rollup {
-  agent: string; service: string; site: string; minute: number;
-  samples: number; failures: number; classes: Record<string, number>;
-  totalSum: number; totalMin: number | null; totalMax: number | null;
-  ttfbSum: number; ttfbCount: number; histogram: number[];
 }
 
 export interface ResultWriterOptions {
@@ -70,8 +63,6 @@ export class ResultWriter {
   private readonly insertResult: Statement;
   private readonly getRollup: Statement;
   private readonly putRollup: Statement;
-  private readonly pruneResults: Statement;
-  private readonly pruneRollups: Statement;
   private readonly sinceStmt: Statement;
   /** Rows committed since start (for benchmarks and metrics). */
   committed = 0;
@@ -90,8 +81,6 @@ export class ResultWriter {
     this.getRollup = db.prepare('SELECT * FROM rollups WHERE agent = ? AND service = ? AND site = ? AND minute = ?');
     this.putRollup = db.prepare(`INSERT OR REPLACE INTO rollups (agent, service, site, minute, samples, failures, failure_classes, total_sum, total_min, total_max, ttfb_sum, ttfb_count, histogram)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.pruneResults = db.prepare('DELETE FROM results WHERE ts < ?');
-    this.pruneRollups = db.prepare('DELETE FROM rollups WHERE minute < ?');
     this.sinceStmt = db.prepare('SELECT * FROM results WHERE ts >= ? ORDER BY ts, id');
   }
 
@@ -143,7 +132,7 @@ export class ResultWriter {
     this.results = [];
     let folded = 0;
     try {
-      for (; folded < fresh.length; folded++) foldRollup(this.rollupFor(fresh[folded] as StoredResult), fresh[folded] as StoredResult);
+      for (; folded < fresh.length; folded++) foldResult(this.rollupFor(fresh[folded] as StoredResult), fresh[folded] as StoredResult);
     } catch (err) {
       this.retry = this.retry.concat(fresh.slice(0, folded));
       this.results = fresh.slice(folded).concat(this.results);
@@ -211,17 +200,7 @@ export class ResultWriter {
     if (!u) {
       u = emptyRollup(r.agent, r.service, r.site, minute);
       const old = this.getRollup.get(r.agent, r.service, r.site, minute) as Row | undefined;
-      if (old) {
-        u.samples = old.samples as number;
-        u.failures = old.failures as number;
-        u.classes = JSON.parse(old.failure_classes as string) as Record<string, number>;
-        u.totalSum = old.total_sum as number;
-        u.totalMin = old.total_min as number | null;
-        u.totalMax = old.total_max as number | null;
-        u.ttfbSum = old.ttfb_sum as number;
-        u.ttfbCount = old.ttfb_count as number;
-        (JSON.parse(old.histogram as string) as number[]).forEach((v, i) => { u!.histogram[i] = v; });
-      }
+      if (old) mergeRow(u, old);
       this.rollups.set(key, u);
     }
     this.dirtyRollups.add(u);
@@ -230,14 +209,13 @@ export class ResultWriter {
 
   private writeRollups(): void {
     for (const r of this.dirtyRollups) {
-      this.putRollup.run(r.agent, r.service, r.site, r.minute, r.samples, r.failures, JSON.stringify(r.classes),
-        r.totalSum, r.totalMin, r.totalMax, r.ttfbSum, r.ttfbCount, JSON.stringify(r.histogram));
+      this.putRollup.run(...rollupParams(r));
     }
     this.dirtyRollups.clear();
     this.rollupsWrittenAt = Date.now();
     // Minutes more than 2 minutes old are closed: late results reload the row.
     const open = Math.floor(Date.now() / 60_000) - 2;
-    for (const [key, r] of this.rollups) if (r.minute < open) this.rollups.delete(key);
+    for (const [key, r] of this.rollups) if (r.slot < open) this.rollups.delete(key);
   }
 
   /** Results with ts ≥ sinceMs, oldest first (window rebuild at start). */
@@ -252,54 +230,10 @@ export class ResultWriter {
     }
   }
 
-  /** Deletes raw results older than rawHours and rollups older than rollupDays. */
-  prune(nowMs: number, rawHours: number, rollupDays: number): { results: number; rollups: number } {
-    const results = this.pruneResults.run(nowMs - rawHours * 3_600_000).changes;
-    const rollups = this.pruneRollups.run(Math.floor((nowMs - rollupDays * 86_400_000) / 60_000)).changes;
-    this.store.pruneEvents(nowMs - rollupDays * 86_400_000);
-    return { results, rollups };
-  }
-
   close(): void {
     this.flush(true);
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-  }
-}
-
-function minOf(a: number | null, b: number | null): number | null {
-  return a === null ? b : b === null ? a : Math.min(a, b);
-}
-function maxOf(a: number | null, b: number | null): number | null {
-  return a === null ? b : b === null ? a : Math.max(a, b);
-}
-
-function emptyRollup(agent: string, service: string, site: string, minute: number): Rollup {
-  return {
-    agent, service, site, minute, samples: 0, failures: 0, classes: {},
-    totalSum: 0, totalMin: null, totalMax: null, ttfbSum: 0, ttfbCount: 0,
-    histogram: new Array<number>(HISTOGRAM_BOUNDS_MS.length + 1).fill(0),
-  };
-}
-
-/** Folds one result into its minute; total* and the histogram cover successful probes only. */
-function foldRollup(u: Rollup, r: StoredResult): void {
-  u.samples++;
-  if (!r.ok) {
-    u.failures++;
-    const cls = r.error ?? 'other';
-    u.classes[cls] = (u.classes[cls] ?? 0) + 1;
-  }
-  if (r.ok && r.totalMs !== null) {
-    u.totalSum += r.totalMs;
-    u.totalMin = minOf(u.totalMin, r.totalMs);
-    u.totalMax = maxOf(u.totalMax, r.totalMs);
-    const b = histogramBucket(r.totalMs);
-    u.histogram[b] = (u.histogram[b] ?? 0) + 1;
-  }
-  if (r.ttfbMs !== null) {
-    u.ttfbSum += r.ttfbMs;
-    u.ttfbCount++;
   }
 }

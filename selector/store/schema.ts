@@ -1,6 +1,8 @@
 // SQLite schema of the selector database. One file, WAL mode (readers such as the
 // CLI never block the daemon's writer). Times are epoch milliseconds.
-export const SCHEMA_VERSION = 1;
+// Version 2 adds rollups_hourly (the 1-hour tier); opening a version-1 file creates it
+// (CREATE TABLE IF NOT EXISTS) and nothing else changes.
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -76,6 +78,26 @@ CREATE TABLE IF NOT EXISTS rollups (
   PRIMARY KEY (agent, service, site, minute)
 );
 CREATE INDEX IF NOT EXISTS rollups_minute ON rollups(minute);
+-- The 1-hour tier: 1-minute rollups older than a day are folded into these rows
+-- (retention.ts); same columns, hour = floor(ts / 3600000). WITHOUT ROWID: the key is
+-- the row, stored once (sqlite.org/withoutrowid.html).
+CREATE TABLE IF NOT EXISTS rollups_hourly (
+  agent TEXT NOT NULL,
+  service TEXT NOT NULL,
+  site TEXT NOT NULL,
+  hour INTEGER NOT NULL,
+  samples INTEGER NOT NULL,
+  failures INTEGER NOT NULL,
+  failure_classes TEXT NOT NULL,
+  total_sum REAL NOT NULL,
+  total_min REAL,
+  total_max REAL,
+  ttfb_sum REAL NOT NULL,
+  ttfb_count INTEGER NOT NULL,
+  histogram TEXT NOT NULL,
+  PRIMARY KEY (agent, service, site, hour)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollups_hourly_hour ON rollups_hourly(hour);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY,
   ts INTEGER NOT NULL,

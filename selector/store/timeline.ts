@@ -2,7 +2,8 @@
 // latency over a range, downsampled to a fixed number of buckets (the chart's pixel
 // width), plus the decision log's markers (site down/up, first-choice changes) and the
 // first choice as bands. Ranges within raw retention read the raw results; longer
-// ranges read the 1-minute rollups, so a day costs at most 1,440 rows per agent × site.
+// ranges read the 1-minute rollups, so a day costs at most 1,440 rows per agent × site,
+// and the 1-hour rollups where retention folded minutes older than a day.
 import type { Store } from './store.js';
 
 export interface TimelineQuery {
@@ -43,9 +44,14 @@ const SQL = {
   raw: `SELECT agent, site, CAST((ts - @since) / @bucketMs AS INTEGER) AS b,
       AVG(CASE WHEN ok = 1 THEN total_ms END) AS ms, SUM(ok = 0) AS fails
     FROM results WHERE service = @service AND ts >= @since AND ts < @until GROUP BY agent, site, b`,
-  rollup: `SELECT agent, site, CAST((minute * 60000 - @since) / @bucketMs AS INTEGER) AS b,
+  // Both tiers: 1-minute rows, and 1-hour rows where retention folded the minutes (older than a day).
+  rollup: `SELECT agent, site, CAST((t - @since) / @bucketMs AS INTEGER) AS b,
       SUM(total_sum) / NULLIF(SUM(samples - failures), 0) AS ms, SUM(failures) AS fails
-    FROM rollups WHERE service = @service AND minute >= @sinceMin AND minute < @untilMin GROUP BY agent, site, b`,
+    FROM (SELECT agent, site, minute * 60000 AS t, total_sum, samples, failures
+        FROM rollups WHERE service = @service AND minute >= @sinceMin AND minute < @untilMin
+      UNION ALL SELECT agent, site, hour * 3600000 AS t, total_sum, samples, failures
+        FROM rollups_hourly WHERE service = @service AND hour >= @sinceHour AND hour < @untilHour)
+    GROUP BY agent, site, b`,
   events: `SELECT ts, kind, agent, site, detail FROM events
     WHERE service = @service AND ts >= @since AND ts < @until AND agent IS NOT NULL ORDER BY ts, id`,
   firstBefore: `SELECT agent, site FROM events e WHERE service = @service AND kind = 'first_changed' AND agent IS NOT NULL
@@ -69,6 +75,7 @@ export function queryTimeline(store: Store, q: TimelineQuery): Timeline {
   const params = {
     service: q.service, since: q.sinceMs, until: q.untilMs, bucketMs,
     sinceMin: Math.floor(q.sinceMs / 60_000), untilMin: Math.ceil(q.untilMs / 60_000),
+    sinceHour: Math.floor(q.sinceMs / 3_600_000), untilHour: Math.ceil(q.untilMs / 3_600_000),
   };
   for (const s of store.prep(source === 'raw' ? SQL.raw : SQL.rollup).iterate(params) as Iterable<Row>) {
     const b = s.b as number;

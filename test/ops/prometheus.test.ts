@@ -1,7 +1,8 @@
 // The shipped Prometheus alert rules (systemd/prometheus/vantage.rules.yml):
 // - `promtool test rules` runs their unit tests (what fires each alert, and what must not);
 // - a real `prometheus` scrapes a real selector fed by a real agent process; the agent is
-//   killed (SIGKILL) and VantageAgentOffline fires in Prometheus's alerts API.
+//   killed (SIGKILL) and VantageAgentOffline fires in Prometheus's alerts API; the per
+//   agent × site latency series is in Prometheus while the agent runs.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -92,6 +93,9 @@ describe.skipIf(!existsSync(PROMETHEUS) || !existsSync(AGENT_CLI))('Prometheus s
     expect(metrics).toContain('vantage_selector_site_down{service="www.example.test",site="site-a",agent="pop-prom"} 0');
     expect(metrics).toContain('vantage_selector_service_fail_open{service="www.example.test"} 0');
     expect(metrics).toContain('vantage_selector_service_fresh_agents{service="www.example.test"} 1');
+    // The per agent × site series that keep long-term history in Prometheus (docs/operations.md).
+    expect(metrics).toMatch(/^vantage_selector_site_latency_ms\{service="www\.example\.test",site="site-a",agent="pop-prom"\} \d+(\.\d+)?$/m);
+    expect(metrics).toContain('vantage_selector_site_failure_ratio{service="www.example.test",site="site-a",agent="pop-prom"} 0');
 
     // The shipped rules, with VantageAgentOffline's `for: 2m` cut to 2 s so the test does
     // not wait two minutes (the 2-minute hold itself is covered by the promtool unit test).
@@ -121,6 +125,8 @@ describe.skipIf(!existsSync(PROMETHEUS) || !existsSync(AGENT_CLI))('Prometheus s
       up = q?.data?.result?.[0]?.value?.[1];
     }
     expect(up, prom.out()).toBe('1');
+    const latency = await promQuery(ports.prom, `/api/v1/query?query=${encodeURIComponent('vantage_selector_site_latency_ms{agent="pop-prom"}')}`);
+    expect(latency.data.result.map((r: any) => r.metric)).toEqual([expect.objectContaining({ service: 'www.example.test', site: 'site-a', agent: 'pop-prom' })]);
     await sleep(3000); // longer than the shortened hold: a healthy agent must not fire
     const before = await promQuery(ports.prom, '/api/v1/alerts');
     expect(before.data.alerts.filter((a: any) => a.labels.alertname === 'VantageAgentOffline')).toEqual([]);

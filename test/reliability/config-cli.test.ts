@@ -69,6 +69,8 @@ const SELECTOR_CASES: [key: string, p: Patch][] = [
   ['ranking.staleIntervals', ['ranking.staleIntervals', 'three']],
   ['ranking.downAfter', ['ranking.downAfter', 1.5]],
   ['retention.rawHours', ['retention.rawHours', 0]],
+  ['retention.rollupDays', ['retention.rollupDays', 0]],
+  ['retention.maxDbMiB', ['retention.maxDbMiB', 0]],
   ['services[0].name', ['services[0].name', 'www.other.test']],
   ['services[0].ttl', ['services[0].ttl', -5]],
   ['services[0].answers', ['services[0].answers', 0]],

@@ -1,5 +1,5 @@
 // The SQLite store on a real file: config sync semantics, rollups across a restart
-// in the middle of a minute, retention pruning, window rebuild input.
+// in the middle of a minute, window rebuild input (retention: retention.test.ts).
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SCHEMA_SQL } from '../../selector/store/schema.js';
@@ -70,17 +70,6 @@ describe('store', () => {
     expect(r).toEqual([{ samples: 4, failures: 1, failure_classes: '{"timeout":1}', total_sum: 3040, total_min: 10, total_max: 3000, ttfb_count: 4,
       histogram: JSON.stringify([0, 1, 0, 1, 0, 0, 0, 0, 0, 1, 0]) }]);
     expect(w.committed).toBe(2);
-  });
-
-  it('prunes raw results after rawHours and rollups after rollupDays', () => {
-    const s = store(tmpDb());
-    const w = new ResultWriter(s);
-    const now = Date.now();
-    w.addResults([row(now - 49 * 3_600_000), row(now - 47 * 3_600_000), row(now - 31 * 86_400_000), row(now)]);
-    w.flush(true);
-    expect(w.prune(now, 48, 30)).toEqual({ results: 2, rollups: 1 });
-    expect([...w.resultsSince(0)].map((r) => r.ts)).toEqual([now - 47 * 3_600_000, now]);
-    w.close();
   });
 
   it('records events and agent sequence marks', () => {
