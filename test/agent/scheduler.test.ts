@@ -135,7 +135,7 @@ describe('scheduler', () => {
     const site = await switchable();
     const reports: RoundReport[] = [];
     const s = createScheduler({
-      intervalS: 1, concurrency: 4, log: silentLogger(), recheckChanges,
+      intervalS: 1, concurrency: 4, log: silentLogger(), recheckChanges, shiftRecheckDelayMs: 200,
       onRound: (r) => { reports.push(r); site.set(modes[reports.length] ?? 'ok'); },
     });
     site.set(modes[0] as string);
@@ -158,6 +158,13 @@ describe('scheduler', () => {
       ['ok', 'ok'], // failed → ok: confirmed
     ]);
   });
+
+  it('confirms a latency shift far outside the path\'s spread, once', async () => {
+    const modes = ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'slow', 'slow', 'slow'];
+    const reports = await roundsWith(undefined, modes);
+    const shape = reports.map((r) => r.results.map((x) => (x.ok ? ((x.totalMs as number) > 100 ? 'slow' : 'ok') : x.error)));
+    expect(shape.slice(6)).toEqual([['ok'], ['slow', 'slow'], ['slow'], ['slow']]);
+  }, 20_000);
 
   it('does not recheck when recheckChanges is off', async () => {
     const reports = await roundsWith(false, ['ok', 'fail', 'ok']);
