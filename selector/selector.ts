@@ -17,6 +17,7 @@ import { Freshness, type AgentState } from './ranking/freshness.js';
 import { createIngest, type Ingest } from './mqtt/ingest.js';
 import { PrefixClientMapper } from './mapping/mapper.js';
 import { RankEngine } from './ranking/engine.js';
+import { CapacityPlanner, type SiteCapacity } from './ranking/capacity.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import { loadAdminState } from './admin/catalogue-admin.js';
@@ -31,6 +32,16 @@ export interface SelectorOptions {
   pruneEveryMs?: number;
   /** Replaces the DNS server factory (embedding the core without DNS). */
   createDns?: typeof createDnsServer;
+}
+
+/** Site capacities from the config (issue #10 §3); undefined when no site has one (today's behaviour). */
+function capacityPlanner(config: Readonly<SelectorConfig>): CapacityPlanner | undefined {
+  const byService = new Map<string, Map<string, SiteCapacity>>();
+  for (const svc of config.services) {
+    const caps = new Map(svc.sites.flatMap((s) => (s.capacity ? [[s.id, s.capacity] as const] : [])));
+    if (caps.size) byService.set(svc.name, caps);
+  }
+  return byService.size ? new CapacityPlanner(byService, { hysteresisPct: config.ranking.hysteresisPct, demandWindowMs: 30_000 }) : undefined;
 }
 
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
@@ -128,7 +139,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       s.setStaticPrefixes(config.prefixes);
       loadAdminState(s, feeder, config.prefixes);
       const w = (writer = new ResultWriter(s, { onError: (err) => { dbWriteErrors++; log.error({ err }, 'result write failed'); } }));
-      const e = (engine = new RankEngine({ ranking: config.ranking, table, event }));
+      const e = (engine = new RankEngine({ ranking: config.ranking, table, event, capacity: capacityPlanner(config) }));
       e.setServices(s.loadServices());
       const i = (ingest = createIngest({
         store: s, writer: w, engine: e, freshness, authRequired, log: log.child({ component: 'ingest' }),

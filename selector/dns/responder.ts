@@ -190,6 +190,7 @@ export function createResponder(opts: ResponderOptions): Responder {
       // RFC 7871 §7.1.2: SOURCE PREFIX-LENGTH 0 means "do not use my address": scope 0.
       scope = q.ecs && q.ecsSource === 0 ? 0 : m.scope;
       wire = pick(svc, m.key);
+      if (svc.counts) svc.counts.set(m.key, (svc.counts.get(m.key) ?? 0) + 1);
     }
     const isA = q.qtype === TYPE.A;
     const count = wire ? (isA ? wire.aCount : wire.aaaaCount) : 0;

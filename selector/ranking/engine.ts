@@ -7,6 +7,7 @@ import { DEFAULT_KEY, type AnswerTable } from '../dns/contract.js';
 import { aggregateStats, rankSites, type Ranking } from './policy.js';
 import type { EventRecord, ServiceRecord, SiteRecord } from '../store/store.js';
 import { SiteWindow, type Sample, type SiteStats } from './window.js';
+import type { CapacityPlanner } from './capacity.js';
 
 type Windows = Map<string, Map<string, SiteWindow>>; // service → site → window
 
@@ -15,6 +16,8 @@ export interface RankEngineDeps {
   table: AnswerTable;
   event: (e: EventRecord) => void;
   now?: () => number;
+  /** Services with site capacities (issue #10 §3); without it, answers are the rankings'. */
+  capacity?: CapacityPlanner;
 }
 
 export class RankEngine {
@@ -47,6 +50,8 @@ export class RankEngine {
     for (const { svc } of next.values()) {
       this.deps.table.setService(svc.name, svc.ttl);
       this.rankings.delete(svc.name); // site set may have changed: force setAnswer
+      this.deps.capacity?.reset(svc.name);
+      this.deps.table.countQueries?.(svc.name, this.deps.capacity?.managed(svc.name) ?? false);
     }
     this.rankAll();
   }
@@ -96,7 +101,12 @@ export class RankEngine {
       ranking: this.deps.ranking,
     });
     byKey.set(key, r);
-    if (!prev || prev.addresses.join() !== r.addresses.join()) this.deps.table.setAnswer(svc.name, key, r.addresses);
+    const cap = key === DEFAULT_KEY ? undefined : this.deps.capacity;
+    if (cap?.managed(svc.name)) {
+      // Capacity: the planner decides every agent's answer (one agent's ranking can move others).
+      const counts = this.deps.table.queryCounts?.(svc.name) ?? new Map<string, number>();
+      for (const [k, addrs] of cap.replan(svc, byKey, counts, this.now())) this.deps.table.setAnswer(svc.name, k, addrs);
+    } else if (!prev || prev.addresses.join() !== r.addresses.join()) this.deps.table.setAnswer(svc.name, key, r.addresses);
     if (this.live && prev && prev.full[0] !== r.full[0]) {
       this.deps.event({
         ts: this.now(), kind: 'first_changed', agent: key === DEFAULT_KEY ? undefined : key, service: svc.name,
