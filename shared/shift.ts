@@ -7,8 +7,8 @@
 // The spread is the larger of 1.4826 × MAD and the standard deviation: MAD alone, from
 // a couple of dozen samples, is too often a fraction of the true spread (a band too
 // narrow for two samples in a row), and the SD counts a flapping path's flaps as noise.
-// A shift is confirmed by the next sample being an outlier in the same direction; a
-// lone outlier (a blip) joins the history, where it widens nothing (MAD is robust).
+// A shift is confirmed by the next sample being an outlier in the same direction, at
+// about the same level; a lone outlier (a blip) joins the history as part of the noise.
 
 export interface ShiftOptions {
   /** Successful samples kept as the path's noise reference. */
@@ -86,10 +86,14 @@ export class ShiftDetector {
     const dir = this.outlier(ms);
     const pending = this.pending;
     this.pending = undefined;
-    if (pending && dir === pending.dir) {
+    // The confirmation must show the same new level: within half the suspect's distance
+    // from the median. A blip followed by an unrelated slow sample (a stalled timer) is
+    // two outliers but not one shift.
+    const median = this.band()?.medianMs ?? 0;
+    if (pending && dir === pending.dir && Math.abs(ms - pending.ms) <= Math.abs(pending.ms - median) / 2) {
       // The path's spread is kept and moved to the new level: right after a shift a
       // 2-sample history would give a meaningless MAD (and cascade false shifts).
-      const offset = (pending.ms + ms) / 2 - (this.band()?.medianMs ?? 0);
+      const offset = (pending.ms + ms) / 2 - median;
       this.history = this.history.map((x) => x + offset);
       this.lastShiftTs = pending.ts;
       this.shifts++;

@@ -55,6 +55,15 @@ describe('ShiftDetector', () => {
     expect(d.observe(61, 11)).toBe('shift');
   });
 
+  it('a blip followed by an unrelated slow sample is not a shift (not the same new level)', () => {
+    const d = new ShiftDetector();
+    for (let i = 0; i < 10; i++) d.observe(18, i);
+    expect(d.observe(78, 10)).toBe('suspect'); // +60 ms blip
+    expect(d.observe(45, 11)).toBe('suspect'); // a stalled timer: an outlier, but 33 ms from the blip
+    expect(d.observe(18, 12)).toBe('normal');
+    expect(d.shifts).toBe(0);
+  });
+
   it('two outliers in opposite directions do not confirm each other', () => {
     const d = new ShiftDetector();
     for (let i = 0; i < 10; i++) d.observe(100, i);
