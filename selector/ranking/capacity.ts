@@ -4,8 +4,10 @@
 // checked against the sites' capacities and, where a site would be over, the agents
 // whose move costs least (next-best score minus current score) move first — a greedy
 // assignment. Demand per agent is the resolver's demand as Akamai GTM estimates it:
-// queries per second answered for the agent's clients × the TTL. Hysteresis: an agent
-// moved off a site returns only when the site has room for it below capacity × (1 − h).
+// queries per second answered for the agent's clients × the TTL. Hysteresis: agents
+// leave a site only once its load exceeds capacity × (1 + h), and a moved agent returns
+// as soon as its first choice has room for it within capacity — so demand estimates that
+// wobble around the capacity do not move agents back and forth.
 // Pure assignment (assignCapacity) + the per-service state (CapacityPlanner).
 import { DEFAULT_KEY } from '../dns/contract.js';
 import type { Ranking } from './policy.js';
@@ -26,7 +28,7 @@ export interface CapacityInput {
   agents: readonly CapacityAgent[];
   /** Last round's assignment (agent → site). */
   previous: ReadonlyMap<string, string>;
-  /** Return hysteresis, in % of capacity. */
+  /** Hysteresis in % of capacity: agents move off a site only above capacity × (1 + h). */
   hysteresisPct: number;
 }
 
@@ -73,21 +75,21 @@ export function assignCapacity(input: CapacityInput): Assignment {
     const prev = input.previous.get(a.agent);
     put(a, prev !== undefined && a.choices.some((c) => c.site === prev) ? prev : first(a));
   }
-  // Return moved agents to their first choice where it has room below capacity × (1 − h),
-  // those giving up most first.
-  const keep = 1 - input.hysteresisPct / 100;
+  // Return moved agents to their first choice where it has room within capacity, those
+  // giving up most first.
+  const over = 1 + input.hysteresisPct / 100;
   const away = agents.filter((a) => site.get(a.agent) !== first(a))
     .sort((x, y) => (scoreOf(y, site.get(y.agent) as string) - scoreOf(y, first(y))) - (scoreOf(x, site.get(x.agent) as string) - scoreOf(x, first(x))));
   for (const a of away) {
     const to = first(a);
-    if ((load.get(to) ?? 0) + a.demand <= limitOf(to) * keep) put(a, to);
+    if ((load.get(to) ?? 0) + a.demand <= limitOf(to) + 1e-9) put(a, to);
   }
   // Then, while a site is over capacity, move the agent whose move costs least.
   for (let guard = agents.length * Math.max(1, input.capacity.size) + 1; guard > 0; guard--) {
     let best: { a: CapacityAgent; to: string; loss: number } | undefined;
     for (const a of agents) {
       const at = site.get(a.agent) as string;
-      if ((load.get(at) ?? 0) <= limitOf(at) + 1e-9 || a.demand <= 0) continue;
+      if ((load.get(at) ?? 0) <= limitOf(at) * over + 1e-9 || a.demand <= 0) continue;
       const here = scoreOf(a, at);
       for (const c of a.choices) {
         if (c.site === at || (load.get(c.site) ?? 0) + a.demand > limitOf(c.site) + 1e-9) continue;

@@ -51,14 +51,21 @@ describe('assignCapacity', () => {
     expect([...r.site.values()]).toEqual(['a', 'a']);
   });
 
-  it('hysteresis: a moved agent returns only when its site has room below capacity × (1 − h)', () => {
-    const agents = [agent('p1', 1, [['a', 20], ['b', 25]]), agent('p2', 1, [['a', 20], ['b', 60]])];
-    const previous = new Map([['p1', 'b'], ['p2', 'a']]);
-    // a's limit is 2 (share 1 of 2): p1 fits exactly but not below 2 × 0.9: it stays on b.
-    const held = assignCapacity({ capacity: caps([['a', { share: 1 }]]), agents, previous, hysteresisPct: 10 });
-    expect(held.site.get('p1')).toBe('b');
-    const back = assignCapacity({ capacity: caps([['a', { share: 1 }]]), agents, previous, hysteresisPct: 0 });
+  it('hysteresis: nobody moves until a site is over capacity × (1 + h); a moved agent returns once it fits', () => {
+    const agents = [agent('p1', 1.05, [['a', 20], ['b', 25]]), agent('p2', 1, [['a', 20], ['b', 60]])];
+    // a's limit: 0.5 × 2.05 = 1.025; its load 2.05 is over 1.1 × that: p1 (cheapest) moves.
+    const moved = assignCapacity({ capacity: caps([['a', { share: 0.5 }]]), agents, previous: new Map(), hysteresisPct: 10 });
+    expect(moved.site.get('p1')).toBe('b');
+    // Demand wobbles: p2 now needs 1.08 of a's 1.065 (0.5 × 2.13) — over, but within 10 %: p1 stays out, p2 stays in.
+    const wobble = [agent('p1', 1.05, [['a', 20], ['b', 25]]), agent('p2', 1.08, [['a', 20], ['b', 60]])];
+    const held = assignCapacity({ capacity: caps([['a', { share: 0.5 }]]), agents: wobble, previous: moved.site, hysteresisPct: 10 });
+    expect(Object.fromEntries(held.site)).toEqual({ p1: 'b', p2: 'a' });
+    // a's capacity grows to all demand: p1 fits again and returns.
+    const back = assignCapacity({ capacity: caps([['a', { share: 1 }]]), agents: wobble, previous: held.site, hysteresisPct: 10 });
     expect(back.site.get('p1')).toBe('a');
+    // Within the band from the start (first choices 5 % over capacity): nobody moves.
+    const within = assignCapacity({ capacity: caps([['a', { rps: 1.95 }]]), agents: [agent('x', 1, [['a', 1], ['b', 2]]), agent('y', 1, [['a', 1], ['b', 2]])], previous: new Map(), hysteresisPct: 10 });
+    expect([...within.site.values()]).toEqual(['a', 'a']);
   });
 
   it('recomputed every round from the same inputs, the assignment is stable (no oscillation)', () => {
