@@ -6,8 +6,8 @@
 // assignment. Demand per agent is the resolver's demand as Akamai GTM estimates it:
 // queries per second answered for the agent's clients × the TTL. Hysteresis: agents
 // leave a site only once its load exceeds capacity × (1 + h), and a moved agent returns
-// as soon as its first choice has room for it within capacity — so demand estimates that
-// wobble around the capacity do not move agents back and forth.
+// as soon as its first choice has room for it within capacity × (1 + h/2) — so demand
+// estimates that wobble around the capacity move nobody back and forth.
 // Pure assignment (assignCapacity) + the per-service state (CapacityPlanner).
 import { DEFAULT_KEY } from '../dns/contract.js';
 import type { Ranking } from './policy.js';
@@ -75,14 +75,17 @@ export function assignCapacity(input: CapacityInput): Assignment {
     const prev = input.previous.get(a.agent);
     put(a, prev !== undefined && a.choices.some((c) => c.site === prev) ? prev : first(a));
   }
-  // Return moved agents to their first choice where it has room within capacity, those
-  // giving up most first.
+  // Moved agents go back to their best site with room (their first choice within half
+  // the band), those giving up most first: a move made for a load that has gone is undone.
   const over = 1 + input.hysteresisPct / 100;
-  const away = agents.filter((a) => site.get(a.agent) !== first(a))
-    .sort((x, y) => (scoreOf(y, site.get(y.agent) as string) - scoreOf(y, first(y))) - (scoreOf(x, site.get(x.agent) as string) - scoreOf(x, first(x))));
+  const room = 1 + input.hysteresisPct / 200;
+  const lossOf = (a: CapacityAgent): number => scoreOf(a, site.get(a.agent) as string) - scoreOf(a, first(a));
+  const away = agents.filter((a) => site.get(a.agent) !== first(a)).sort((x, y) => lossOf(y) - lossOf(x));
   for (const a of away) {
-    const to = first(a);
-    if ((load.get(to) ?? 0) + a.demand <= limitOf(to) + 1e-9) put(a, to);
+    const here = scoreOf(a, site.get(a.agent) as string);
+    const better = a.choices.filter((c) => c.score < here && (load.get(c.site) ?? 0) + a.demand <= limitOf(c.site) * room + 1e-9);
+    const to = better.reduce<{ site: string; score: number } | undefined>((b, c) => (!b || c.score < b.score ? c : b), undefined);
+    if (to) put(a, to.site);
   }
   // Then, while a site is over capacity, move the agent whose move costs least.
   for (let guard = agents.length * Math.max(1, input.capacity.size) + 1; guard > 0; guard--) {

@@ -143,3 +143,12 @@ describe('RankEngine with capacity', () => {
     expect(plain.queryCounts(svc.name).size).toBe(0);
   });
 });
+
+describe('assignCapacity: moves made for an old load', () => {
+  it('a moved agent goes to its best site with room, not only back to its first choice', () => {
+    // p1 was moved to c (90) when b had no room; a is still full, b (50) has room now.
+    const agents = [agent('p1', 1, [['a', 20], ['b', 50], ['c', 90]]), agent('p2', 1, [['a', 20], ['b', 80]])];
+    const r = assignCapacity({ capacity: caps([['a', { rps: 1 }]]), agents, previous: new Map([['p1', 'c'], ['p2', 'a']]), hysteresisPct: 10 });
+    expect(Object.fromEntries(r.site)).toEqual({ p1: 'b', p2: 'a' });
+  });
+});
