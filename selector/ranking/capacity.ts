@@ -203,6 +203,15 @@ export class CapacityPlanner {
     return out;
   }
 
+  /** Why capacity moved `agent` off its first choice (for explain); undefined if it did not. */
+  note(service: string, agent: string): string | undefined {
+    const a = this.last.get(service);
+    const m = a?.moved.find((x) => x.agent === agent);
+    if (!a || !m) return undefined;
+    const r = (x: number): number => Math.round(x * 100) / 100;
+    return `capacity: moved from ${m.from} (load ${r(a.load.get(m.from) ?? 0)} without this agent, capacity ${r(a.limit.get(m.from) ?? Infinity)} demand units) to ${m.to}, the cheapest move (+${r(m.lossMs)})`;
+  }
+
   /** Forgets a service's state (removed, or its site set changed). */
   reset(service: string): void {
     this.previous.delete(service);

@@ -180,6 +180,11 @@ export class RankEngine {
     return [...this.windows.keys()];
   }
 
+  /** Why capacity moved this agent's answer off its ranking's first site, if it did. */
+  capacityNote(service: string, key: string): string | undefined {
+    return this.deps.capacity?.note(service, key);
+  }
+
   /** The last ranking for (service, key) with its explanation. */
   explain(service: string, key: string): Ranking | undefined {
     return this.rankings.get(service)?.get(key);

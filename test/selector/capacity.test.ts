@@ -133,6 +133,8 @@ describe('RankEngine with capacity', () => {
     expect(table.getAnswer(svc.name, 'p1')?.addresses).toEqual(['127.2.0.2']);
     expect(table.getAnswer(svc.name, 'p2')?.addresses).toEqual(['127.2.0.1', '127.2.0.2']);
     expect(planner.assignment(svc.name)?.moved).toEqual([{ agent: 'p1', from: 'a', to: 'b', lossMs: 5 }]);
+    expect(engine.capacityNote(svc.name, 'p1')).toBe('capacity: moved from a (load 2 without this agent, capacity 2 demand units) to b, the cheapest move (+5)');
+    expect(engine.capacityNote(svc.name, 'p2')).toBeUndefined();
     expect(table.isUniform(svc.name)).toBe(false);
 
     const plain = new MemoryAnswerTable();
