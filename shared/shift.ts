@@ -4,9 +4,10 @@
 // (issue #10 §2). The test is relative to the path's own noise: a sample is an
 // outlier only beyond median ± max(k × MAD, floorMs, floorPct % of the median) of the
 // path's recent successful samples, so jitter well inside the spread never triggers.
-// The spread is the larger of 1.4826 × MAD and the standard deviation: MAD alone, from
-// a couple of dozen samples, is too often a fraction of the true spread (a band too
-// narrow for two samples in a row), and the SD counts a flapping path's flaps as noise.
+// The spread is the larger of 1.4826 × MAD and the standard deviation of the history
+// without its extremes: MAD alone, from a couple of dozen samples, is too often a fraction
+// of the true spread (a band too narrow for two samples in a row); the plain SD would let
+// one cold-start probe widen the band for the whole history.
 // A shift is confirmed by the next sample being an outlier in the same direction, at
 // about the same level; a lone outlier (a blip) joins the history as part of the noise.
 
@@ -15,7 +16,7 @@ export interface ShiftOptions {
   historySize: number;
   /** No verdict other than 'normal' before this many samples (the spread is unknown). */
   minHistory: number;
-  /** Outlier when beyond k × spread from the median (spread = max(1.4826 × MAD, SD)). */
+  /** Outlier when beyond k × spread from the median (spread = max(1.4826 × MAD, trimmed SD)). */
   k: number;
   /** The band is never narrower than this many ms … */
   floorMs: number;
@@ -56,8 +57,12 @@ export class ShiftDetector {
     const sorted = [...this.history].sort((a, b) => a - b);
     const medianMs = medianOf(sorted);
     const madMs = medianOf(sorted.map((x) => Math.abs(x - medianMs)).sort((a, b) => a - b));
-    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
-    const sdMs = Math.sqrt(sorted.reduce((a, x) => a + (x - mean) ** 2, 0) / (sorted.length - 1));
+    // SD of the history without its extremes (10 %, at least one each side): one cold-start
+    // probe or stalled timer must not widen the band for the whole history.
+    const trim = Math.max(1, Math.floor(sorted.length / 10));
+    const core = sorted.slice(trim, sorted.length - trim);
+    const mean = core.reduce((a, b) => a + b, 0) / core.length;
+    const sdMs = core.length > 1 ? Math.sqrt(core.reduce((a, x) => a + (x - mean) ** 2, 0) / (core.length - 1)) : 0;
     const spread = Math.max(1.4826 * madMs, sdMs);
     const bandMs = Math.max(this.opts.k * spread, this.opts.floorMs, (this.opts.floorPct / 100) * medianMs);
     return { medianMs, madMs, sdMs, bandMs };
