@@ -9,8 +9,9 @@
 // `fastinter`, a state change is confirmed at once instead of a whole interval later, so
 // the selector can mark the site down (or up) within the round. A latency sample far
 // outside the site's own recent spread (shared/shift.ts) is confirmed the same way, but
-// half an interval later (at most 2 s), so a blip shorter than that never confirms: the
-// selector then replaces its median at once (change-point) instead of waiting rounds.
+// later — half an interval (at most 2 s), or as late as the round allows — so a short
+// blip does not confirm itself: the selector then replaces its median at once
+// (change-point) instead of waiting rounds.
 import { setMaxListeners } from 'node:events';
 import { ShiftDetector } from '../shared/shift.js';
 import type { Catalogue, Result } from '../shared/protocol.js';
@@ -198,9 +199,14 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
           if (recheck && !confirm && prev && prev.ok !== r.ok && endAt - Date.now() > RECHECK_DELAY_MS + RECHECK_MIN_TIME_MS) {
             expected++;
             later(() => enqueue(t, true), RECHECK_DELAY_MS);
-          } else if (recheck && !confirm && shifted && endAt - Date.now() > shiftDelayMs + RECHECK_MIN_TIME_MS) {
-            expected++;
-            later(() => enqueue(t, true), shiftDelayMs);
+          } else if (recheck && !confirm && shifted) {
+            // Half an interval if the round has room for it, else as late as the round allows
+            // (a probe as slow as this one must still fit), but not sooner than a failure's recheck.
+            const delayMs = Math.min(shiftDelayMs, endAt - Date.now() - (r.totalMs ?? 0) - RECHECK_MIN_TIME_MS);
+            if (delayMs >= RECHECK_DELAY_MS) {
+              expected++;
+              later(() => enqueue(t, true), delayMs);
+            }
           }
           if (++settled === expected) report();
         });
