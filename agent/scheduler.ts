@@ -7,9 +7,13 @@
 // higher than the last — plus a confirmation Result right after any probe that failed
 // where the previous probe of that site succeeded, or the other way round: like HAProxy's
 // `fastinter`, a state change is confirmed at once instead of a whole interval later, so
-// the selector can mark the site down (or up) within the round. Latency changes are left
-// to the selector's median, which keeps short blips from flapping answers.
+// the selector can mark the site down (or up) within the round. A latency sample far
+// outside the site's own recent spread (shared/shift.ts) is confirmed the same way, but
+// later — half an interval (at most 2 s), or as late as the round allows — so a short
+// blip does not confirm itself: the selector then replaces its median at once
+// (change-point) instead of waiting rounds.
 import { setMaxListeners } from 'node:events';
+import { ShiftDetector } from '../shared/shift.js';
 import type { Catalogue, Result } from '../shared/protocol.js';
 import type { Logger } from '../shared/log.js';
 import { probe as realProbe, type ProbeOptions, type ProbeTarget } from './probe.js';
@@ -36,6 +40,8 @@ export interface SchedulerOptions {
   log: Logger;
   /** Re-probe a site at once when it failed after a success or the reverse (default true). */
   recheckChanges?: boolean;
+  /** Delay before confirming a latency outlier (default shiftRecheckDelayMs(interval)). */
+  shiftRecheckDelayMs?: number;
   /** Exposed for the metrics endpoint: called after every probe. */
   onProbe?: (result: Result) => void;
   probe?: (target: ProbeTarget, options: ProbeOptions) => Promise<Result>;
@@ -54,6 +60,10 @@ const ROUND_MARGIN_MS = 100;
 const RECHECK_DELAY_MS = 200;
 /** Round time that must be left after the delay for a confirmation to be worth starting. */
 const RECHECK_MIN_TIME_MS = 50;
+/** Delay before confirming a latency outlier: half an interval, within [200 ms, 2 s]. */
+export function shiftRecheckDelayMs(intervalMs: number): number {
+  return Math.min(2000, Math.max(RECHECK_DELAY_MS, intervalMs / 2));
+}
 
 
 const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
@@ -118,6 +128,9 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   const local6 = opts.localAddress6 ?? (opts.localAddress && familyOf(opts.localAddress) === 6 ? opts.localAddress : undefined);
   /** The bind address of the target's family (a v4 source cannot reach a v6 address). */
   const localFor = (address: string): string | undefined => (familyOf(address) === 6 ? local6 : local4);
+  /** Latency spread per site, to notice shifts worth confirming at once. */
+  const shifts = new Map<string, ShiftDetector>();
+  const shiftDelayMs = opts.shiftRecheckDelayMs ?? shiftRecheckDelayMs(intervalMs);
 
   const later = (fn: () => void, ms: number): void => {
     const t = setTimeout(() => { pendingTimers.delete(t); fn(); }, Math.max(0, ms));
@@ -197,9 +210,23 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
           if (list) list.push(r);
           else results.set(t, [r]);
           opts.onProbe?.(r);
+          let shifted = false;
+          if (r.ok && r.totalMs !== null) {
+            let det = shifts.get(key);
+            if (!det) shifts.set(key, (det = new ShiftDetector()));
+            shifted = det.observe(r.totalMs) === 'suspect';
+          }
           if (recheck && !confirm && prev && prev.ok !== r.ok && endAt - Date.now() > RECHECK_DELAY_MS + RECHECK_MIN_TIME_MS) {
             expected++;
             later(() => enqueue(t, true), RECHECK_DELAY_MS);
+          } else if (recheck && !confirm && shifted) {
+            // Half an interval if the round has room for it, else as late as the round allows
+            // (a probe as slow as this one must still fit), but not sooner than a failure's recheck.
+            const delayMs = Math.min(shiftDelayMs, endAt - Date.now() - (r.totalMs ?? 0) - RECHECK_MIN_TIME_MS);
+            if (delayMs >= RECHECK_DELAY_MS) {
+              expected++;
+              later(() => enqueue(t, true), delayMs);
+            }
           }
           if (++settled === expected) report();
         });
@@ -222,6 +249,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       targets = targetsOf(catalogue, opts.families);
       const live = new Set(targets.map((t) => `${t.service}\u0000${t.site}\u0000${t.address}`));
       for (const key of lastResult.keys()) if (!live.has(key)) lastResult.delete(key);
+      for (const key of shifts.keys()) if (!live.has(key)) shifts.delete(key);
       log.info({ targets: targets.length, services: catalogue.services.length }, 'catalogue applied');
       // Start measuring at once instead of waiting for the next tick of an idle clock.
       if (wasEmpty && targets.length > 0 && !roundActive && nextRoundTimer && !closed) {

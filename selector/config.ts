@@ -33,6 +33,11 @@ export const SiteConfigSchema = z.strictObject({
   cost: z.number().finite().nonnegative().default(0),
   weight: z.number().finite().positive().default(1),
   drained: z.boolean().default(false),
+  /** Optional capacity (issue #10 §3): a share of the service's demand, or demand units (queries/s × TTL). */
+  capacity: z.union([
+    z.strictObject({ share: z.number().finite().positive().max(1) }),
+    z.strictObject({ rps: z.number().finite().positive() }),
+  ]).optional(),
 }).superRefine((s, ctx) => {
   if (s.address === undefined && s.addresses === undefined) ctx.addIssue({ code: 'custom', path: ['address'], message: 'required (or addresses)' });
   if (s.address !== undefined && s.addresses !== undefined && !s.addresses.includes(s.address)) {

@@ -22,6 +22,7 @@ import { RankEngine } from './ranking/engine.js';
 import { ProxyAnswers } from './ranking/proxy-answers.js';
 import { ProxyStatsView } from './admin/proxy-stats.js';
 import { familyOf } from './ranking/families.js';
+import { CapacityPlanner, type SiteCapacity } from './ranking/capacity.js';
 import { createDnsServer, type DnsServer } from './dns/index.js';
 import { TrackedAnswerTable, TrackedMapper } from './dns/snapshot.js';
 import { createDnsWorkers, defaultDnsWorkers } from './dns/workers.js';
@@ -54,12 +55,25 @@ export interface SelectorOptions {
   createDns?: typeof createDnsServer;
 }
 
+/** Site capacities from the config (issue #10 §3); undefined when no site has one (today's behaviour). */
+function capacityPlanner(config: Readonly<SelectorConfig>): CapacityPlanner | undefined {
+  const byService = new Map<string, Map<string, SiteCapacity>>();
+  for (const svc of config.services) {
+    const caps = new Map(svc.sites.flatMap((s) => (s.capacity ? [[s.id, s.capacity] as const] : [])));
+    if (caps.size) byService.set(svc.name, caps);
+  }
+  return byService.size ? new CapacityPlanner(byService, { hysteresisPct: config.ranking.hysteresisPct, demandWindowMs: 30_000 }) : undefined;
+}
+
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
   const log = opts.log ?? silentLogger();
   const authRequired = config.auth.agents === 'required';
   // dns.workers > 0: DNS on worker threads, which get every change of the table and mapper.
   // A backbone answers through its own query path in front of the standard one: in this loop.
-  const dnsWorkers = opts.createDns || config.backbone ? 0 : config.dns.workers ?? defaultDnsWorkers();
+  // Capacity-aware services count queries per answer key on the query path, which the
+  // worker threads do not report back yet: with any site capacity, DNS runs in this loop.
+  const hasCapacity = config.services.some((svc) => svc.sites.some((site) => site.capacity !== undefined));
+  const dnsWorkers = opts.createDns || config.backbone || hasCapacity ? 0 : config.dns.workers ?? defaultDnsWorkers();
   const table = dnsWorkers > 0 ? new TrackedAnswerTable() : new MemoryAnswerTable();
   // Proxy-mode services: the engine writes ranked sites through this decorator, DNS reads `table`.
   const proxyStats = new ProxyStatsView();
@@ -193,7 +207,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       loadAdminState(s, feeder, config.prefixes);
       const enrolled = (enrolment = new Enrolment(s));
       const w = (writer = new ResultWriter(s, { onError: (err) => { dbWriteErrors++; log.error({ err }, 'result write failed'); } }));
-      const e = (engine = new RankEngine({ ranking: config.ranking, table: answers, event }));
+      const e = (engine = new RankEngine({ ranking: config.ranking, table: answers, event, capacity: capacityPlanner(config) }));
       e.setServices(s.loadServices());
       const i = (ingest = createIngest({
         store: s, writer: w, engine: e, freshness, authRequired, enrolment: enrolled, log: log.child({ component: 'ingest' }),

@@ -8,6 +8,7 @@ import { createEcsClient, type EcsClient } from './ecs-client.js';
 import { BASELINES, createBaselines, oracleBest } from './oracle.js';
 import { scoreRun, type Sample, type Score } from './score.js';
 import { startSiteServers } from './site-server.js';
+import { LoadTracker, scoreLoadFeedback } from './load-feedback.js';
 import { startStack, type AgentMode } from './stack.js';
 import type { World } from './world.js';
 import type { RankingConfig } from '../../selector/config.js';
@@ -29,6 +30,8 @@ export interface RunOptions {
   log: Logger;
   /** Overrides of the ranking tuned for the world (for experiments). */
   ranking?: Partial<RankingConfig>;
+  /** Give the selector each site's capacityShare as its `capacity` (load-feedback worlds). */
+  capacity?: boolean;
   /** Upper bound of the warm-up, in wall seconds. */
   maxWarmupS?: number;
   onReady?(info: RunInfo): void;
@@ -86,11 +89,13 @@ export async function runWorld(opts: RunOptions): Promise<RunResult> {
   const speed = opts.speed ?? 1;
   const agentIntervalS = agentIntervalFor(world, speed);
   const clock = new WorldClock(speed);
-  const sites = await startSiteServers(world, clock);
+  // Load-feedback worlds: Vantage's own answers load the sites its agents measure.
+  const load = world.kind === 'load-feedback' ? new LoadTracker(world) : undefined;
+  const sites = await startSiteServers(world, clock, load && ((site) => load.extraMs(site)));
   let stack: Awaited<ReturnType<typeof startStack>> | undefined;
   let client: EcsClient | undefined;
   try {
-    stack = await startStack(world, { sitePort: sites.port, intervalS: agentIntervalS, agents: opts.agents, log, ranking: opts.ranking });
+    stack = await startStack(world, { sitePort: sites.port, intervalS: agentIntervalS, agents: opts.agents, log, ranking: opts.ranking, capacity: opts.capacity });
     client = await createEcsClient(stack.dns);
     const info: RunInfo = { dns: stack.dns, mqttUrl: stack.mqttUrl, adminUrl: stack.adminUrl, sitePort: sites.port, agentIntervalS };
     opts.onReady?.(info);
@@ -117,9 +122,12 @@ export async function runWorld(opts: RunOptions): Promise<RunResult> {
         return sample;
       });
       samples.push(...second);
+      load?.record(second.map((x) => x.answers.vantage));
       opts.onSecond?.(s, second);
     }
-    const result = { world, samples, score: scoreRun(world, samples), warmupS: warm.s, converged: warm.converged, info };
+    const score = scoreRun(world, samples);
+    if (world.kind === 'load-feedback') score.strategies = scoreLoadFeedback(world, samples);
+    const result = { world, samples, score, warmupS: warm.s, converged: warm.converged, info };
     await opts.beforeClose?.(result);
     return result;
   } finally {

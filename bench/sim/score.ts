@@ -20,6 +20,8 @@ export interface StrategyScore {
   p95RegretMs: number;
   /** Times a POP's first answer changed from one second to the next. */
   answerChanges: number;
+  /** Load-feedback worlds: the busiest site's highest share of POP-seconds (bench/sim/load-feedback.ts). */
+  peakShare?: number;
 }
 
 export interface FailoverEvent {

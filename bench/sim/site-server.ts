@@ -8,7 +8,9 @@
 //   connection reset before any response (error class `reset`, or `refused` if their
 //   classifier maps a reset-before-response that way);
 // - `reset`: headers and part of the body are sent, then the socket is reset (RST),
-//   so agents see a reset mid-response.
+//   so agents see a reset mid-response;
+// - `jitterPct`: each response's delay is multiplied by 1 ± up to jitterPct % (uniform);
+// - load feedback: `extraMs(site)` (bench/sim/load-feedback.ts) is added to every delay.
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pathState } from './conditions.js';
@@ -46,7 +48,10 @@ function closeServer(server: Server): Promise<void> {
 }
 
 /** Starts one server per site on a common free port (retrying if a port is taken). */
-export async function startSiteServers(world: World, clock: WorldClock): Promise<SiteServers> {
+export async function startSiteServers(world: World, clock: WorldClock, extraMs?: (site: string) => number): Promise<SiteServers> {
+  const jitter = world.jitterPct / 100;
+  const delayOf = (site: WorldSite, latencyMs: number): number =>
+    (latencyMs + (extraMs?.(site.id) ?? 0)) * (jitter ? 1 + jitter * (Math.random() * 2 - 1) : 1);
   const popByAddress = new Map(world.pops.map((p) => [p.address, p.id]));
   const counts = new Map<string, { ok: number; down: number; reset: number }>();
   const timers = new Set<NodeJS.Timeout>();
@@ -90,7 +95,7 @@ export async function startSiteServers(world: World, clock: WorldClock): Promise
         bump(key, 'ok');
         res.writeHead(200, { 'content-type': 'text/html', 'content-length': BODY.length, 'x-vantage-site': site.id });
         res.end(BODY);
-      }, state?.latencyMs ?? 0);
+      }, delayOf(site, state?.latencyMs ?? 0));
       timers.add(timer);
     });
     server.on('connection', (socket: Socket) => {

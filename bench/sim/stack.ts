@@ -40,7 +40,7 @@ export function rankingFor(intervalS: number): Partial<RankingConfig> {
 
 const zoneOfService = (service: string): string => service.split('.').slice(1).join('.');
 
-export function selectorConfigFor(world: World, sitePort: number, intervalS: number, dbPath: string, ranking: Partial<RankingConfig> = {}): Readonly<SelectorConfig> {
+export function selectorConfigFor(world: World, sitePort: number, intervalS: number, dbPath: string, ranking: Partial<RankingConfig> = {}, capacity = false): Readonly<SelectorConfig> {
   const zone = zoneOfService(world.service);
   return parseSelectorConfig({
     dns: { listen: ['127.0.0.1:0'], zones: [{ name: zone, ns: [`ns1.${zone}`], hostmaster: `hostmaster.${zone}` }] },
@@ -57,7 +57,7 @@ export function selectorConfigFor(world: World, sitePort: number, intervalS: num
       answers: Math.min(2, world.sites.length),
       policy: 'latency',
       probe: { scheme: 'http', port: sitePort, path: '/', expectStatus: [200], timeoutMs: PROBE_TIMEOUT_MS },
-      sites: world.sites.map((s) => ({ id: s.id, address: s.address })),
+      sites: world.sites.map((s) => ({ id: s.id, address: s.address, ...(capacity && s.capacityShare !== undefined ? { capacity: { share: s.capacityShare } } : {}) })),
     }],
     log: { level: 'warn' },
   });
@@ -111,6 +111,8 @@ export interface StackOptions {
   log: Logger;
   /** Overrides of the tuned ranking (experiments: `--ranking hysteresisPct=0`). */
   ranking?: Partial<RankingConfig>;
+  /** Pass each site's capacityShare to the selector as `capacity: { share }`. */
+  capacity?: boolean | undefined;
 }
 
 export async function startStack(world: World, opts: StackOptions): Promise<Stack> {
@@ -121,7 +123,7 @@ export async function startStack(world: World, opts: StackOptions): Promise<Stac
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const selector = createSelector(selectorConfigFor(world, opts.sitePort, opts.intervalS, join(dir, 'selector.db'), opts.ranking), { log: opts.log.child({ component: 'selector' }) });
+    const selector = createSelector(selectorConfigFor(world, opts.sitePort, opts.intervalS, join(dir, 'selector.db'), opts.ranking, opts.capacity), { log: opts.log.child({ component: 'selector' }) });
     await selector.start();
     closers.push(() => selector.close());
     const dns = bound('DNS', selector.dnsAddresses()[0]);

@@ -36,7 +36,22 @@ export const WorldSchema = z.strictObject({
     prefixes: z.array(zPrefix).min(1).max(64),
     geo,
   })).min(1).max(100),
-  sites: z.array(z.strictObject({ id: siteId, address: zAddress, geo })).min(1).max(100),
+  sites: z.array(z.strictObject({
+    id: siteId, address: zAddress, geo,
+    /** Share of all POPs' demand the site serves without queueing (load-feedback worlds; default 1). */
+    capacityShare: z.number().finite().positive().max(1).optional(),
+  })).min(1).max(100),
+  /** Per-response jitter: each response's delay is multiplied by 1 ± up to jitterPct % (uniform). */
+  jitterPct: z.number().finite().min(0).max(90).default(0),
+  /**
+   * `load-feedback`: a closed loop — a site's latency grows by msPerShare × (share − capacityShare)
+   * when the share of POP-seconds Vantage sent it over the last windowS seconds exceeds its capacityShare.
+   */
+  kind: z.enum(['static', 'load-feedback']).default('static'),
+  loadFeedback: z.strictObject({
+    windowS: z.number().int().min(1).max(600).default(4),
+    msPerShare: z.number().finite().positive().max(60_000),
+  }).optional(),
   latencyMs: z.record(z.string(), z.record(z.string(), z.number().finite().nonnegative().max(60_000))),
   events: z.array(EventSchema).max(10_000).default([]),
 });
@@ -77,6 +92,8 @@ function crossCheck(world: World): void {
     for (const key of Object.keys(row)) if (!siteIds.has(key)) throw new ConfigError(`latencyMs.${pop.id}.${key}`, 'unknown site');
   }
   for (const key of Object.keys(world.latencyMs)) if (!popIds.has(key)) throw new ConfigError(`latencyMs.${key}`, 'unknown POP');
+  if (world.kind === 'load-feedback' && !world.loadFeedback) throw new ConfigError('loadFeedback', 'required for kind "load-feedback"');
+  if (world.kind !== 'load-feedback' && world.loadFeedback) throw new ConfigError('loadFeedback', 'only for kind "load-feedback"');
   world.events.forEach((ev, i) => {
     const key = `events[${i}]`;
     if (!siteIds.has(ev.site)) throw new ConfigError(`${key}.site`, `unknown site "${ev.site}"`);

@@ -127,7 +127,7 @@ export function explain(deps: ExplainDeps, name: string, clientText: string, sou
     policy: ranking?.explanation.policy ?? null,
     sites: ranking ? ranking.explanation.sites.map((s) => ({ ...s })) : [],
     hysteresis: ranking?.explanation.hysteresis ?? null,
-    note: ranking?.explanation.note ?? null,
+    note: [ranking?.explanation.note, deps.engine.capacityNote(d.service, key)].filter(Boolean).join('; ') || null,
     failOpen: ranking?.failOpen ?? false,
     order: addresses.map((a) => idOf.get(a) ?? a),
     addresses,

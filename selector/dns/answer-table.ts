@@ -32,6 +32,8 @@ export interface WireService {
   readonly ttl: number;
   readonly answers: ReadonlyMap<string, WireAnswer>;
   readonly uniform: boolean;
+  /** Queries per answer key, bumped on the query path when counting is on (countQueries). */
+  readonly counts: Map<string, number> | undefined;
 }
 
 /** An AnswerTable the DNS server can read wire bytes from, keyed by the wire form of a name. */
@@ -54,6 +56,7 @@ interface ServiceEntry {
   ttl: number;
   answers: Map<string, WireAnswer>;
   uniform: boolean;
+  counts: Map<string, number> | undefined;
 }
 
 function encodeRRs(addrs: readonly Uint8Array[], type: number, ttl: number): Buffer {
@@ -117,7 +120,7 @@ export class MemoryAnswerTable implements WireAnswerTable {
       for (const [key, ans] of entry.answers) entry.answers.set(key, encodeAnswer(lower, key, ans.addresses, ttl, ans.ttlOverride));
       return true;
     }
-    const created: ServiceEntry = { name: lower, ttl, answers: new Map(), uniform: true };
+    const created: ServiceEntry = { name: lower, ttl, answers: new Map(), uniform: true, counts: undefined };
     this.byName.set(lower, created);
     this.byWire.set(nameToWire(lower), created);
     this.rebuildEnts();
@@ -178,6 +181,17 @@ export class MemoryAnswerTable implements WireAnswerTable {
     return { name: entry.name, ttl: entry.ttl, answers };
   }
 
+  countQueries(name: string, on: boolean): void {
+    const entry = this.entry(name);
+    if (on === (entry.counts !== undefined)) return;
+    entry.counts = on ? new Map() : undefined;
+    entry.uniform = computeUniform(entry);
+  }
+
+  queryCounts(name: string): ReadonlyMap<string, number> {
+    return this.byName.get(name.toLowerCase().replace(/\.$/, ''))?.counts ?? new Map();
+  }
+
   lookupWire(wireKey: string): WireService | undefined {
     return this.byWire.get(wireKey);
   }
@@ -210,6 +224,8 @@ export class MemoryAnswerTable implements WireAnswerTable {
  * the client and ECS scope 0 lets caches share it (RFC 7871 §7.2.1).
  */
 function computeUniform(entry: ServiceEntry): boolean {
+  // Counted per answer key: every query must be mapped to its key.
+  if (entry.counts) return false;
   let first: readonly string[] | undefined;
   let ttl: number | undefined;
   for (const ans of entry.answers.values()) {

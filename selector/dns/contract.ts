@@ -54,4 +54,12 @@ export interface AnswerTable {
   /** True when every key of the service has the same answer (ECS scope 0). */
   isUniform(name: string): boolean;
   services(): string[];
+  /**
+   * Counts the service's A/AAAA queries per answer key (the agent a client maps to, or
+   * DEFAULT_KEY) for demand estimates; a counted service is never uniform, so every
+   * query is mapped. Off by default.
+   */
+  countQueries?(name: string, on: boolean): void;
+  /** Cumulative A/AAAA queries per answer key since counting was turned on (empty when off). */
+  queryCounts?(name: string): ReadonlyMap<string, number>;
 }

@@ -67,6 +67,8 @@ export function createResolver(opts: ResolverOptions): ResolveFn {
         // RFC 7871 §7.1.2: SOURCE PREFIX-LENGTH 0 means "do not use my address": scope 0.
         scope = q.ecs && q.ecsSource === 0 ? 0 : m.scope;
         wire = pick(svc, m.key);
+        // Demand per answer key for capacity-aware services (ranking/capacity.ts); explain does not count.
+        if (svc.counts && !explain) svc.counts.set(m.key, (svc.counts.get(m.key) ?? 0) + 1);
       }
     }
     if (svc.uniform) wire = pick(svc, DEFAULT_KEY) ?? svc.answers.values().next().value;

@@ -12,6 +12,7 @@ import { aggregateStats, rankSites, type Ranking } from './policy.js';
 import type { EventRecord, ServiceRecord, SiteRecord } from '../store/store.js';
 import { SiteWindow, type Sample, type SiteStats } from './window.js';
 import { addressFor, familiesOf, familyOf, pickStats, type StatsSource } from './families.js';
+import type { CapacityPlanner } from './capacity.js';
 
 type Windows = Map<string, Map<string, SiteWindow>>; // service → site/family → window
 
@@ -33,6 +34,8 @@ export interface RankEngineDeps {
   table: AnswerTable;
   event: (e: EventRecord) => void;
   now?: () => number;
+  /** Services with site capacities (issue #10 §3); without it, answers are the rankings'. */
+  capacity?: CapacityPlanner;
 }
 
 export class RankEngine {
@@ -66,7 +69,11 @@ export class RankEngine {
       }
     }
     this.services = next;
-    for (const { svc } of next.values()) this.deps.table.setService(svc.name, svc.ttl);
+    for (const { svc } of next.values()) {
+      this.deps.table.setService(svc.name, svc.ttl);
+      this.deps.capacity?.reset(svc.name);
+      this.deps.table.countQueries?.(svc.name, this.deps.capacity?.managed(svc.name) ?? false);
+    }
     // The sites may have changed: rewrite every answer, keeping the previous rankings for
     // hysteresis and the TTL rule (a drained site leaving the set unsettles it).
     this.forceWrite = true;
@@ -166,7 +173,15 @@ export class RankEngine {
     const ttl = unsettled ? unsettledTtl(svc) : undefined;
     const answer: KeyAnswer = { byFamily, addresses, ttl, unsettled, changedAt };
     byKey.set(key, answer);
-    if (this.forceWrite || !prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
+    const cap = key === DEFAULT_KEY ? undefined : this.deps.capacity;
+    if (cap?.managed(svc.name)) {
+      // Capacity (ranking/capacity.ts): the planner decides every agent's answer, one agent's
+      // ranking can move others. It plans on each agent's IPv4 ranking (IPv6 when it has none).
+      const counts = this.deps.table.queryCounts?.(svc.name) ?? new Map<string, number>();
+      const rankings = new Map<string, Ranking>();
+      for (const [k, a] of byKey) { const r = (a.byFamily.get(4) ?? a.byFamily.get(6))?.ranking; if (r) rankings.set(k, r); }
+      for (const [k, addrs] of cap.replan(svc, rankings, counts, now)) this.deps.table.setAnswer(svc.name, k, addrs, byKey.get(k)?.ttl);
+    } else if (this.forceWrite || !prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
     return answer;
   }
 
@@ -251,6 +266,11 @@ export class RankEngine {
 
   agents(): string[] {
     return [...this.windows.keys()];
+  }
+
+  /** Why capacity moved this agent's answer off its ranking's first site, if it did. */
+  capacityNote(service: string, key: string): string | undefined {
+    return this.deps.capacity?.note(service, key);
   }
 
   /**

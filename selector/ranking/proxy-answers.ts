@@ -64,6 +64,14 @@ export class ProxyAnswers implements AnswerTable {
     return this.inner.services();
   }
 
+  countQueries(name: string, on: boolean): void {
+    this.inner.countQueries?.(name, on);
+  }
+
+  queryCounts(name: string): ReadonlyMap<string, number> {
+    return this.inner.queryCounts?.(name) ?? new Map();
+  }
+
   /** From the agent's announce (undefined: it has no proxy). */
   setAnnounce(agent: string, proxy: ProxyAnnounce | undefined): void {
     const before = JSON.stringify(this.announced.get(agent));

@@ -2,6 +2,10 @@
 // down/up state machine (DESIGN.md "Ranking": down after `downAfter` consecutive
 // failures, up after `upAfter` consecutive successes). Fed in timestamp order, both
 // live and when rebuilding from SQLite, so a restart reaches the same state.
+// Change-point (issue #10 §2): a latency shift confirmed by two outliers in a row,
+// relative to the path's own spread (shared/shift.ts), drops the older successes
+// from the median at once instead of waiting for the median to move.
+import { ShiftDetector } from '../../shared/shift.js';
 
 export interface Sample {
   ts: number;
@@ -21,6 +25,8 @@ export interface SiteStats {
   newestTs: number;
   /** Set by aggregation (median of agents' shares); otherwise failures / samples. */
   failureShare?: number;
+  /** ts of the last confirmed latency shift still in the window; the median starts there. */
+  shiftTs?: number;
 }
 
 export interface WindowLimits {
@@ -44,6 +50,9 @@ export class SiteWindow {
    * that never trip `down` still count.
    */
   private forgiveBeforeTs = 0;
+  /** Successes before this ts are left out of the median: a confirmed latency shift replaced them. */
+  private medianFromTs = 0;
+  private readonly shift = new ShiftDetector();
 
   constructor(private readonly limits: WindowLimits) {}
 
@@ -53,6 +62,7 @@ export class SiteWindow {
   add(s: Sample): void {
     this.cached = undefined;
     this.samples.push(s);
+    if (s.ok && s.totalMs !== null && this.shift.observe(s.totalMs, s.ts) === 'shift') this.medianFromTs = this.shift.lastShiftTs;
     if (s.ok) {
       if (this.streak > 0) this.streak++;
       else { this.streak = 1; this.streakStartTs = s.ts; }
@@ -91,11 +101,15 @@ export class SiteWindow {
     let failures = 0;
     for (let i = this.head; i < this.samples.length; i++) {
       const s = this.samples[i] as Sample;
-      if (s.ok && s.totalMs !== null) times.push(s.totalMs);
+      if (s.ok && s.totalMs !== null) {
+        if (s.ts >= this.medianFromTs) times.push(s.totalMs);
+      }
       else if (!s.ok && s.ts >= this.forgiveBeforeTs) failures++;
     }
     const last = this.samples[this.samples.length - 1];
     this.cached = { samples: this.size, failures, medianMs: median(times), down: this.down, streak: this.streak, newestTs: last?.ts ?? 0 };
+    const first = this.samples[this.head];
+    if (this.medianFromTs > 0 && first && first.ts < this.medianFromTs) this.cached.shiftTs = this.medianFromTs;
     return this.cached;
   }
 }

@@ -48,6 +48,14 @@ export class MirrorTable implements AnswerTable {
   }
 
   /** The services the engine wrote (aliases left out). */
+  countQueries(name: string, on: boolean): void {
+    this.inner.countQueries?.(name, on);
+  }
+
+  queryCounts(name: string): ReadonlyMap<string, number> {
+    return this.inner.queryCounts?.(name) ?? new Map();
+  }
+
   services(): string[] {
     const aliasPrefix = `${this.label}.`;
     const all = this.inner.services();

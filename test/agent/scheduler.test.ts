@@ -131,15 +131,15 @@ describe('scheduler', () => {
     };
   }
 
-  async function roundsWith(recheckChanges: boolean | undefined, modes: string[]): Promise<RoundReport[]> {
+  async function roundsWith(recheckChanges: boolean | undefined, modes: string[], timeoutMs = 400): Promise<RoundReport[]> {
     const site = await switchable();
     const reports: RoundReport[] = [];
     const s = createScheduler({
-      intervalS: 1, concurrency: 4, log: silentLogger(), recheckChanges,
+      intervalS: 1, concurrency: 4, log: silentLogger(), recheckChanges, shiftRecheckDelayMs: 200,
       onRound: (r) => { reports.push(r); site.set(modes[reports.length] ?? 'ok'); },
     });
     site.set(modes[0] as string);
-    s.setCatalogue({ v: 1, ts: 1, services: [service('flip.example.test', site.port, '/', 400, [['f', '127.2.4.3']])] });
+    s.setCatalogue({ v: 1, ts: 1, services: [service('flip.example.test', site.port, '/', timeoutMs, [['f', '127.2.4.3']])] });
     s.start();
     while (reports.length < modes.length) await new Promise((r) => setTimeout(r, 20));
     await s.close();
@@ -158,6 +158,14 @@ describe('scheduler', () => {
       ['ok', 'ok'], // failed → ok: confirmed
     ]);
   });
+
+  it('confirms a latency shift far outside the path\'s spread, once', async () => {
+    const modes = ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'slow', 'slow', 'slow'];
+    // A timeout as long as the round: every probe starts at once, so the recheck always fits.
+    const reports = await roundsWith(undefined, modes, 1000);
+    const shape = reports.map((r) => r.results.map((x) => (x.ok ? ((x.totalMs as number) > 100 ? 'slow' : 'ok') : x.error)));
+    expect(shape.slice(6)).toEqual([['ok'], ['slow', 'slow'], ['slow'], ['slow']]);
+  }, 20_000);
 
   it('does not recheck when recheckChanges is off', async () => {
     const reports = await roundsWith(false, ['ok', 'fail', 'ok']);
