@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as packet from 'dns-packet';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
-import { ecsOf, query, startWorld, udpQuery, type World } from './helpers.js';
+import { ecsOf, query, udpQuery } from '../helpers/dns-client.js';
+import { startWorld, type World } from './helpers.js';
 
 let w: World;
 beforeAll(async () => { w = await startWorld(); });
