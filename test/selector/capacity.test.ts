@@ -96,7 +96,7 @@ describe('DemandEstimator', () => {
 
 describe('RankEngine with capacity', () => {
   const svc: ServiceRecord = {
-    name: 'www.example.test', ttl: 1, answers: 2, policy: 'latency',
+    name: 'www.example.test', ttl: 1, answers: 2, answerSet: 'ordered', policy: 'latency', // top-N: the test reads both sites
     probe: { scheme: 'http', port: 80, path: '/', expectStatus: [200], timeoutMs: 1000 },
     sites: [
       { id: 'a', address: '127.2.0.1', cost: 0, weight: 1, drained: false },
