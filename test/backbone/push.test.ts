@@ -25,9 +25,16 @@ describe('backbone, push mode', () => {
     const reg = bb.backbone()?.registry;
     await until(() => reg?.get('isp-a')?.rankings?.services[0]?.default[0] === '127.2.0.1' && reg?.get('isp-b')?.rankings?.services[0]?.default[0] === '127.2.0.2', 5000, 'both LBs pushed');
     // The LB's own answer is the reference.
-    const fromA = addrs(await query(a.dnsPort, SERVICE, { ecs: '198.51.100.0/24' }));
+    // Pushes are debounced (uplink.debounceMs): the LB's last answer change may still be on its way.
+    let fromA: string[] = [];
+    let ra = await query(port, SERVICE, { ecs: '198.51.100.7/32' });
+    for (let i = 0; i < 50; i++) {
+      fromA = addrs(await query(a.dnsPort, SERVICE, { ecs: '198.51.100.0/24' }));
+      ra = await query(port, SERVICE, { ecs: '198.51.100.7/32' });
+      if (addrs(ra).join() === fromA.join()) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     expect(fromA[0]).toBe('127.2.0.1');
-    const ra = await query(port, SERVICE, { ecs: '198.51.100.7/32' });
     expect(addrs(ra)).toEqual(fromA);
     expect(ra.aa).toBe(true);
     expect(ra.scope).toBe(24);
@@ -38,7 +45,7 @@ describe('backbone, push mode', () => {
     const other = await query(port, SERVICE, { ecs: '192.0.2.0/24' });
     expect(addrs(other)).toEqual(['127.2.0.1', '127.2.0.2']);
     expect(bb.backbone()?.counts().aggregate).toBeGreaterThan(0);
-    expect(bb.backbone()?.tables.views.get('isp-a')?.counts.push).toBe(1);
+    expect(bb.backbone()?.tables.views.get('isp-a')?.counts.push).toBeGreaterThan(0);
   });
 
   it("falls back to the aggregate when an LB goes offline, and returns when it is back", async () => {

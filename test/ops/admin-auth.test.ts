@@ -108,7 +108,9 @@ describe('Prometheus /metrics', () => {
     // DNS worker threads post their counters about every 100 ms: scrape until the last query shows.
     let res = await fetch(`${base}/metrics`, { headers: auth });
     let text = await res.text();
-    for (let i = 0; i < 50 && !text.includes('vantage_selector_dns_responses_total{rcode="REFUSED"} 1'); i++) {
+    // Each worker posts its own counters: wait until every response of this test is in.
+    const all = ['{rcode="NOERROR"} 4', '{rcode="NXDOMAIN"} 1', '{rcode="REFUSED"} 1'].map((s) => `vantage_selector_dns_responses_total${s}`);
+    for (let i = 0; i < 50 && !all.every((line) => text.includes(line)); i++) {
       await new Promise((r) => setTimeout(r, 100));
       res = await fetch(`${base}/metrics`, { headers: auth });
       text = await res.text();
