@@ -3,7 +3,7 @@
 // same wire rules as selector/dns/responder.ts, plus an additional section (glue).
 import type { DnsCounters } from '../dns/stats.js';
 import { OUR_UDP_SIZE, type SizeLimit } from '../dns/responder.js';
-import { TYPE, type Query } from '../dns/wire.js';
+import { TYPE, copyInto, put16, type Query } from '../dns/wire.js';
 
 /** Sections of the response being written; `nsPtr` ≠ 0 is an owner pointer written before `ns`. */
 export interface Out {
@@ -14,18 +14,6 @@ export interface Out {
   nsPtr: number;
   ar: Buffer | undefined;
   arCount: number;
-}
-
-/** Byte loop copy: for the few dozen bytes of a section it beats Buffer#copy's native call (as dns/responder.ts). */
-function copyInto(src: Uint8Array, dst: Uint8Array, at: number, start: number, end: number): number {
-  for (let i = start; i < end; i++) dst[at++] = src[i] as number;
-  return at;
-}
-
-function put16(buf: Uint8Array, at: number, v: number): number {
-  buf[at] = v >>> 8;
-  buf[at + 1] = v & 0xff;
-  return at + 2;
 }
 
 export function writeResponse(msg: Buffer, q: Query, out: Out, rcode: number, aa: boolean, scope: number, limit: SizeLimit, counters: DnsCounters): Buffer {

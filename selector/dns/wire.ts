@@ -183,3 +183,16 @@ export function parseQuery(msg: Buffer, q: Query): ParseStatus {
   }
   return optStatus;
 }
+
+/** Byte loop copy: for the few dozen bytes of a DNS message it beats Buffer#copy's native call. */
+export function copyInto(src: Uint8Array, dst: Uint8Array, at: number, start: number, end: number): number {
+  for (let i = start; i < end; i++) dst[at++] = src[i] as number;
+  return at;
+}
+
+/** Writes a 16-bit big-endian value; returns the next offset. */
+export function put16(buf: Uint8Array, at: number, v: number): number {
+  buf[at] = v >>> 8;
+  buf[at + 1] = v & 0xff;
+  return at + 2;
+}
