@@ -87,6 +87,15 @@ export function queryTimeline(store: Store, q: TimelineQuery): Timeline {
     lat[b] = s.ms === null ? null : Math.round((s.ms as number) * 10) / 10;
     fails[b] = (s.fails as number) ?? 0;
   }
+  // A row's first band starts where its data does when no earlier first choice is known
+  // (an agent that joined inside the range), not at the range's left edge.
+  const firstDataMs = (agent: string): number => {
+    const r = rows.get(agent);
+    let b = n;
+    for (const lat of Object.values(r?.latencyMs ?? {})) { const i = lat.findIndex((v) => v !== null); if (i >= 0 && i < b) b = i; }
+    for (const f of Object.values(r?.failures ?? {})) { const i = f.findIndex((v) => v > 0); if (i >= 0 && i < b) b = i; }
+    return b < n ? q.sinceMs + b * bucketMs : q.sinceMs;
+  };
   const current = new Map<string, { fromMs: number; site: string | null }>();
   for (const e of store.prep(SQL.firstBefore).iterate(params) as Iterable<Row>) current.set(e.agent as string, { fromMs: q.sinceMs, site: e.site as string | null });
   for (const e of store.prep(SQL.events).iterate(params) as Iterable<Row>) {
@@ -99,7 +108,7 @@ export function queryTimeline(store: Store, q: TimelineQuery): Timeline {
     const site = (e.site as string | null) ?? null;
     if (kind === 'first_changed') {
       const from = (detail.from as string | null | undefined) ?? null;
-      const open = current.get(agent) ?? { fromMs: q.sinceMs, site: from };
+      const open = current.get(agent) ?? { fromMs: Math.min(ts, firstDataMs(agent)), site: from };
       r.first.push({ fromMs: open.fromMs, toMs: ts, site: open.site });
       current.set(agent, { fromMs: ts, site });
       r.markers.push({ ts, kind, site, from, evidence: firstEvidence(from, site, detail) });

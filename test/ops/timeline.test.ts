@@ -72,6 +72,10 @@ describe('timeline API', () => {
     expect(row.markers[1].evidence).toBe('eu-west down after 2 consecutive failed probes');
     expect(row.markers[0].evidence).toMatch(/^first choice us-east → eu-west; /);
     expect(row.first.map((b: any) => b.site)).toEqual(['us-east', 'eu-west', 'us-east']);
+    // The data began a second ago, not at the range's left edge: so does the first band.
+    const firstPoint = t.sinceMs + row.latencyMs['us-east'].findIndex((v: number | null) => v !== null) * t.bucketMs;
+    expect(row.first[0].fromMs).toBe(firstPoint);
+    expect(row.first[0].fromMs).toBeGreaterThan(t.sinceMs + 50_000);
     // Bounded payload: width / 3 points per series whatever the range.
     expect(row.latencyMs['us-east'].length).toBe(1000);
   });
