@@ -30,8 +30,7 @@ function ask(port: number): Promise<string | undefined> {
     sock.on('message', (m) => {
       clearTimeout(timer);
       sock.close();
-      const a = packet.decode(m).answers?.find((x) => x.type === 'A');
-      resolve(a ? String(a.data) : '');
+      resolve((packet.decode(m).answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []))[0] ?? '');
     });
     sock.send(packet.encode(query(SERVICE, 'A')), port, '127.0.0.1');
   });
@@ -112,7 +111,7 @@ describe.skipIf(!BATCH)('DNS worker restart', () => {
     const [reply] = await tcp.next(1);
     const r = packet.decode(reply as Buffer);
     expect(r.id).toBe(11);
-    expect(r.answers?.[0]?.data).toBe('192.0.2.7');
+    expect((r.answers ?? []).flatMap((a) => (a.type === 'A' ? [a.data] : []))).toEqual(['192.0.2.7']);
     tcp.sock.destroy();
     const d = await dig(port, SERVICE);
     expect(d.status).toBe('NOERROR');

@@ -30,7 +30,7 @@ function ask(port: number, ecs: string): Promise<string> {
     sock.on('message', (m) => {
       clearTimeout(timer);
       sock.close();
-      resolve(String(packet.decode(m).answers?.find((a) => a.type === 'A')?.data ?? ''));
+      resolve((packet.decode(m).answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []))[0] ?? '');
     });
     sock.send(packet.encode(query(SERVICE, 'A', { ecs })), port, '127.0.0.1');
   });
