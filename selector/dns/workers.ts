@@ -172,10 +172,15 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
       slot.timer = undefined;
       if (closing) return;
       restarts++;
-      launch(slot, joined).then(
-        () => log.info({ worker: slot.index, restarts }, 'dns worker restarted'),
-        () => undefined, // its exit schedules the next attempt (logged there)
-      );
+      try {
+        launch(slot, joined).then(
+          () => log.info({ worker: slot.index, restarts }, 'dns worker restarted'),
+          () => undefined, // its exit schedules the next attempt (logged there)
+        );
+      } catch (e) {
+        // new Worker() itself failed (no build, no memory for a thread): try again later.
+        restartLater(slot, -1, e as Error);
+      }
     }, delayMs);
   }
 
