@@ -33,7 +33,7 @@ describe.skipIf(!existsSync(PROMTOOL))('alert rules (promtool)', () => {
   it('name every alert the operators rely on, each with a unit test', () => {
     const rules = readFileSync(join(RULES_DIR, 'vantage.rules.yml'), 'utf8');
     const tests = readFileSync(join(RULES_DIR, 'vantage.rules.test.yml'), 'utf8');
-    for (const name of ['VantageAgentOffline', 'VantageSiteDown', 'VantageAllSitesDown', 'VantageDnsServfail', 'VantageIngestRejects', 'VantageStaleRankings']) {
+    for (const name of ['VantageAgentOffline', 'VantageSiteDown', 'VantageAllSitesDown', 'VantageDnsServfail', 'VantageDnsWorkerRestarted', 'VantageIngestRejects', 'VantageStaleRankings']) {
       expect(rules).toContain(`alert: ${name}`);
       expect(tests).toContain(`alertname: ${name}`);
     }
