@@ -25,7 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!existsSync(PROMTOOL))('alert rules (promtool)', () => {
   it('are valid and pass their unit tests', async () => {
     const check = await run(PROMTOOL, ['check', 'rules', 'vantage.rules.yml'], { cwd: RULES_DIR });
-    expect(check.stdout).toMatch(/SUCCESS: 6 rules found/);
+    expect(check.stdout).toMatch(/SUCCESS: 7 rules found/);
     const test = await run(PROMTOOL, ['test', 'rules', 'vantage.rules.test.yml'], { cwd: RULES_DIR });
     expect(test.stdout).toMatch(/SUCCESS/);
   });
