@@ -147,9 +147,18 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     drain();
   }
 
-  /** Retried while this connection lasts: a NATS node recovering from a lost peer refuses QoS 1 subscriptions for a while. */
+  /**
+   * QoS 0: the catalogue is retained, so the broker sends the current one on every
+   * subscribe (each connect); a change sent while the link drops is the retained message
+   * at the next connect. A QoS 1 subscription costs a clustered broker a replicated
+   * session object: NATS keeps one JetStream consumer per QoS 1 subscription, and after a
+   * node is lost the agent's next CONNECT (deleting the old consumer, clean session) and
+   * SUBSCRIBE (creating one) each waited 4 s for that consumer's group to elect a leader,
+   * holding up the metrics queued behind them (bench:failover: results flowed 10 s after
+   * a node was killed). Retried while this connection lasts, in case a broker refuses it.
+   */
   function subscribeCatalogue(c: MqttClient, connection: number): void {
-    c.subscribe(CATALOGUE_TOPIC, { qos: 1 }, (err) => {
+    c.subscribe(CATALOGUE_TOPIC, { qos: 0 }, (err) => {
       if (!err || closing || client !== c || counters.connects !== connection || !c.connected) return;
       log.warn({ err: err.message }, 'catalogue subscribe failed; retrying');
       setTimeout(() => subscribeCatalogue(c, connection), 1000).unref();

@@ -7,7 +7,7 @@
 // 10,000 loaded prefixes; 198.51.100.0/24 for IPv4), BENCH_UDP_ENGINE (auto: the native
 // batch engine if built; batch; dgram).
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dgram from 'node:dgram';
@@ -27,7 +27,27 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
  */
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? (Math.max(WORKERS, GDNSD_THREADS) > 1 ? 8 : 1));
 
-interface PerfResult { name: string; sent: number; completed: number; lost: number; qps: number; avgLatencyMs: number }
+interface PerfResult { name: string; sent: number; completed: number; lost: number; qps: number; avgLatencyMs: number; cpuMs?: number }
+
+/**
+ * CPU time (user + system, every thread) a process has used, from /proc (clock ticks of
+ * 10 ms): CPU per answered query is steadier than q/s on a machine others load too.
+ */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15 of stat(5))
+  } catch {
+    return NaN;
+  }
+}
+
+async function measured(name: string, pid: number | undefined, port: number, dataFile: string): Promise<PerfResult> {
+  const before = cpuMs(pid);
+  const r = await dnsperf(name, port, dataFile);
+  return { ...r, cpuMs: cpuMs(pid) - before };
+}
 
 /** dnsperf -E value for an ECS option (RFC 7871 §6): code 8, FAMILY, SOURCE, SCOPE=0, ADDRESS. */
 function ecsOption(text: string): string {
@@ -126,7 +146,14 @@ async function main(): Promise<void> {
     });
     await waitForDns(info.port);
     console.log(`vantage: 127.0.0.1:${info.port}, ${info.prefixes} prefixes, 100 agents, 3 sites; ECS ${ECS}; UDP engine ${info.udpEngine}; ${info.mode}; ${SECONDS} s per run`);
-    results.push(await dnsperf('vantage', info.port, dataFile));
+    results.push(await measured('vantage', child.pid, info.port, dataFile));
+    // SO_REUSEPORT hashes each dnsperf client (one source port) to one socket: show the split.
+    const split = await new Promise<number[] | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 2000);
+      child.on('message', (m: { perWorker?: number[] }) => { if ('perWorker' in m) { clearTimeout(timer); resolve(m.perWorker); } });
+      child.send('stats');
+    });
+    if (split && split.length > 1) console.log(`vantage UDP queries per worker: ${split.join(' / ')}`);
   } finally {
     child.disconnect();
   }
@@ -138,14 +165,14 @@ async function main(): Promise<void> {
   try {
     await waitForDns(port).catch((err) => { throw new Error(`${(err as Error).message}\n${gdLog}`); });
     console.log(`gdnsd: 127.0.0.1:${port}, multifo with 3 addresses, udp_threads ${GDNSD_THREADS}; dnsperf clients ${CLIENTS} (both servers)`);
-    results.push(await dnsperf('gdnsd', port, dataFile));
+    results.push(await measured('gdnsd', gd.pid, port, dataFile));
   } finally {
     gd.kill('SIGTERM');
     await new Promise((r) => gd.once('close', r));
     rmSync(dir, { recursive: true, force: true });
   }
   console.log('');
-  console.table(results.map((r) => ({ server: r.name, qps: Math.round(r.qps), sent: r.sent, completed: r.completed, lost: r.lost, 'avg latency ms': r.avgLatencyMs.toFixed(3) })));
+  console.table(results.map((r) => ({ server: r.name, qps: Math.round(r.qps), sent: r.sent, completed: r.completed, lost: r.lost, 'avg latency ms': r.avgLatencyMs.toFixed(3), 'CPU µs/query': r.cpuMs === undefined ? '' : ((r.cpuMs * 1000) / r.completed).toFixed(2) })));
   const [v, g] = results as [PerfResult, PerfResult];
   const ratio = v.qps / g.qps;
   console.log(`ratio vantage/gdnsd: ${ratio.toFixed(2)} (target ≥ 0.70, nothing lost: ${v.lost === 0 ? 'yes' : `no, ${v.lost} lost`})`);

@@ -65,6 +65,8 @@ export interface NatsClusterOptions {
   authorization?: string;
   /** A user (name, password) able to connect over MQTT, for the readiness check. */
   probeUser?: { username: string; password: string };
+  /** Extra lines inside each node's `mqtt { }` block (experiments: stream_replicas, consumer_replicas...). */
+  mqttExtra?: string;
 }
 
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
@@ -84,7 +86,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       `http: ${host}:${p.monitor}`,
       `jetstream { store_dir: "${join(dir, name)}", max_memory_store: 64MB, max_file_store: 256MB }`,
       `cluster { name: vantage-test, listen: ${host}:${p.route}, routes: [${routes}] }`,
-      `mqtt { listen: ${host}:${p.mqtt}, ack_wait: "5s" }`,
+      `mqtt { listen: ${host}:${p.mqtt}, ack_wait: "5s"${opts.mqttExtra ? `, ${opts.mqttExtra}` : ''} }`,
       'max_payload: 4MB',
       opts.authorization ?? '',
     ].join('\n') + '\n');

@@ -70,10 +70,9 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   const authRequired = config.auth.agents === 'required';
   // dns.workers > 0: DNS on worker threads, which get every change of the table and mapper.
   // A backbone answers through its own query path in front of the standard one: in this loop.
-  // Capacity-aware services count queries per answer key on the query path, which the
-  // worker threads do not report back yet: with any site capacity, DNS runs in this loop.
-  const hasCapacity = config.services.some((svc) => svc.sites.some((site) => site.capacity !== undefined));
-  const dnsWorkers = opts.createDns || config.backbone || hasCapacity ? 0 : config.dns.workers ?? defaultDnsWorkers();
+  // Capacity-aware services count queries per answer key: each worker counts its own and
+  // posts them every second into `table` (TrackedAnswerTable.mergeCounts), where ranking reads them.
+  const dnsWorkers = opts.createDns || config.backbone ? 0 : config.dns.workers ?? defaultDnsWorkers();
   const table = dnsWorkers > 0 ? new TrackedAnswerTable() : new MemoryAnswerTable();
   // Proxy-mode services: the engine writes ranked sites through this decorator, DNS reads `table`.
   const proxyStats = new ProxyStatsView();

@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   const mode = threads ? `${WORKERS} DNS worker thread(s)` : CLUSTER ? `node:cluster, ${WORKERS} processes` : 'event loop';
   process.send?.({ port: server.addresses()[0]?.port, prefixes: loaded, udpEngine: server.udpEngine, mode });
   process.on('message', (m) => {
-    if (m === 'stats') process.send?.({ stats: server.stats() });
+    if (m === 'stats') process.send?.({ stats: server.stats(), perWorker: threads ? (server as ReturnType<typeof createDnsWorkers>).workerStats().map((w) => w.udpQueries) : undefined });
   });
   process.on('disconnect', () => { void server.close().then(() => process.exit(0)); });
 }

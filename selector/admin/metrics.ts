@@ -48,6 +48,10 @@ export function createSelectorMetrics(src: SelectorMetricsSources): Registry {
     collect() { this.reset(); this.inc(src.dns()?.internalErrors ?? 0); },
   });
   new Counter({
+    name: 'vantage_selector_dns_worker_restarts_total', help: 'DNS worker threads started again after one stopped (dns.workers); non-zero is a bug', registers,
+    collect() { this.reset(); this.inc(src.dns()?.workerRestarts ?? 0); },
+  });
+  new Counter({
     name: 'vantage_selector_dns_answers_total', help: 'A/AAAA answers served, by service and first-ranked site', labelNames: ['service', 'site'], registers,
     collect() {
       const ids = src.siteIds();

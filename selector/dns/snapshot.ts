@@ -4,6 +4,7 @@
 // them on its own MemoryAnswerTable and mapper, so its answers equal the main thread's.
 import type { ClientMapper, ClientMatch } from './contract.js';
 import { MemoryAnswerTable, type ServiceSnapshot } from './answer-table.js';
+import { nameToWire } from './names.js';
 import type { Family } from '../../shared/prefix.js';
 
 type AgentState = 'fresh' | 'stale' | 'offline';
@@ -15,7 +16,11 @@ export type TableOp =
   | [op: 0, name: string, ttl: number] // setService
   | [op: 1, name: string] // removeService
   | [op: 2, name: string, key: string, addresses: readonly string[], ttl: number | undefined] // setAnswer
-  | [op: 3, name: string, keys: string[]]; // retainKeys
+  | [op: 3, name: string, keys: string[]] // retainKeys
+  | [op: 4, name: string, on: boolean]; // countQueries
+
+/** Queries counted per answer key since the last batch: [service, [key, count][]][] (worker → main, every second). */
+export type CountBatch = [name: string, counts: [key: string, n: number][]][];
 
 /** The mapper's inputs (each replaces the previous one); absent = unchanged. */
 export interface MapperInputs {
@@ -27,6 +32,8 @@ export interface MapperInputs {
 export interface Snapshot {
   services: ServiceSnapshot[];
   mapper: MapperInputs;
+  /** Services that count queries per answer key (capacity); absent = none. */
+  counting?: string[];
 }
 
 export interface Delta {
@@ -54,6 +61,29 @@ export class TrackedAnswerTable extends MemoryAnswerTable {
 
   override retainKeys(name: string, keys: ReadonlySet<string>): boolean {
     return this.record(super.retainKeys(name, keys), [3, name, [...keys]]);
+  }
+
+  override countQueries(name: string, on: boolean): void {
+    const was = counting(this, name);
+    super.countQueries(name, on);
+    this.record(was !== on, [4, name, on]);
+  }
+
+  /**
+   * Adds a worker's counts to this table's (capacity demand reads `queryCounts()` here);
+   * services no longer counting are skipped.
+   */
+  mergeCounts(batch: CountBatch): void {
+    for (const [name, counts] of batch) {
+      const into = this.lookupWire(nameToWire(name))?.counts;
+      if (!into) continue;
+      for (const [key, n] of counts) into.set(key, (into.get(key) ?? 0) + n);
+    }
+  }
+
+  /** Services counting queries now (for a worker that starts). */
+  exportCounting(): string[] {
+    return this.services().filter((name) => counting(this, name));
   }
 
   /** The writes since the last call. */
@@ -126,11 +156,31 @@ export class TrackedMapper<M extends ClientMapper = ClientMapper> implements Cli
   }
 }
 
+function counting(table: MemoryAnswerTable, name: string): boolean {
+  return table.lookupWire(nameToWire(name))?.counts !== undefined;
+}
+
+/**
+ * A worker's counts since the last call, cleared (the main thread adds them up): one small
+ * message a second, whatever the query rate.
+ */
+export function drainCounts(table: MemoryAnswerTable): CountBatch {
+  const out: CountBatch = [];
+  for (const name of table.services()) {
+    const counts = table.lookupWire(nameToWire(name))?.counts;
+    if (!counts || counts.size === 0) continue;
+    out.push([name, [...counts]]);
+    counts.clear();
+  }
+  return out;
+}
+
 export function applySnapshot(table: MemoryAnswerTable, mapper: ClientMapper, snap: Snapshot): void {
   for (const s of snap.services) {
     table.setService(s.name, s.ttl);
     for (const a of s.answers) table.setAnswer(s.name, a.key, a.addresses, a.ttl);
   }
+  for (const name of snap.counting ?? []) table.countQueries(name, true);
   applyMapper(mapper, snap.mapper);
 }
 
@@ -141,6 +191,7 @@ export function applyDelta(table: MemoryAnswerTable, mapper: ClientMapper, delta
       case 1: table.removeService(op[1]); break;
       case 2: table.setAnswer(op[1], op[2], op[3], op[4]); break;
       case 3: table.retainKeys(op[1], new Set(op[2])); break;
+      case 4: table.countQueries(op[1], op[2]); break;
     }
   }
   applyMapper(mapper, delta.mapper);

@@ -76,4 +76,6 @@ export interface DnsStats {
   tcpOpen: number;
   /** Which UDP engine serves (set by the server, not a counter). */
   udpEngine?: 'batch' | 'dgram';
+  /** DNS worker threads started again after they stopped (dns.workers; absent in-loop). */
+  workerRestarts?: number;
 }

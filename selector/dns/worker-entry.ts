@@ -1,13 +1,13 @@
 // One DNS worker thread (started by workers.ts): rebuilds the answer table and the client
 // mapper from the main thread's snapshot, serves DNS on its own sockets (UDP with
 // SO_REUSEPORT; TCP only in worker 0) and applies the deltas the main thread posts.
-// Messages out: ready | failed | stats | closed. In: delta | close.
+// Messages out: ready | failed | stats | counts | closed. In: delta | close.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import type { ClientMapper } from './contract.js';
 import type { DnsConfig } from './config.js';
 import { MemoryAnswerTable } from './answer-table.js';
-import { applyDelta, applySnapshot, type Delta, type Snapshot } from './snapshot.js';
+import { applyDelta, applySnapshot, drainCounts, type CountBatch, type Delta, type Snapshot } from './snapshot.js';
 import { createDnsServer } from './server.js';
 import { createLogger } from '../../shared/log.js';
 
@@ -24,12 +24,15 @@ export interface WorkerInit {
   tcp: boolean;
   logLevel: LevelWithSilent;
   statsEveryMs: number;
+  /** How often the per-answer-key query counts (capacity demand) go to the main thread. */
+  countsEveryMs: number;
 }
 
 export type FromWorker =
   | { type: 'ready'; addresses: { host: string; port: number; family: 4 | 6 }[]; udpEngine: 'batch' | 'dgram' }
   | { type: 'failed'; message: string; code?: string }
   | { type: 'stats'; stats: ReturnType<ReturnType<typeof createDnsServer>['stats']> }
+  | { type: 'counts'; counts: CountBatch }
   | { type: 'closed' };
 
 export type ToWorker = { type: 'delta'; delta: Delta } | { type: 'close' };
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
   const log = createLogger({ level: init.logLevel }).child({ component: 'dns', worker: init.index });
   let server: ReturnType<typeof createDnsServer> | undefined;
   let statsTimer: NodeJS.Timeout | undefined;
+  let countsTimer: NodeJS.Timeout | undefined;
   try {
     const mod = (await import(init.mapperModule)) as Record<string, new () => ClientMapper>;
     const Mapper = mod[init.mapperExport];
@@ -53,6 +57,10 @@ async function main(): Promise<void> {
       dns: init.dns, table, mapper, log, services: init.services, serial: init.serial, reusePort: init.reusePort, tcp: init.tcp,
     });
     const s = server;
+    const sendCounts = (): void => {
+      const counts = drainCounts(table);
+      if (counts.length) send({ type: 'counts', counts });
+    };
     port.on('message', (m: ToWorker) => {
       if (m.type === 'delta') {
         try {
@@ -62,7 +70,9 @@ async function main(): Promise<void> {
         }
       } else if (m.type === 'close') {
         if (statsTimer) clearInterval(statsTimer);
+        if (countsTimer) clearInterval(countsTimer);
         void s.close().finally(() => {
+          sendCounts();
           send({ type: 'stats', stats: s.stats() });
           send({ type: 'closed' });
           port.close();
@@ -80,6 +90,7 @@ async function main(): Promise<void> {
       last = sig;
       send({ type: 'stats', stats: st });
     }, init.statsEveryMs);
+    countsTimer = setInterval(sendCounts, init.countsEveryMs);
   } catch (err) {
     await server?.close().catch(() => undefined);
     const e = err as NodeJS.ErrnoException;

@@ -25,7 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!existsSync(PROMTOOL))('alert rules (promtool)', () => {
   it('are valid and pass their unit tests', async () => {
     const check = await run(PROMTOOL, ['check', 'rules', 'vantage.rules.yml'], { cwd: RULES_DIR });
-    expect(check.stdout).toMatch(/SUCCESS: 6 rules found/);
+    expect(check.stdout).toMatch(/SUCCESS: 7 rules found/);
     const test = await run(PROMTOOL, ['test', 'rules', 'vantage.rules.test.yml'], { cwd: RULES_DIR });
     expect(test.stdout).toMatch(/SUCCESS/);
   });
@@ -33,7 +33,7 @@ describe.skipIf(!existsSync(PROMTOOL))('alert rules (promtool)', () => {
   it('name every alert the operators rely on, each with a unit test', () => {
     const rules = readFileSync(join(RULES_DIR, 'vantage.rules.yml'), 'utf8');
     const tests = readFileSync(join(RULES_DIR, 'vantage.rules.test.yml'), 'utf8');
-    for (const name of ['VantageAgentOffline', 'VantageSiteDown', 'VantageAllSitesDown', 'VantageDnsServfail', 'VantageIngestRejects', 'VantageStaleRankings']) {
+    for (const name of ['VantageAgentOffline', 'VantageSiteDown', 'VantageAllSitesDown', 'VantageDnsServfail', 'VantageDnsWorkerRestarted', 'VantageIngestRejects', 'VantageStaleRankings']) {
       expect(rules).toContain(`alert: ${name}`);
       expect(tests).toContain(`alertname: ${name}`);
     }

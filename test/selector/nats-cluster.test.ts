@@ -79,12 +79,14 @@ describe('3-node NATS cluster with per-agent authorisation', () => {
     await cluster.nodes[1]?.kill();
     const killedAt = Date.now();
     const before = sel.ingestCounters()?.accepted.metrics ?? 0;
-    // 1-6 s on a quiet machine (the surviving nodes hold new MQTT sessions while the cluster
-    // settles); under the suite's load on 2 cores it has taken over 10 s: allowed 20 s, printed.
-    await until(() => agent?.stats().connected && agent.stats().broker !== urls[0], 20_000, 'agent on another node');
+    // Within 10 s (issue #12): ~0.5 s (reconnectMinMs), ~5 s when the killed node led the
+    // MQTT sessions' JetStream group (NATS holds the CONNECT 4 s for the new leader). It took
+    // over 10 s under the suite's load while the agent's catalogue subscription was QoS 1
+    // (a replicated consumer to delete and create: two more waits). Printed: 0.5, 5.0, 0.5 s at load 8-11.
+    await until(() => agent?.stats().connected && agent.stats().broker !== urls[0], 15_000, 'agent on another node');
     const movedMs = Date.now() - killedAt;
     console.log(`agent on ${agent.stats().broker} ${movedMs} ms after its node was killed`);
-    expect(movedMs).toBeLessThan(20_000);
+    expect(movedMs).toBeLessThan(10_000);
     await until(() => (sel.ingestCounters()?.accepted.metrics ?? 0) >= before + 3, 15_000, 'results after the failover');
     expect(sel.ingestCounters()?.rejected.stale_seq ?? 0).toBeLessThanOrEqual(2);
   }, 60_000);

@@ -169,13 +169,15 @@ describe('two selector replicas, three agents, a 3-node NATS cluster (real proce
     const node = cluster.nodes.find((n) => n.mqttUrl === a.urls[0]);
     await node?.kill();
     const killedAt = Date.now();
-    // Measured 1-6 s on a quiet machine (the surviving NATS nodes hold new MQTT sessions
-    // while the cluster settles, bench:failover); the suite's own load on a 2-core runner
-    // has pushed it past 10 s, so the test allows 20 s and prints the time.
-    await until(async () => { const u = await agentBroker(a); return u !== undefined && u !== a.urls[0]; }, 20_000, 'pop-a on another node');
+    // Issue #12: within 10 s. ~1 s (the reconnect delay), or ~6 s when the killed node led
+    // the JetStream group of the MQTT sessions: NATS holds the CONNECT 4 s waiting for the
+    // new leader (elections take 4-9 s), then the next attempt succeeds. Over 10 s happened
+    // while the agent subscribed to the catalogue at QoS 1 (a replicated consumer: two more
+    // such waits); it now subscribes at QoS 0. Printed: 6.2, 1.1, 1.1 s at load 8-11.
+    await until(async () => { const u = await agentBroker(a); return u !== undefined && u !== a.urls[0]; }, 15_000, 'pop-a on another node');
     const movedMs = Date.now() - killedAt;
     console.log(`pop-a moved to ${await agentBroker(a)} ${movedMs} ms after its node was killed`);
-    expect(movedMs).toBeLessThan(20_000);
+    expect(movedMs).toBeLessThan(10_000);
     for (const r of replicas) await until(() => rowsSince(r, 'pop-a', killedAt + movedMs) >= 2 * SITES.length, 20_000, `pop-a results at ${r.name} after the failover`);
 
     // 3. A drain on r2 reaches r1 within 2 s (DNS on r1 follows).
