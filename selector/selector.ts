@@ -8,6 +8,7 @@ import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
 import { brokerUrls } from '../shared/broker-urls.js';
 import { CATALOGUE_TOPIC } from '../shared/protocol.js';
+import type { SettingRejection } from '../shared/catalogue-settings.js';
 import { MemoryAnswerTable } from './dns/answer-table.js';
 import { createEmbeddedBroker } from './mqtt/embedded-broker.js';
 import type { MessageBus } from './mqtt/bus.js';
@@ -55,14 +56,14 @@ export interface SelectorOptions {
   createDns?: typeof createDnsServer;
 }
 
-/** Site capacities from the config (issue #10 §3); undefined when no site has one (today's behaviour). */
-function capacityPlanner(config: Readonly<SelectorConfig>): CapacityPlanner | undefined {
+/** Site capacities per service (issue #10 §3), from selector.yaml or the catalogue in the store. */
+function capacities(services: readonly { name: string; sites: readonly { id: string; capacity?: SiteCapacity | undefined }[] }[]): Map<string, Map<string, SiteCapacity>> {
   const byService = new Map<string, Map<string, SiteCapacity>>();
-  for (const svc of config.services) {
+  for (const svc of services) {
     const caps = new Map(svc.sites.flatMap((s) => (s.capacity ? [[s.id, s.capacity] as const] : [])));
     if (caps.size) byService.set(svc.name, caps);
   }
-  return byService.size ? new CapacityPlanner(byService, { hysteresisPct: config.ranking.hysteresisPct, demandWindowMs: 30_000 }) : undefined;
+  return byService;
 }
 
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
@@ -81,6 +82,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let uplink: Uplink | undefined;
   const engineTable = config.uplink ? new MirrorTable(table, labelOf(config.uplink), () => uplink?.changed()) : table;
   const answers = new ProxyAnswers(engineTable, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
+  // Capacities and proxy mode come from the store's services (selector.yaml, admin, or a catalogue): see setServices.
+  const planner = new CapacityPlanner(capacities(config.services), { hysteresisPct: config.ranking.hysteresisPct, demandWindowMs: 30_000 });
   const mapper = dnsWorkers > 0 ? new TrackedMapper(new PrefixClientMapper()) : new PrefixClientMapper();
   const feeder = new ClientMapFeeder(mapper, config.prefixes);
   const freshness = new Freshness(config.ranking.staleIntervals);
@@ -121,11 +124,19 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     backbone?.evaluate();
   }
 
+  /** Loads the services from the store into the engine (with their proxy mode and capacities) and the backbone. */
+  function setServices(s: Store, e: RankEngine): void {
+    const list = s.loadServices();
+    answers.setProxyServices(new Set(list.filter((x) => x.mode === 'proxy').map((x) => x.name.toLowerCase())));
+    planner.setCapacity(capacities(list));
+    e.setServices(list);
+    backbone?.setServices(e.serviceList());
+  }
+
   /** Re-reads services from the DB (after an admin change), re-ranks, publishes a new catalogue revision. */
   async function servicesChanged(): Promise<void> {
     if (!store || !engine) return;
-    engine.setServices(store.loadServices());
-    backbone?.setServices(engine.serviceList());
+    setServices(store, engine);
     await sync?.localChange();
   }
 
@@ -207,8 +218,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       loadAdminState(s, feeder, config.prefixes);
       const enrolled = (enrolment = new Enrolment(s));
       const w = (writer = new ResultWriter(s, { onError: (err) => { dbWriteErrors++; log.error({ err }, 'result write failed'); } }));
-      const e = (engine = new RankEngine({ ranking: config.ranking, table: answers, event, capacity: capacityPlanner(config) }));
-      e.setServices(s.loadServices());
+      const e = (engine = new RankEngine({ ranking: config.ranking, table: answers, event, capacity: planner }));
+      setServices(s, e);
       const i = (ingest = createIngest({
         store: s, writer: w, engine: e, freshness, authRequired, enrolment: enrolled, log: log.child({ component: 'ingest' }),
         maxAgeMs: config.retention.rawHours * 3_600_000,
@@ -225,12 +236,11 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       rebuild(s, w, e, i);
       retention = new Retention(s, config.retention, { keepRawMs: config.ranking.windowS * 1000 });
       void prune(); // in batches, while the selector starts
-      backbone?.setServices(e.serviceList());
       const cs = (sync = createCatalogueSync({
         store: s, admin: new CatalogueAdmin(s, config.dns.zones, feeder, config.prefixes), configServices: config.services,
         services: () => e.serviceList(), log: log.child({ component: 'catalogue' }),
         publish: (payload) => bus?.publishRetained(CATALOGUE_TOPIC, payload) ?? Promise.resolve(),
-        applied: () => { e.setServices(s.loadServices()); backbone?.setServices(e.serviceList()); }, replicate: isExternalBroker(config),
+        applied: () => setServices(s, e), replicate: isExternalBroker(config),
       }));
       cs.noteConfig();
       // DNS first: it answers from the persisted state rebuilt above whatever the bus does
@@ -290,7 +300,10 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
           config: config.uplink, table, services: () => e.serviceList().map((x) => x.name), agents: () => feeder.agentMap(),
           log: log.child({ component: 'uplink' }),
           onCatalogue: (cat) => {
-            if (applyBackboneCatalogue(s, cat, configured)) servicesChanged().catch((err: unknown) => log.error({ err }, 'catalogue from the backbone not applied'));
+            const rejected: SettingRejection[] = [];
+            const changed = applyBackboneCatalogue(s, cat, configured, rejected);
+            if (rejected.length) uplink?.settingsRejected(rejected);
+            if (changed) servicesChanged().catch((err: unknown) => log.error({ err }, 'catalogue from the backbone not applied'));
           },
         });
         uplink.start();

@@ -10,7 +10,7 @@ import { parsePrefix, formatAddress } from '../../shared/prefix.js';
 import { AGENT_ID_RE } from '../../shared/protocol.js';
 import { ServiceConfigSchema, SiteConfigSchema, zoneOf, type ZoneConfig } from '../config.js';
 import type { ClientMapFeeder } from '../mapping/feeder.js';
-import type { Store } from '../store/store.js';
+import type { ServiceRecord, Store } from '../store/store.js';
 
 // AdminError lives in the one error table; re-exported for the admin files that import it from here.
 export { AdminError };
@@ -62,6 +62,12 @@ export class CatalogueAdmin {
     if (this.store.serviceSource(svc.name)) throw new AdminError(409, `service "${svc.name}" already exists`);
     this.store.upsertService({ ...svc, sites: svc.sites.map((s) => ({ ...s })) }, 'admin');
     return svc.name;
+  }
+
+  /** Replaces the answer settings of an operator-added service (replicas: a newer catalogue's). */
+  setSettings(svc: ServiceRecord): void {
+    if (this.serviceSource(svc.name) === 'config') throw new AdminError(409, `service "${svc.name}" is defined in selector.yaml; change it there`);
+    this.store.upsertService(svc, 'admin');
   }
 
   removeService(name: string): void {
