@@ -33,7 +33,7 @@ export function buildCatalogue(services: readonly ServiceRecord[], nowMs: number
         }),
         ttl: s.ttl, answers: s.answers, policy: s.policy, answerSet: s.answerSet ?? 'band',
         ...(s.ttlUnsettled != null ? { ttlUnsettled: s.ttlUnsettled } : {}),
-        ...(s.mode === 'proxy' ? { mode: s.mode } : {}),
+        mode: s.mode ?? 'sites',
       };
     }),
   };

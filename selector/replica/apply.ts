@@ -62,14 +62,18 @@ export function applyCatalogue(store: Store, admin: CatalogueAdmin, remote: Cata
     // Settings of an operator-added service follow the newer catalogue; selector.yaml's stay.
     if (src.services.get(svc.name) === 'admin') {
       const theirs = new Map(svc.sites.map((x, i) => [x.id, { raw: x, site: sites[i] as (typeof sites)[number] }]));
+      // Absent = the default, as in applyBackboneCatalogue (a publisher leaves ttlUnsettled out when unset).
       const next: ServiceRecord = {
-        ...mine, ...settings,
+        ...mine, answerSet: 'band', mode: 'sites', ttlUnsettled: svc.ttlUnsettled === undefined ? null : mine.ttlUnsettled, ...settings,
         sites: mine.sites.map((x) => {
           const t = theirs.get(x.id);
           if (!t) return x;
           const capacity = t.site.capacity ?? (t.raw.capacity === undefined ? undefined : x.capacity);
           const { capacity: _old, ...rest } = x;
-          return { ...rest, cost: t.site.cost ?? x.cost, weight: t.site.weight ?? x.weight, ...(capacity ? { capacity } : {}) };
+          return {
+            ...rest, cost: t.site.cost ?? (t.raw.cost === undefined ? 0 : x.cost), weight: t.site.weight ?? (t.raw.weight === undefined ? 1 : x.weight),
+            ...(capacity ? { capacity } : {}),
+          };
         }),
       };
       if (next.ttlUnsettled != null && next.ttlUnsettled > next.ttl) next.ttlUnsettled = null;

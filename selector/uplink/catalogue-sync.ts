@@ -4,8 +4,9 @@
 // backbone so it can drop them when the backbone does, and then republishes its
 // catalogue to its agents as usual. The answer settings travel with the catalogue
 // (shared/catalogue-settings.ts): ttl, answers, policy, answerSet, ttlUnsettled, mode,
-// and per site cost, weight, capacity. A setting the catalogue lacks, or carries with an
-// invalid value (counted by the caller), keeps the LB's previous value, else the default.
+// and per site cost, weight, capacity. A setting the catalogue lacks is the default (as
+// in selector.yaml); one with an invalid value (counted by the caller) keeps the LB's
+// previous value, else the default.
 import { serviceSettings, siteSettings, type SettingRejection } from '../../shared/catalogue-settings.js';
 import type { Catalogue } from '../../shared/protocol.js';
 import type { ServiceRecord, SiteRecord, Store } from '../store/store.js';
@@ -14,7 +15,7 @@ const TABLE_SQL = 'CREATE TABLE IF NOT EXISTS uplink_services (name TEXT PRIMARY
 /** What an LB uses for what the catalogue does not carry (the service config defaults). */
 const DEFAULTS = { ttl: 30, answers: 2, policy: 'latency', answerSet: 'band', mode: 'sites', cost: 0, weight: 1 } as const;
 
-/** The LB's record of one catalogue service: the catalogue's valid settings, else the previous ones, else defaults. */
+/** The LB's record of one catalogue service: the catalogue's valid settings; an invalid one keeps the previous value; an absent one is the default. */
 export function recordFromCatalogue(svc: Catalogue['services'][number], name: string, prev: ServiceRecord | undefined, rejected: SettingRejection[]): ServiceRecord {
   const st = serviceSettings(svc, rejected);
   const prevSites = new Map(prev?.sites.map((s) => [s.id, s]));
@@ -24,17 +25,21 @@ export function recordFromCatalogue(svc: Catalogue['services'][number], name: st
     const capacity = ss.capacity ?? (s.capacity === undefined ? undefined : old?.capacity);
     return {
       id: s.id, address: s.address, ...(s.addresses ? { addresses: [...s.addresses] } : {}),
-      cost: ss.cost ?? old?.cost ?? DEFAULTS.cost, weight: ss.weight ?? old?.weight ?? DEFAULTS.weight, drained: s.drained === true,
+      cost: ss.cost ?? (s.cost === undefined ? undefined : old?.cost) ?? DEFAULTS.cost,
+      weight: ss.weight ?? (s.weight === undefined ? undefined : old?.weight) ?? DEFAULTS.weight, drained: s.drained === true,
       ...(capacity ? { capacity } : {}),
     };
   });
-  const ttl = st.ttl ?? prev?.ttl ?? DEFAULTS.ttl;
-  // ttlUnsettled absent in the catalogue = the default rule (ttl/4); never longer than ttl.
+  // Absent = the default (what the backbone's selector.yaml left unset); invalid = the previous value.
+  const raw = svc as Record<string, unknown>;
+  const setting = <K extends 'ttl' | 'answers' | 'policy' | 'answerSet' | 'mode'>(key: K): NonNullable<ServiceRecord[K]> =>
+    (st[key] ?? (raw[key] === undefined ? undefined : prev?.[key]) ?? DEFAULTS[key]) as NonNullable<ServiceRecord[K]>;
+  const ttl = setting('ttl');
   const ttlUnsettled = st.ttlUnsettled ?? (svc.ttlUnsettled === undefined ? null : prev?.ttlUnsettled ?? null);
   return {
-    name, ttl, answers: st.answers ?? prev?.answers ?? DEFAULTS.answers, policy: st.policy ?? prev?.policy ?? DEFAULTS.policy,
-    answerSet: st.answerSet ?? prev?.answerSet ?? DEFAULTS.answerSet, ttlUnsettled: ttlUnsettled !== null && ttlUnsettled > ttl ? null : ttlUnsettled,
-    mode: st.mode ?? prev?.mode ?? DEFAULTS.mode,
+    name, ttl, answers: setting('answers'), policy: setting('policy'), answerSet: setting('answerSet'), mode: setting('mode'),
+    // Never longer than ttl (the config rule); null = ttl/4, at least 5 s.
+    ttlUnsettled: ttlUnsettled !== null && ttlUnsettled > ttl ? null : ttlUnsettled,
     probe: svc.probe, sites,
   };
 }

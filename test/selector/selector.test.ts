@@ -37,7 +37,7 @@ describe('selector', () => {
       probe: { scheme: 'http', port: 8080, path: '/', expectStatus: [200], timeoutMs: 3000 },
       sites: [{ id: 'us-east', address: '127.2.0.1' }, { id: 'eu-west', address: '127.2.0.2' }, { id: 'ap-south', address: '127.2.0.3' }].map((x) => ({ ...x, cost: 0, weight: 1 })),
       // Answer settings (optional, additive): LBs and replicas apply them, agents ignore them.
-      ttl: 30, answers: 3, policy: 'latency', answerSet: 'ordered',
+      ttl: 30, answers: 3, policy: 'latency', answerSet: 'ordered', mode: 'sites',
     }]);
   });
 
