@@ -246,13 +246,15 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       // DNS first: it answers from the persisted state rebuilt above whatever the bus does
       // (DNS worker threads take a moment to start).
       const dnsServices = e.serviceList().map((x) => x.name);
+      // An LB is authoritative for the child names its backbone delegates to it: `{label}.{service}`.
+      const child = config.uplink ? { label: labelOf(config.uplink), ns: config.uplink.nameservers.map((n) => n.name) } : undefined;
       dns = table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper
         ? createDnsWorkers({
-          dns: config.dns, table, mapper, workers: dnsWorkers, services: dnsServices, log,
+          dns: config.dns, table, mapper, workers: dnsWorkers, services: dnsServices, child, log,
           mapperModule: new URL('./mapping/mapper.js', import.meta.url).href, mapperExport: PrefixClientMapper.name,
         })
         : (opts.createDns ?? createDnsServer)({
-          dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: dnsServices, wrapResponder: backbone?.wrap(table),
+          dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: dnsServices, child, wrapResponder: backbone?.wrap(table),
         });
       await dns.start();
       const onMessage = (topic: string, payload: Buffer): void => {
