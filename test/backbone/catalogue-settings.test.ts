@@ -3,12 +3,15 @@
 // both by the LB itself and by the backbone from the LB's pushed rankings; an LB with
 // `uplink.catalogue: false` keeps its own. Invalid settings are dropped and counted,
 // the rest applied; what was applied survives a restart (SQLite).
+import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyBackboneCatalogue } from '../../selector/uplink/catalogue-sync.js';
 import { Store } from '../../selector/store/store.js';
 import type { SettingRejection } from '../../shared/catalogue-settings.js';
 import { CATALOGUE_TOPIC, parseCatalogue, type Catalogue } from '../../shared/protocol.js';
-import { SITES, tmpDb, until } from '../helpers/fixtures.js';
+import { createSelector } from '../../selector/selector.js';
+import { selectorConfig, SITES, tmpDb, until } from '../helpers/fixtures.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { watch } from '../helpers/mqtt-watch.js';
 import { addrs, bootBackbone, bootLb, eventually, query, resetSeqs, round, SERVICE, type Closer } from './helpers.js';
 
@@ -59,6 +62,29 @@ describe('catalogue answer settings backbone → LB', () => {
     await new Promise((r) => setTimeout(r, 500)); // a catalogue would have arrived by now
     expect(b.sel.engine()?.serviceList().find((s) => s.name === SERVICE)).toMatchObject({ ttl: 30, answers: 3, policy: 'latency' });
     expect((await query(b.dnsPort, SERVICE)).answers).toMatchObject([{ ttl: 30 }, { ttl: 30 }, { ttl: 30 }]);
+  });
+
+  it('an LB counts invalid settings of a catalogue on its uplink and applies the rest (never crashes)', async () => {
+    // The "backbone" is a bare Mosquitto here, so the test can write any catalogue on it.
+    const broker = await startMosquitto();
+    open.push({ close: () => broker.stop() });
+    const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+    open.push({ close: () => c.endAsync() });
+    const publish = (svc: Record<string, unknown>, site: Record<string, unknown>) => c.publishAsync(CATALOGUE_TOPIC, JSON.stringify({
+      v: 1, ts: Date.now(), services: [{ name: SERVICE, probe, sites: [{ id: 'us-east', address: '127.2.0.1', ...site }], ...svc }],
+    }), { qos: 1, retain: true });
+    await publish({ ttl: 7, policy: 'availability' }, { capacity: { share: 0.5 } });
+    const lb = createSelector(selectorConfig({ services: [], uplink: { url: broker.url, id: 'isp-a', nameservers: [{ name: 'ns.isp-a.example.test', address: '127.0.5.1' }] } }));
+    open.push(lb);
+    await lb.start();
+    const svc = () => lb.engine()?.serviceList().find((s) => s.name === SERVICE);
+    await until(() => svc()?.ttl === 7, 5000, 'first catalogue applied');
+    await publish({ ttl: 9, policy: 'fastest' }, { capacity: 'lots' });
+    await until(() => svc()?.ttl === 9, 5000, 'the valid part of the second applied');
+    expect(lb.uplink()?.counters.settingsRejected).toEqual({ policy: 1, capacity: 1 });
+    // The settings the catalogue got wrong keep their previous values.
+    expect(svc()).toMatchObject({ ttl: 9, policy: 'availability', sites: [{ id: 'us-east', capacity: { share: 0.5 } }] });
+    expect((await query(lb.dnsAddresses()[0]?.port as number, SERVICE)).answers[0]?.ttl).toBe(9);
   });
 
   it('invalid settings are dropped and counted, the rest applied; applied settings persist in SQLite', () => {
