@@ -149,7 +149,8 @@ export function createBackboneResponder(opts: BackboneResponderOptions): Respond
     if (q.qtype !== TYPE.A && q.qtype !== TYPE.AAAA) {
       out.an = undefined;
       out.ns = out.ar = undefined;
-      if (cz && q.qtype === TYPE.SOA) { out.an = cz.soaAnswer; out.anCount = 1; return send(msg, RCODE.NOERROR, true, 0, limit); }
+      // RFC 8482 §4.1: ANY may be answered with one RRset that exists: the SOA.
+      if (cz && (q.qtype === TYPE.SOA || q.qtype === TYPE.ANY)) { out.an = cz.soaAnswer; out.anCount = 1; return send(msg, RCODE.NOERROR, true, 0, limit); }
       if (cz && q.qtype === TYPE.NS) { out.an = cz.zone.nsAnswer; out.anCount = cz.zone.nsCount; return send(msg, RCODE.NOERROR, true, 0, limit); }
       return addresses(msg, undefined, key, 0, limit, cz);
     }
@@ -188,7 +189,7 @@ export function createBackboneResponder(opts: BackboneResponderOptions): Respond
         out.an = undefined;
         return addresses(msg, isAddr ? pick(ns, DEFAULT_KEY) : undefined, key, 0, limit);
       }
-      if (q.labelCount >= 2 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR && q.qtype !== TYPE.ANY) {
+      if (q.labelCount >= 2 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR) {
         const first = key.charCodeAt(0);
         const v = tables.byLabel.get(key.substring(1, 1 + first));
         if (v && own.lookupWire(key.substring(1 + first))) return childAnswer(msg, key, v, srcFamily, src, limit);

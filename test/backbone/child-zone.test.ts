@@ -78,5 +78,9 @@ describe('the child zone {label}.{service}', () => {
     const port = bb.dnsAddresses()[0]?.port as number;
     // The NS set is the delegation's: the LB's name servers, then the backbone's.
     await expectChildZone(port, ['ns.isp-a.example.test', 'ns1.example.test']);
+    // ANY at the child (RFC 8482: one RRset that exists), not NXDOMAIN.
+    const any = await dig(port, CHILD, 'ANY');
+    expect(any).toMatchObject({ status: 'NOERROR', aa: true });
+    expect(soa(any.answer[0])[0]).toBe(`${CHILD}.`);
   });
 });
