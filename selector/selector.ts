@@ -102,6 +102,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     ? createBackbone({ config: config.backbone, zones: config.dns.zones, staleIntervals: config.ranking.staleIntervals, log: log.child({ component: 'backbone' }) })
     : undefined;
   let dbWriteErrors = 0;
+  /** Set by close(): a start() still waiting for the broker stops there. */
+  let closing = false;
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
 
@@ -212,6 +214,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     /** Proxy-cache mode decisions (explain, tests). */
     proxyAnswers: answers,
     async start(): Promise<void> {
+      closing = false;
       const s = (store = new Store(config.db));
       s.syncConfigServices(config.services);
       s.setStaticPrefixes(config.prefixes);
@@ -295,6 +298,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       // Everything answers already; give a reachable broker a moment so start() usually
       // returns subscribed (no agent message is missed), but never wait for a dead one.
       const connected = await b.waitConnected(opts.brokerWaitMs ?? 3000);
+      // A SIGTERM while we waited: close() has run (or is running); nothing more to start.
+      if (closing) return;
       if (!connected) log.warn({ urls: brokerUrls(config.mqtt) }, 'no broker reachable yet; answering DNS from persisted state and connecting in the background');
       if (config.uplink) {
         const configured = new Set(config.services.map((x) => x.name));
@@ -315,6 +320,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       log.info({ dns: dns.addresses(), mqtt: b.address() ?? brokerUrls(config.mqtt), brokerConnected: connected, http: admin.address() }, 'selector started');
     },
     async close(): Promise<void> {
+      closing = true;
       for (const t of timers.splice(0)) clearInterval(t);
       sync?.close();
       await uplink?.close().catch((err: unknown) => log.error({ err }, 'uplink close failed'));
