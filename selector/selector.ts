@@ -8,6 +8,7 @@ import type { Logger } from '../shared/log.js';
 import { silentLogger } from '../shared/log.js';
 import { brokerUrls } from '../shared/broker-urls.js';
 import { CATALOGUE_TOPIC } from '../shared/protocol.js';
+import type { SettingRejection } from '../shared/catalogue-settings.js';
 import { MemoryAnswerTable } from './dns/answer-table.js';
 import { createEmbeddedBroker } from './mqtt/embedded-broker.js';
 import type { MessageBus } from './mqtt/bus.js';
@@ -55,14 +56,14 @@ export interface SelectorOptions {
   createDns?: typeof createDnsServer;
 }
 
-/** Site capacities from the config (issue #10 §3); undefined when no site has one (today's behaviour). */
-function capacityPlanner(config: Readonly<SelectorConfig>): CapacityPlanner | undefined {
+/** Site capacities per service (issue #10 §3), from selector.yaml or the catalogue in the store. */
+function capacities(services: readonly { name: string; sites: readonly { id: string; capacity?: SiteCapacity | undefined }[] }[]): Map<string, Map<string, SiteCapacity>> {
   const byService = new Map<string, Map<string, SiteCapacity>>();
-  for (const svc of config.services) {
+  for (const svc of services) {
     const caps = new Map(svc.sites.flatMap((s) => (s.capacity ? [[s.id, s.capacity] as const] : [])));
     if (caps.size) byService.set(svc.name, caps);
   }
-  return byService.size ? new CapacityPlanner(byService, { hysteresisPct: config.ranking.hysteresisPct, demandWindowMs: 30_000 }) : undefined;
+  return byService;
 }
 
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
@@ -80,6 +81,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   let uplink: Uplink | undefined;
   const engineTable = config.uplink ? new MirrorTable(table, labelOf(config.uplink), () => uplink?.changed()) : table;
   const answers = new ProxyAnswers(engineTable, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
+  // Capacities and proxy mode come from the store's services (selector.yaml, admin, or a catalogue): see setServices.
+  const planner = new CapacityPlanner(capacities(config.services), { hysteresisPct: config.ranking.hysteresisPct, demandWindowMs: 30_000 });
   const mapper = dnsWorkers > 0 ? new TrackedMapper(new PrefixClientMapper()) : new PrefixClientMapper();
   const feeder = new ClientMapFeeder(mapper, config.prefixes);
   const freshness = new Freshness(config.ranking.staleIntervals);
@@ -98,6 +101,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     ? createBackbone({ config: config.backbone, zones: config.dns.zones, staleIntervals: config.ranking.staleIntervals, log: log.child({ component: 'backbone' }) })
     : undefined;
   let dbWriteErrors = 0;
+  /** Set by close(): a start() still waiting for the broker stops there. */
+  let closing = false;
   let firstEvaluation = true;
   const timers: NodeJS.Timeout[] = [];
 
@@ -120,11 +125,19 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     backbone?.evaluate();
   }
 
+  /** Loads the services from the store into the engine (with their proxy mode and capacities) and the backbone. */
+  function setServices(s: Store, e: RankEngine): void {
+    const list = s.loadServices();
+    answers.setProxyServices(new Set(list.filter((x) => x.mode === 'proxy').map((x) => x.name.toLowerCase())));
+    planner.setCapacity(capacities(list));
+    e.setServices(list);
+    backbone?.setServices(e.serviceList());
+  }
+
   /** Re-reads services from the DB (after an admin change), re-ranks, publishes a new catalogue revision. */
   async function servicesChanged(): Promise<void> {
     if (!store || !engine) return;
-    engine.setServices(store.loadServices());
-    backbone?.setServices(engine.serviceList());
+    setServices(store, engine);
     await sync?.localChange();
   }
 
@@ -200,14 +213,15 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     /** Proxy-cache mode decisions (explain, tests). */
     proxyAnswers: answers,
     async start(): Promise<void> {
+      closing = false;
       const s = (store = new Store(config.db));
       s.syncConfigServices(config.services);
       s.setStaticPrefixes(config.prefixes);
       loadAdminState(s, feeder, config.prefixes);
       const enrolled = (enrolment = new Enrolment(s));
       const w = (writer = new ResultWriter(s, { onError: (err) => { dbWriteErrors++; log.error({ err }, 'result write failed'); } }));
-      const e = (engine = new RankEngine({ ranking: config.ranking, table: answers, event, capacity: capacityPlanner(config) }));
-      e.setServices(s.loadServices());
+      const e = (engine = new RankEngine({ ranking: config.ranking, table: answers, event, capacity: planner }));
+      setServices(s, e);
       const i = (ingest = createIngest({
         store: s, writer: w, engine: e, freshness, authRequired, enrolment: enrolled, log: log.child({ component: 'ingest' }),
         maxAgeMs: config.retention.rawHours * 3_600_000,
@@ -224,24 +238,25 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       rebuild(s, w, e, i);
       retention = new Retention(s, config.retention, { keepRawMs: config.ranking.windowS * 1000 });
       void prune(); // in batches, while the selector starts
-      backbone?.setServices(e.serviceList());
       const cs = (sync = createCatalogueSync({
         store: s, admin: new CatalogueAdmin(s, config.dns.zones, feeder, config.prefixes), configServices: config.services,
         services: () => e.serviceList(), log: log.child({ component: 'catalogue' }),
         publish: (payload) => bus?.publishRetained(CATALOGUE_TOPIC, payload) ?? Promise.resolve(),
-        applied: () => { e.setServices(s.loadServices()); backbone?.setServices(e.serviceList()); }, replicate: isExternalBroker(config),
+        applied: () => setServices(s, e), replicate: isExternalBroker(config),
       }));
       cs.noteConfig();
       // DNS first: it answers from the persisted state rebuilt above whatever the bus does
       // (DNS worker threads take a moment to start).
       const dnsServices = e.serviceList().map((x) => x.name);
+      // An LB is authoritative for the child names its backbone delegates to it: `{label}.{service}`.
+      const child = config.uplink ? { label: labelOf(config.uplink), ns: config.uplink.nameservers.map((n) => n.name) } : undefined;
       dns = table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper
         ? createDnsWorkers({
-          dns: config.dns, table, mapper, workers: dnsWorkers, services: dnsServices, log,
+          dns: config.dns, table, mapper, workers: dnsWorkers, services: dnsServices, child, log,
           mapperModule: new URL('./mapping/mapper.js', import.meta.url).href, mapperExport: PrefixClientMapper.name,
         })
         : (opts.createDns ?? createDnsServer)({
-          dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: dnsServices, wrapResponder: backbone?.wrap(table),
+          dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: dnsServices, child, wrapResponder: backbone?.wrap(table),
         });
       await dns.start();
       const onMessage = (topic: string, payload: Buffer): void => {
@@ -282,6 +297,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       // Everything answers already; give a reachable broker a moment so start() usually
       // returns subscribed (no agent message is missed), but never wait for a dead one.
       const connected = await b.waitConnected(opts.brokerWaitMs ?? 3000);
+      // A SIGTERM while we waited: close() has run (or is running); nothing more to start.
+      if (closing) return;
       if (!connected) log.warn({ urls: brokerUrls(config.mqtt) }, 'no broker reachable yet; answering DNS from persisted state and connecting in the background');
       if (config.uplink) {
         const configured = new Set(config.services.map((x) => x.name));
@@ -289,7 +306,10 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
           config: config.uplink, table, services: () => e.serviceList().map((x) => x.name), agents: () => feeder.agentMap(),
           log: log.child({ component: 'uplink' }),
           onCatalogue: (cat) => {
-            if (applyBackboneCatalogue(s, cat, configured)) servicesChanged().catch((err: unknown) => log.error({ err }, 'catalogue from the backbone not applied'));
+            const rejected: SettingRejection[] = [];
+            const changed = applyBackboneCatalogue(s, cat, configured, rejected);
+            if (rejected.length) uplink?.settingsRejected(rejected);
+            if (changed) servicesChanged().catch((err: unknown) => log.error({ err }, 'catalogue from the backbone not applied'));
           },
         });
         uplink.start();
@@ -299,6 +319,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       log.info({ dns: dns.addresses(), mqtt: b.address() ?? brokerUrls(config.mqtt), brokerConnected: connected, http: admin.address() }, 'selector started');
     },
     async close(): Promise<void> {
+      closing = true;
       for (const t of timers.splice(0)) clearInterval(t);
       sync?.close();
       await uplink?.close().catch((err: unknown) => log.error({ err }, 'uplink close failed'));

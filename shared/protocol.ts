@@ -56,22 +56,24 @@ export const ProbeSpecSchema = z.object({
 export type ProbeSpec = z.infer<typeof ProbeSpecSchema>;
 
 // Optional fields marked (replicas) are for other selectors sharing the catalogue
-// topic (DESIGN.md "Replicas and clustered brokers"); agents ignore them.
+// topic (DESIGN.md "Replicas and clustered brokers"); agents ignore them. The answer
+// settings (ttl, answers, policy, answerSet, ttlUnsettled, mode; per site cost, weight,
+// capacity) are taken here as any JSON value: a selector applying the catalogue checks
+// each one (catalogue-settings.ts) and drops an invalid one with a counted reason, so
+// one bad setting never rejects the whole catalogue, and agents never look at them.
+const setting = z.unknown().optional();
 /** `addresses` (optional, additive): every address of a dual-stack site; `address` is its first. */
 export const SiteSchema = z.object({
   id: siteId, address, addresses: z.array(address).min(1).max(16).optional(), drained: z.boolean().optional(),
-  /** (replicas) ranking inputs of the site. */
-  cost: z.number().finite().nonnegative().optional(),
-  weight: z.number().finite().positive().optional(),
+  /** (settings) ranking inputs of the site. */
+  cost: setting, weight: setting, capacity: setting,
 });
 export const ServiceSchema = z.object({
   name: hostname,
   probe: ProbeSpecSchema,
   sites: z.array(SiteSchema).max(10_000),
-  /** (replicas) answer settings of the service. */
-  ttl: z.number().int().min(0).max(86_400).optional(),
-  answers: z.number().int().min(1).max(64).optional(),
-  policy: z.string().max(32).optional(),
+  /** (settings) answer settings of the service. */
+  ttl: setting, answers: setting, policy: setting, answerSet: setting, ttlUnsettled: setting, mode: setting,
 });
 export const CatalogueSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),

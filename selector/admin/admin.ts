@@ -135,6 +135,11 @@ export function createAdmin(deps: AdminDeps) {
       await changed('service removed', { service: name });
       return { json: { removed: name } };
     } },
+    { method: 'POST', pattern: /^\/api\/services\/([^/]+)\/settings$/, handler: async ({ params: [name = ''], body }) => {
+      catalogue.updateSettings(name, body);
+      await changed('service settings changed', { service: name, settings: body });
+      return { json: store.listServices().find((s) => s.name === name) };
+    } },
     { method: 'GET', pattern: /^\/api\/services\/([^/]+)\/sites$/, handler: ({ params: [name = ''] }) => {
       const svc = store.listServices().find((s) => s.name === name);
       if (!svc) throw new AdminError(404, `unknown service "${name}"`);

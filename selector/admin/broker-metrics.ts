@@ -14,6 +14,8 @@ export interface CatalogueSyncCounters {
   invalid: number;
   /** Our revision of the catalogue. */
   rev: number;
+  /** Answer settings of applied catalogues dropped as invalid, by setting (shared/catalogue-settings.ts). */
+  settingsRejected?: Partial<Record<string, number>>;
 }
 
 export interface BrokerMetricsSources {
@@ -42,6 +44,13 @@ export function registerBrokerMetrics(registry: Registry, src: BrokerMetricsSour
       this.reset();
       if (!c) return;
       for (const outcome of ['applied', 'older', 'conflicts', 'invalid'] as const) this.inc({ outcome }, c[outcome]);
+    },
+  });
+  new Counter({
+    name: 'vantage_selector_catalogue_settings_rejected_total', help: 'Answer settings of other replicas\' catalogues dropped as invalid, by setting', labelNames: ['setting'], registers,
+    collect() {
+      this.reset();
+      for (const [setting, n] of Object.entries(src.catalogueSync()?.settingsRejected ?? {})) this.inc({ setting }, n ?? 0);
     },
   });
   new Gauge({

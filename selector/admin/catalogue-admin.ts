@@ -8,9 +8,10 @@
 import { AdminError } from '../../shared/errors.js';
 import { parsePrefix, formatAddress } from '../../shared/prefix.js';
 import { AGENT_ID_RE } from '../../shared/protocol.js';
+import { serviceSettings, type SettingRejection } from '../../shared/catalogue-settings.js';
 import { ServiceConfigSchema, SiteConfigSchema, zoneOf, type ZoneConfig } from '../config.js';
 import type { ClientMapFeeder } from '../mapping/feeder.js';
-import type { Store } from '../store/store.js';
+import type { ServiceRecord, Store } from '../store/store.js';
 
 // AdminError lives in the one error table; re-exported for the admin files that import it from here.
 export { AdminError };
@@ -62,6 +63,33 @@ export class CatalogueAdmin {
     if (this.store.serviceSource(svc.name)) throw new AdminError(409, `service "${svc.name}" already exists`);
     this.store.upsertService({ ...svc, sites: svc.sites.map((s) => ({ ...s })) }, 'admin');
     return svc.name;
+  }
+
+  /**
+   * `services set`: changes answer settings (ttl, answers, policy, answerSet, ttlUnsettled
+   * — null = back to ttl/4 —, mode) of an operator-added service; the others stay.
+   */
+  updateSettings(name: string, body: unknown): void {
+    const mine = this.store.loadServices().find((s) => s.name === name);
+    if (!mine) throw new AdminError(404, `unknown service "${name}"`);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AdminError(400, 'body: expected a JSON object of settings');
+    const allowed = ['ttl', 'answers', 'policy', 'answerSet', 'ttlUnsettled', 'mode'];
+    const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
+    if (unknown.length) throw new AdminError(400, `${unknown[0]}: not a service setting (${allowed.join(', ')})`);
+    if (!Object.keys(body).length) throw new AdminError(400, 'body: no setting given');
+    const rejected: SettingRejection[] = [];
+    const settings = serviceSettings({ ...(body as Record<string, unknown>), name }, rejected);
+    if (rejected[0]) throw new AdminError(400, rejected[0].message);
+    const next = { ...mine, ...settings };
+    if ((body as { ttlUnsettled?: unknown }).ttlUnsettled === null) next.ttlUnsettled = null;
+    if (next.ttlUnsettled != null && next.ttlUnsettled > next.ttl) throw new AdminError(400, `ttlUnsettled: ${next.ttlUnsettled} is longer than ttl ${next.ttl}`);
+    this.setSettings(next);
+  }
+
+  /** Replaces the answer settings of an operator-added service (replicas: a newer catalogue's). */
+  setSettings(svc: ServiceRecord): void {
+    if (this.serviceSource(svc.name) === 'config') throw new AdminError(409, `service "${svc.name}" is defined in selector.yaml; change it there`);
+    this.store.upsertService(svc, 'admin');
   }
 
   removeService(name: string): void {

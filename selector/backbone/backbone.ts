@@ -34,7 +34,7 @@ export function createBackbone(opts: BackboneOptions) {
       if (kind !== 'rankings') log.info({ lb, kind, state: registry.state(r) }, 'lb update');
     },
   });
-  tables = new BackboneTables(config, registry, log);
+  tables = new BackboneTables(config, registry, log, opts.zones);
   const t = tables;
   t.evaluate(now());
   let counts: BackboneCounts = { aggregate: 0, catalogue: 0 };

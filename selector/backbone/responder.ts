@@ -13,7 +13,7 @@ import type { Responder, SizeLimit } from '../dns/responder.js';
 import { CLASS_ANY, CLASS_IN, Parse, RCODE, TYPE, newQuery, parseQuery } from '../dns/wire.js';
 import { wireKeyOf } from '../dns/names.js';
 import { buildZones, type ZoneData } from '../dns/zones.js';
-import type { BackboneTables, LbView } from './tables.js';
+import type { BackboneTables, ChildZone, LbView } from './tables.js';
 import { writeResponse, type Out } from './response.js';
 
 export interface BackboneResponderOptions {
@@ -62,13 +62,14 @@ export function createBackboneResponder(opts: BackboneResponderOptions): Respond
     return writeResponse(msg, q, out, rcode, aa, s, limit, counters);
   }
 
-  function addresses(msg: Buffer, wire: WireAnswer | undefined, key: string, scope: number, limit: SizeLimit): Buffer {
+  /** A/AAAA from `wire`, else NODATA with the SOA of `child` (at the question) or of the zone `key` is in. */
+  function addresses(msg: Buffer, wire: WireAnswer | undefined, key: string, scope: number, limit: SizeLimit, child?: ChildZone): Buffer {
     const isA = q.qtype === TYPE.A;
     const count = wire ? (isA ? wire.aCount : wire.aaaaCount) : 0;
     out.ns = out.ar = undefined;
     if (!wire || count === 0) {
       // NODATA with the zone's SOA (RFC 2308 §2.2): the name exists, this type does not.
-      const z = zoneOf(key);
+      const z = child ? { zone: child.zone, apexAt: 12 } : zoneOf(key);
       out.an = undefined;
       if (z) {
         out.ns = z.zone.soaNegativeBody;
@@ -143,16 +144,37 @@ export function createBackboneResponder(opts: BackboneResponderOptions): Respond
       out.ar = ref.ar; out.arCount = ref.arCount;
       return send(msg, RCODE.NOERROR, false, 0, limit);
     }
+    // The second name server of the child zone: its SOA and NS as the LB gives them (same owner).
+    const cz = v.childZones.get(key);
     if (q.qtype !== TYPE.A && q.qtype !== TYPE.AAAA) {
       out.an = undefined;
-      return addresses(msg, undefined, key, 0, limit);
+      out.ns = out.ar = undefined;
+      // RFC 8482 §4.1: ANY may be answered with one RRset that exists: the SOA.
+      if (cz && (q.qtype === TYPE.SOA || q.qtype === TYPE.ANY)) { out.an = cz.soaAnswer; out.anCount = 1; return send(msg, RCODE.NOERROR, true, 0, limit); }
+      if (cz && q.qtype === TYPE.NS) { out.an = cz.zone.nsAnswer; out.anCount = cz.zone.nsCount; return send(msg, RCODE.NOERROR, true, 0, limit); }
+      return addresses(msg, undefined, key, 0, limit, cz);
     }
     // The LB's last pushed view while it is recent (a dead LB's clients keep their own
     // ranking for up to the stale threshold), then the aggregate.
     const p = v.recent ? pushed(v, key, srcFamily, src) : undefined;
-    if (p) return addresses(msg, p.wire, key, p.scope, limit);
+    if (p) return addresses(msg, p.wire, key, p.scope, limit, cz);
     const parent = key.substring(1 + key.charCodeAt(0));
-    return addresses(msg, fallback(parent), key, 0, limit);
+    return addresses(msg, fallback(parent), key, 0, limit, cz);
+  }
+
+  /** A name under `{label}.{service}` (secondary only): NXDOMAIN with the child zone's SOA. */
+  function underChild(msg: Buffer, key: string, limit: SizeLimit): Buffer | undefined {
+    for (let i = 1; i < q.labelCount - 1; i++) {
+      const start = (q.labels[i] as number) - 12;
+      const len = key.charCodeAt(start);
+      const v = tables.byLabel.get(key.substring(start + 1, start + 1 + len));
+      const cz = v?.childZones.get(key.substring(start));
+      if (!cz) continue;
+      out.an = out.ar = undefined;
+      out.ns = cz.zone.soaNegativeBody; out.nsCount = 1; out.nsPtr = 0xc000 | (start + 12);
+      return send(msg, RCODE.NXDOMAIN, true, 0, limit);
+    }
+    return undefined;
   }
 
   function answer(msg: Buffer, srcFamily: Family, src: Uint8Array, limit: SizeLimit): Buffer | undefined {
@@ -167,10 +189,14 @@ export function createBackboneResponder(opts: BackboneResponderOptions): Respond
         out.an = undefined;
         return addresses(msg, isAddr ? pick(ns, DEFAULT_KEY) : undefined, key, 0, limit);
       }
-      if (q.labelCount >= 2 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR && q.qtype !== TYPE.ANY) {
+      if (q.labelCount >= 2 && q.qtype !== TYPE.AXFR && q.qtype !== TYPE.IXFR) {
         const first = key.charCodeAt(0);
         const v = tables.byLabel.get(key.substring(1, 1 + first));
         if (v && own.lookupWire(key.substring(1 + first))) return childAnswer(msg, key, v, srcFamily, src, limit);
+        if (opts.secondary && q.labelCount >= 3) {
+          const r = underChild(msg, key, limit);
+          if (r) return r;
+        }
       }
       return inner.answer(msg, srcFamily, src, limit);
     } catch {

@@ -8,6 +8,8 @@ import type { Logger } from '../../shared/log.js';
 import { DEFAULT_KEY } from '../dns/contract.js';
 import { MemoryAnswerTable } from '../dns/answer-table.js';
 import { nameToWire } from '../dns/names.js';
+import { zoneOf, type ZoneConfig } from '../dns/config.js';
+import { buildZone, startSerial, type ZoneData } from '../dns/zones.js';
 import { PrefixClientMapper } from '../mapping/mapper.js';
 import type { BackboneConfig, Nameserver } from './config.js';
 import type { LbRecord, LbRegistry } from './registry.js';
@@ -36,7 +38,19 @@ export interface LbView {
   referrals: Map<string, Sections>;
   /** service wire key → referral for `{label}.{service}` itself. */
   childReferrals: Map<string, Sections>;
+  /**
+   * `{label}.{service}` wire key → that child zone's SOA and NS (the delegation's name
+   * servers), as the backbone answers them when it is the child's second name server:
+   * the same owner as the LB's own (dns/resolve.ts ChildZones).
+   */
+  childZones: Map<string, ChildZone>;
   readonly counts: LbCounts;
+}
+
+export interface ChildZone {
+  zone: ZoneData;
+  /** The SOA RR with its owner pointing at the question (0xC00C): the answer to SOA at the apex. */
+  soaAnswer: Buffer;
 }
 
 export interface BackboneService {
@@ -68,7 +82,13 @@ export class BackboneTables {
   readonly byLabel = new Map<string, LbView>();
   private services: readonly BackboneService[] = [];
 
-  constructor(private readonly cfg: BackboneConfig, private readonly registry: LbRegistry, private readonly log: Logger) {}
+  private readonly serial = startSerial();
+
+  constructor(
+    private readonly cfg: BackboneConfig, private readonly registry: LbRegistry, private readonly log: Logger,
+    /** The backbone's zones: a child zone takes its parent's SOA timers and hostmaster. */
+    private readonly zones: readonly ZoneConfig[] = [],
+  ) {}
 
   /** The backbone's own services (the catalogue it declares). */
   setServices(list: readonly BackboneService[]): void {
@@ -82,7 +102,7 @@ export class BackboneTables {
     if (!v) {
       v = {
         id: r.id, label: r.label, online: false, pushFresh: false, recent: false, mapper: new PrefixClientMapper(), table: new MemoryAnswerTable(),
-        referrals: new Map(), childReferrals: new Map(), counts: { push: 0, refer: 0, child: 0, fallback: 0 },
+        referrals: new Map(), childReferrals: new Map(), childZones: new Map(), counts: { push: 0, refer: 0, child: 0, fallback: 0 },
       };
       this.views.set(r.id, v);
     }
@@ -106,12 +126,19 @@ export class BackboneTables {
     const nameservers: Nameserver[] = [...eff.nameservers, ...this.cfg.nameservers];
     v.referrals = new Map();
     v.childReferrals = new Map();
+    v.childZones = new Map();
     if (eff.nameservers.length > 0) {
       for (const s of this.services) {
         const key = nameToWire(s.name);
         v.referrals.set(key, buildReferral(key.length, r.label, nameservers, this.cfg.referralTtl, this.cfg.delegationTtl));
-        const child = nameToWire(`${r.label}.${s.name}`);
+        const childName = `${r.label}.${s.name}`;
+        const child = nameToWire(childName);
         v.childReferrals.set(child, buildChildReferral(child.length, nameservers, this.cfg.delegationTtl));
+        const parent = zoneOf(this.zones, s.name);
+        if (parent) {
+          const zone = buildZone({ ...parent, name: childName, ns: nameservers.map((n) => n.name) }, this.serial);
+          v.childZones.set(child, { zone, soaAnswer: Buffer.concat([Buffer.from([0xc0, 0x0c]), zone.soaAnswerBody]) });
+        }
       }
     }
     this.byLabel.clear();

@@ -31,6 +31,13 @@ function siteArg(v: string, prev: object[] = []): object[] {
   return [...prev, { id: m[1] as string, ...addressFields(m[2] as string) }];
 }
 
+function capacityArg(v: string): { share: number } | { rps: number } {
+  const m = /^(share|rps)=(.+)$/.exec(v);
+  if (!m) throw new ArgumentError(`--capacity: expected share=F or rps=N, got "${v}"`);
+  const n = num('--capacity')(m[2] as string);
+  return m[1] === 'share' ? { share: n } : { rps: n };
+}
+
 function sitesTable(svc: ServiceView): string[][] {
   return svc.sites.map((s: SiteView) => [svc.name, s.id, (s.addresses ?? [s.address]).join(','), String(s.cost), String(s.weight), s.drained ? 'drained' : 'active', s.source]);
 }
@@ -53,17 +60,33 @@ export function registerCatalogue(program: Command): void {
     .option('--policy <policy>', 'latency | availability | cost | weighted')
     .option('--answer-set <mode>', 'band (the best site and those as good; default) | ordered (plain top-N)')
     .option('--ttl-unsettled <s>', 'TTL while the answer is unsettled (default ttl/4, at least 5)', num('--ttl-unsettled'))
+    .option('--mode <mode>', 'sites (default) | proxy (answer with the mapped agent\'s proxy-cache)')
     .option('--scheme <scheme>', 'probe scheme: http | https')
     .option('--port <port>', 'probe port', num('--port'))
     .option('--path <path>', 'probe path')
     .option('--site <id=address>', 'a site (repeatable); id=v4,v6 for a dual-stack site', siteArg)
     .action(async (name: string, opts: Opts) => {
       const probe = Object.fromEntries(Object.entries({ scheme: opts.scheme, port: opts.port, path: opts.path }).filter(([, v]) => v !== undefined));
-      const body = Object.fromEntries(Object.entries({ name, ttl: opts.ttl, answers: opts.answers, policy: opts.policy, answerSet: opts.answerSet, ttlUnsettled: opts.ttlUnsettled, probe: Object.keys(probe).length ? probe : undefined, sites: opts.site }).filter(([, v]) => v !== undefined));
+      const body = Object.fromEntries(Object.entries({ name, ttl: opts.ttl, answers: opts.answers, policy: opts.policy, answerSet: opts.answerSet, ttlUnsettled: opts.ttlUnsettled, mode: opts.mode, probe: Object.keys(probe).length ? probe : undefined, sites: opts.site }).filter(([, v]) => v !== undefined));
       const out = await changeVia(opts, (c) => c.request<ServiceView>('POST', 'api/services', body),
         (store, config) => fileChanges.addService(store, config, body) as ServiceView);
       if (opts.json) return printJson(out);
       process.stdout.write(`service ${out.name} added with ${out.sites.length} site(s)\n`);
+    });
+  addTargetOptions(services.command('set').description('change answer settings of a service added through the admin API (published with the catalogue)').argument('<name>', 'service name'))
+    .option('--ttl <s>', 'answer TTL in seconds', num('--ttl'))
+    .option('--answers <n>', 'addresses per answer', num('--answers'))
+    .option('--policy <policy>', 'latency | availability | cost | weighted')
+    .option('--answer-set <mode>', 'band | ordered')
+    .option('--ttl-unsettled <s>', 'TTL while the answer is unsettled; "default" = ttl/4, at least 5', (v: string) => (v === 'default' ? v : num('--ttl-unsettled')(v)))
+    .option('--mode <mode>', 'sites | proxy')
+    .action(async (name: string, opts: Opts) => {
+      const body = Object.fromEntries(Object.entries({ ttl: opts.ttl, answers: opts.answers, policy: opts.policy, answerSet: opts.answerSet, ttlUnsettled: opts.ttlUnsettled === 'default' ? null : opts.ttlUnsettled, mode: opts.mode }).filter(([, v]) => v !== undefined));
+      if (!Object.keys(body).length) throw new ArgumentError('services set: give at least one of --ttl, --answers, --policy, --answer-set, --ttl-unsettled, --mode');
+      const out = await changeVia(opts, (c) => c.request<ServiceView>('POST', `api/services/${encodeURIComponent(name)}/settings`, body),
+        (store, config) => fileChanges.updateSettings(store, config, name, body) as ServiceView);
+      if (opts.json) return printJson(out);
+      process.stdout.write(`service ${out.name}: ttl ${out.ttl}, answers ${out.answers}, policy ${out.policy}, answer set ${out.answerSet}, ttl unsettled ${out.ttlUnsettled ?? 'default'}, mode ${out.mode}\n`);
     });
   addTargetOptions(services.command('remove').description('remove a service added through the admin API').argument('<name>', 'service name'))
     .action(async (name: string, opts: Opts) => {
@@ -85,8 +108,9 @@ export function registerCatalogue(program: Command): void {
   addTargetOptions(sites.command('add').description('add a site to a service').argument('<service>').argument('<site>', 'site id').argument('<address>', 'IP address, or v4,v6 for a dual-stack site'))
     .option('--cost <n>', 'static cost (policy cost)', num('--cost'))
     .option('--weight <n>', 'weight (policy weighted)', num('--weight'))
+    .option('--capacity <share=F|rps=N>', 'capacity: a share of the demand (0 < F <= 1) or demand units', capacityArg)
     .action(async (service: string, id: string, address: string, opts: Opts) => {
-      const body = Object.fromEntries(Object.entries({ id, ...addressFields(address), cost: opts.cost, weight: opts.weight }).filter(([, v]) => v !== undefined));
+      const body = Object.fromEntries(Object.entries({ id, ...addressFields(address), cost: opts.cost, weight: opts.weight, capacity: opts.capacity }).filter(([, v]) => v !== undefined));
       const out = await changeVia(opts, (c) => c.request('POST', `api/services/${encodeURIComponent(service)}/sites`, body),
         (store, config) => fileChanges.addSite(store, config, service, body));
       if (opts.json) return printJson(out);

@@ -36,6 +36,10 @@ export const fileChanges = {
     const name = run(() => admin(store, config).addService(body));
     return store.listServices().find((s) => s.name === name);
   },
+  updateSettings(store: Store, config: Config, name: string, body: unknown): unknown {
+    run(() => admin(store, config).updateSettings(name, body));
+    return store.listServices().find((s) => s.name === name);
+  },
   removeService(store: Store, config: Config, name: string): unknown {
     run(() => admin(store, config).removeService(name));
     return { removed: name };

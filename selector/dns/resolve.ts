@@ -2,12 +2,12 @@
 // precomputed RR bytes (answer table, zone apex records) and the ECS scope. The packet
 // writer (responder.ts) and `explain` (decide.ts) both call it, so they cannot drift.
 import { DEFAULT_KEY, type ClientMapper } from './contract.js';
-import type { ZoneConfig } from './config.js';
+import { zoneOf, type ZoneConfig } from './config.js';
 import type { WireAnswer, WireAnswerTable, WireService } from './answer-table.js';
 import { bitsOf } from '../../shared/prefix.js';
 import { CLASS_ANY, CLASS_IN, RCODE, TYPE, type Query } from './wire.js';
-import { nameToWire } from './names.js';
-import { buildZones, rrBody, type ZoneData } from './zones.js';
+import { nameToWire, wireToName } from './names.js';
+import { buildZone, buildZones, rrBody, startSerial, type ZoneData } from './zones.js';
 import { clearResolution, setSection, type ResolveFn, type Resolution, type Source } from './resolution.js';
 
 export interface ResolverOptions {
@@ -18,7 +18,23 @@ export interface ResolverOptions {
   services?: readonly string[];
   /** SOA serial for zones without one (default: start time in seconds). */
   serial?: number;
+  /**
+   * An LB's delegated child names (DESIGN.md "Federation"): the parent delegates
+   * `{label}.{service}` to this server, which is then authoritative for it as a zone of
+   * its own: SOA (owner `{label}.{service}`, the parent zone's timers and hostmaster) and
+   * NS (`ns`) at that name, and that SOA in negative answers at and under it.
+   */
+  child?: ChildZones;
 }
+
+export interface ChildZones {
+  label: string;
+  /** The LB's name servers as the parent delegates to them (uplink.nameservers). */
+  ns: readonly string[];
+}
+
+/** Most child zones kept (one per service; bounded like the service-zone cache). */
+const MAX_CHILD_ZONES = 100_000;
 
 // RFC 8482 §4.2: answer ANY with one synthesized HINFO, CPU "RFC8482", OS "".
 const HINFO_RDATA = Buffer.from([7, ...Buffer.from('RFC8482'), 0]);
@@ -26,17 +42,36 @@ const HINFO_RDATA = Buffer.from([7, ...Buffer.from('RFC8482'), 0]);
 const PTR_QUESTION = 0xc00c;
 
 export function createResolver(opts: ResolverOptions): ResolveFn {
-  const zones = buildZones(opts.zones, opts.serial);
+  const serial = opts.serial ?? startSerial();
+  const zones = buildZones(opts.zones, serial);
   const known = new Set((opts.services ?? []).map(nameToWire));
   const { table, mapper } = opts;
   const serviceZones = new Map<string, { zone: ZoneData; at: number }>();
   const hinfo = new Map<number, Buffer>();
+  const child = opts.child;
+  // "\x05isp-a": a suffix starting with it is `{label}.{rest}`.
+  const childLabel = child ? nameToWire(child.label).slice(0, -1) : '';
+  const childZones = new Map<string, ZoneData>();
+
+  /** The child zone at `suffix` = `{label}.{service}` while `{service}` is a service here. */
+  function childZone(suffix: string): ZoneData | undefined {
+    if (!child || !suffix.startsWith(childLabel) || !table.lookupWire(suffix.substring(childLabel.length))) return undefined;
+    let zone = childZones.get(suffix);
+    if (zone) return zone;
+    const name = wireToName(suffix);
+    const parent = zoneOf(opts.zones, name);
+    if (!parent || childZones.size >= MAX_CHILD_ZONES) return undefined;
+    zone = buildZone({ ...parent, name, ns: [...child.ns] }, serial);
+    childZones.set(suffix, zone);
+    return zone;
+  }
 
   function findZone(q: Query): { zone: ZoneData; at: number } | undefined {
     const key = q.key;
     for (let i = 0; i < q.labelCount; i++) {
       const start = (q.labels[i] as number) - 12;
-      const zone = zones.get(start === 0 ? key : key.substring(start));
+      const suffix = start === 0 ? key : key.substring(start);
+      const zone = (child && childZone(suffix)) || zones.get(suffix);
       if (zone) return { zone, at: q.labels[i] as number };
     }
     return undefined;

@@ -162,7 +162,7 @@ export function createResponder(opts: ResponderOptions): Responder {
 function requireTables(opts: ResponderOptions): ResolverOptions {
   const { zones, table, mapper } = opts;
   if (!zones || !table || !mapper) throw new ArgumentError('createResponder: give resolve, or zones + table + mapper');
-  return { zones, table, mapper, services: opts.services, serial: opts.serial };
+  return { zones, table, mapper, services: opts.services, serial: opts.serial, child: opts.child };
 }
 
 function sectionLen(s: { ptr: number; body: Buffer | undefined }): number {

@@ -10,6 +10,7 @@ import { parseAddress, type Family } from '../../shared/prefix.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { createResponder, OUR_UDP_SIZE, type Responder } from './responder.js';
 import type { ResolveFn } from './resolution.js';
+import type { ChildZones } from './resolve.js';
 import { ConfigError } from '../../shared/errors.js';
 import { DnsCounters, type DnsStats } from './stats.js';
 import { ResponseRateLimiter } from './rate-limit.js';
@@ -29,6 +30,8 @@ export interface DnsServerOptions {
   services?: readonly { name: string }[] | readonly string[];
   /** SOA serial for zones without one (default: start time). */
   serial?: number;
+  /** An LB's delegated child names `{label}.{service}` (resolve.ts ChildZones). */
+  child?: ChildZones;
   /**
    * In a node:cluster worker, share the primary's sockets so several workers serve one
    * address (node 20's dgram has no SO_REUSEPORT). Default false: sockets are our own.
@@ -89,7 +92,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const counters = new DnsCounters();
   const services = (opts.services ?? []).map((s) => (typeof s === 'string' ? s : s.name));
   const base = createResponder({
-    resolve: opts.resolve, zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters, serial: opts.serial, log,
+    resolve: opts.resolve, zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters, serial: opts.serial, child: opts.child, log,
   });
   const responder = opts.wrapResponder ? opts.wrapResponder(base) : base;
   const limiter = opts.dns.rateLimit > 0 ? new ResponseRateLimiter(opts.dns.rateLimit) : undefined;

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import type { ClientMapper } from './contract.js';
 import type { DnsConfig } from './config.js';
+import type { ChildZones } from './resolve.js';
 import { MemoryAnswerTable } from './answer-table.js';
 import { applyDelta, applySnapshot, drainCounts, type CountBatch, type Delta, type Snapshot } from './snapshot.js';
 import { createDnsServer } from './server.js';
@@ -20,6 +21,7 @@ export interface WorkerInit {
   mapperExport: string;
   services: string[];
   serial: number;
+  child: ChildZones | undefined;
   reusePort: boolean;
   tcp: boolean;
   logLevel: LevelWithSilent;
@@ -54,7 +56,7 @@ async function main(): Promise<void> {
     const mapper = new Mapper();
     applySnapshot(table, mapper, init.snapshot);
     server = createDnsServer({
-      dns: init.dns, table, mapper, log, services: init.services, serial: init.serial, reusePort: init.reusePort, tcp: init.tcp,
+      dns: init.dns, table, mapper, log, services: init.services, serial: init.serial, child: init.child, reusePort: init.reusePort, tcp: init.tcp,
     });
     const s = server;
     const sendCounts = (): void => {

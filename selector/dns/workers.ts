@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { VantageError } from '../../shared/errors.js';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import type { DnsConfig } from './config.js';
+import type { ChildZones } from './resolve.js';
 import { createResponder } from './responder.js';
 import type { DnsAddress, DnsServer, UdpEngine } from './server.js';
 import { startSerial } from './zones.js';
@@ -30,6 +31,8 @@ export interface DnsWorkersOptions {
   mapperExport: string;
   services?: readonly string[];
   serial?: number;
+  /** An LB's delegated child names (resolve.ts ChildZones). */
+  child?: ChildZones;
   log?: Logger;
   /** Longest a table change waits before it is shipped; default 0: at the end of the current turn. */
   flushMs?: number;
@@ -74,7 +77,7 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
   const services = [...(opts.services ?? [])];
   const mainCounters = new DnsCounters();
   // explain: the same decision on the main thread, over the same table and mapper.
-  const responder = createResponder({ zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters: mainCounters, serial, log });
+  const responder = createResponder({ zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters: mainCounters, serial, child: opts.child, log });
   const batch = opts.dns.udpEngine !== 'dgram' && loadUdpBatch() !== undefined;
   const count = batch ? Math.max(1, opts.workers) : 1;
   const udpEngine: UdpEngine = batch ? 'batch' : 'dgram';
@@ -114,7 +117,7 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
     flush(); // workers already running get every change made before this snapshot
     const init: WorkerInit = {
       index, dns, snapshot: { services: opts.table.exportAll(), mapper: opts.mapper.exportAll(), counting: opts.table.exportCounting() },
-      mapperModule: runnable(opts.mapperModule), mapperExport: opts.mapperExport, services, serial,
+      mapperModule: runnable(opts.mapperModule), mapperExport: opts.mapperExport, services, serial, child: opts.child,
       reusePort: count > 1, tcp: index === 0, logLevel: log.level as WorkerInit['logLevel'],
       statsEveryMs: STATS_EVERY_MS, countsEveryMs: COUNTS_EVERY_MS,
     };

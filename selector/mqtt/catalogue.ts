@@ -1,8 +1,11 @@
 // The retained service catalogue (`vantage/v1/config/services`) agents probe from.
 // probe.host is omitted when unset: agents then use the service name as Host/SNI.
 // A dual-stack site carries `address` (its first) and the optional `addresses` (all).
-// The optional replica fields (rev, origin, configHash, prefixes, ttl/answers/policy,
-// cost/weight) let other selectors on the same topic apply this catalogue.
+// The answer settings (ttl, answers, policy, answerSet, ttlUnsettled, mode; per site
+// cost, weight, capacity) always travel (optional, additive: agents ignore them), so an
+// LB serving a backbone's catalogue answers with the backbone's settings. The optional
+// replica fields (rev, origin, configHash, prefixes) let other selectors on the same
+// topic apply this catalogue.
 import { PROTOCOL_VERSION, type Catalogue } from '../../shared/protocol.js';
 import type { ServiceRecord } from '../store/store.js';
 
@@ -26,9 +29,11 @@ export function buildCatalogue(services: readonly ServiceRecord[], nowMs: number
           // `addresses` only for multi-address sites: older agents read `address` and ignore it.
           const multi = site.addresses && site.addresses.length > 1 ? { addresses: [...site.addresses] } : {};
           const base = site.drained ? { id: site.id, address: site.address, ...multi, drained: true } : { id: site.id, address: site.address, ...multi };
-          return replica ? { ...base, cost: site.cost, weight: site.weight } : base;
+          return { ...base, cost: site.cost, weight: site.weight, ...(site.capacity ? { capacity: { ...site.capacity } } : {}) };
         }),
-        ...(replica ? { ttl: s.ttl, answers: s.answers, policy: s.policy } : {}),
+        ttl: s.ttl, answers: s.answers, policy: s.policy, answerSet: s.answerSet ?? 'band',
+        ...(s.ttlUnsettled != null ? { ttlUnsettled: s.ttlUnsettled } : {}),
+        mode: s.mode ?? 'sites',
       };
     }),
   };

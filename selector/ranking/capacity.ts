@@ -146,9 +146,14 @@ export class CapacityPlanner {
   private readonly last = new Map<string, Assignment>();
 
   constructor(
-    private readonly capacity: ReadonlyMap<string, ReadonlyMap<string, SiteCapacity>>,
+    private capacity: ReadonlyMap<string, ReadonlyMap<string, SiteCapacity>>,
     private readonly opts: { hysteresisPct: number; demandWindowMs: number } = { hysteresisPct: 10, demandWindowMs: 30_000 },
   ) {}
+
+  /** Replaces the site capacities (a catalogue from the backbone or a replica); applied at the next RankEngine.setServices. */
+  setCapacity(capacity: ReadonlyMap<string, ReadonlyMap<string, SiteCapacity>>): void {
+    this.capacity = capacity;
+  }
 
   managed(service: string): boolean {
     return (this.capacity.get(service)?.size ?? 0) > 0;

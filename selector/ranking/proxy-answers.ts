@@ -25,7 +25,13 @@ export class ProxyAnswers implements AnswerTable {
   private readonly announced = new Map<string, ProxyAnnounce>();
   private readonly status = new Map<string, ProxyStatus>();
 
-  constructor(private readonly inner: AnswerTable, private readonly proxyServices: ReadonlySet<string>) {}
+  constructor(private readonly inner: AnswerTable, private proxyServices: ReadonlySet<string>) {}
+
+  /** Replaces the set of `mode: proxy` services (lower case); applied at the next RankEngine.setServices. */
+  setProxyServices(names: ReadonlySet<string>): void {
+    this.proxyServices = names;
+    for (const name of [...this.ranked.keys()]) if (!names.has(name)) this.ranked.delete(name);
+  }
 
   setService(name: string, ttl: number): void {
     this.inner.setService(name, ttl);

@@ -2,15 +2,18 @@
 // (drains, services/sites/prefixes added through the admin API) follows the newer
 // catalogue; what selector.yaml lists stays (config is the source of truth for it), so
 // an item the two disagree on is skipped and reported as a conflict.
+import { serviceSettings, siteSettings, type SettingRejection } from '../../shared/catalogue-settings.js';
 import type { Catalogue } from '../../shared/protocol.js';
 import type { CatalogueAdmin } from '../admin/catalogue-admin.js';
-import type { Store } from '../store/store.js';
+import type { ServiceRecord, Store } from '../store/store.js';
 
 export interface ApplyOutcome {
   /** Changes made here. */
   changes: string[];
   /** Items skipped because this replica's selector.yaml says otherwise, or invalid here. */
   conflicts: string[];
+  /** Answer settings dropped as invalid (the rest of the catalogue is applied). */
+  rejected: SettingRejection[];
 }
 
 type Source = 'config' | 'admin';
@@ -28,8 +31,14 @@ export function adminPrefixList(store: Store): { prefix: string; agent: string }
   return store.db.prepare(`SELECT prefix, agent FROM prefixes WHERE source = 'admin' ORDER BY prefix`).all() as { prefix: string; agent: string }[];
 }
 
+/** The answer settings of a service and its sites, for comparison. */
+function settingsKey(s: ServiceRecord): string {
+  return JSON.stringify([s.ttl, s.answers, s.policy, s.answerSet ?? 'band', s.ttlUnsettled ?? null, s.mode ?? 'sites',
+    s.sites.map((x) => [x.id, x.cost, x.weight, x.capacity ?? null])]);
+}
+
 export function applyCatalogue(store: Store, admin: CatalogueAdmin, remote: Catalogue): ApplyOutcome {
-  const out: ApplyOutcome = { changes: [], conflicts: [] };
+  const out: ApplyOutcome = { changes: [], conflicts: [], rejected: [] };
   const attempt = (what: string, fn: () => void): void => {
     try {
       fn();
@@ -44,10 +53,32 @@ export function applyCatalogue(store: Store, admin: CatalogueAdmin, remote: Cata
   for (const svc of remote.services) {
     remoteNames.add(svc.name);
     const mine = local.get(svc.name);
-    const sites = svc.sites.map((x) => ({ id: x.id, address: x.address, cost: x.cost, weight: x.weight, drained: x.drained ?? false }));
+    const settings = serviceSettings(svc, out.rejected);
+    const sites = svc.sites.map((x) => ({ id: x.id, address: x.address, ...(x.addresses ? { addresses: x.addresses } : {}), drained: x.drained ?? false, ...siteSettings(svc.name, x, out.rejected) }));
     if (!mine) {
-      attempt(`service ${svc.name} added`, () => admin.addService({ name: svc.name, ttl: svc.ttl, answers: svc.answers, policy: svc.policy, probe: svc.probe, sites }));
+      attempt(`service ${svc.name} added`, () => admin.addService({ name: svc.name, ...settings, probe: svc.probe, sites }));
       continue;
+    }
+    // Settings of an operator-added service follow the newer catalogue; selector.yaml's stay.
+    if (src.services.get(svc.name) === 'admin') {
+      const theirs = new Map(svc.sites.map((x, i) => [x.id, { raw: x, site: sites[i] as (typeof sites)[number] }]));
+      // Absent = the default, as in applyBackboneCatalogue (a publisher leaves ttlUnsettled out when unset).
+      const next: ServiceRecord = {
+        ...mine, answerSet: 'band', mode: 'sites', ttlUnsettled: svc.ttlUnsettled === undefined ? null : mine.ttlUnsettled, ...settings,
+        sites: mine.sites.map((x) => {
+          const t = theirs.get(x.id);
+          if (!t) return x;
+          const capacity = t.site.capacity ?? (t.raw.capacity === undefined ? undefined : x.capacity);
+          const { capacity: _old, ...rest } = x;
+          return {
+            ...rest, cost: t.site.cost ?? (t.raw.cost === undefined ? 0 : x.cost), weight: t.site.weight ?? (t.raw.weight === undefined ? 1 : x.weight),
+            ...(capacity ? { capacity } : {}),
+          };
+        }),
+      };
+      if (next.ttlUnsettled != null && next.ttlUnsettled > next.ttl) next.ttlUnsettled = null;
+      const changed = settingsKey(next) !== settingsKey(mine);
+      if (changed) attempt(`service ${svc.name} settings`, () => admin.setSettings(next));
     }
     const mySites = new Map(mine.sites.map((x) => [x.id, x]));
     for (const site of sites) {

@@ -9,6 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from '../../shared/log.js';
 import { parseCatalogue, type Catalogue } from '../../shared/protocol.js';
+import { countRejections } from '../../shared/catalogue-settings.js';
 import type { CatalogueAdmin } from '../admin/catalogue-admin.js';
 import type { CatalogueSyncCounters } from '../admin/broker-metrics.js';
 import type { ServiceConfig } from '../config.js';
@@ -49,7 +50,7 @@ export function createCatalogueSync(deps: CatalogueSyncDeps) {
   const replicaId = id;
   const configHash = createHash('sha256').update(JSON.stringify(deps.configServices)).digest('hex').slice(0, 16);
   const current: Version = { rev: Number(meta('catalogue_rev') ?? 0), origin: meta('catalogue_origin') ?? replicaId };
-  const counters: CatalogueSyncCounters = { applied: 0, older: 0, conflicts: 0, invalid: 0, rev: current.rev };
+  const counters: CatalogueSyncCounters = { applied: 0, older: 0, conflicts: 0, invalid: 0, rev: current.rev, settingsRejected: {} };
   const conflictsLogged = new Set<string>();
   let settle: NodeJS.Timeout | undefined;
   let seenSinceConnect = false;
@@ -127,6 +128,10 @@ export function createCatalogueSync(deps: CatalogueSyncDeps) {
     save();
     counters.applied++;
     for (const c of out.conflicts) log.warn({ origin: theirs.origin, conflict: c }, 'catalogue item not applied');
+    if (out.rejected.length) {
+      countRejections(counters.settingsRejected ?? {}, out.rejected);
+      log.warn({ origin: theirs.origin, rejected: out.rejected.slice(0, 10).map((r) => r.message), count: out.rejected.length }, 'catalogue settings rejected');
+    }
     log.info({ rev: theirs.rev, origin: theirs.origin, changes: out.changes }, 'applied the catalogue of another replica');
     deps.applied();
   }

@@ -3,6 +3,7 @@
 // plus operator drains (admin_drains, re-applied after the sync). Typed methods only;
 // the checks that turn bad requests into HTTP statuses live in admin/catalogue-admin.ts.
 import type { ProbeSpec } from '../../shared/protocol.js';
+import type { SiteSettings } from '../../shared/catalogue-settings.js';
 import type { AnswerSetMode, Policy, ServiceConfig } from '../config.js';
 import { StoreBase } from './database.js';
 
@@ -15,7 +16,11 @@ export interface SiteRecord {
   cost: number;
   weight: number;
   drained: boolean;
+  /** Capacity (issue #10 §3): a share of the service's demand, or demand units; absent = none. */
+  capacity?: SiteSettings['capacity'] | undefined;
 }
+
+export type ServiceMode = 'sites' | 'proxy';
 
 export interface ServiceRecord {
   name: string;
@@ -28,6 +33,8 @@ export interface ServiceRecord {
   answerSet?: AnswerSetMode | undefined;
   /** TTL while the answer is unsettled; absent = ttl/4, at least 5 s. */
   ttlUnsettled?: number | null | undefined;
+  /** Default `sites`; `proxy` answers with the mapped agent's proxy-cache addresses. */
+  mode?: ServiceMode | undefined;
 }
 
 export type Source = 'config' | 'admin';
@@ -36,7 +43,7 @@ export type Source = 'config' | 'admin';
 export interface SiteView extends SiteRecord { source: string }
 export interface ServiceView {
   name: string; ttl: number; answers: number; policy: string; probe: unknown; source: string; sites: SiteView[];
-  answerSet: AnswerSetMode; ttlUnsettled: number | null;
+  answerSet: AnswerSetMode; ttlUnsettled: number | null; mode: ServiceMode;
 }
 
 type Row = Record<string, unknown>;
@@ -47,19 +54,21 @@ function siteRow(site: SiteRecord): Record<string, unknown> {
   return {
     id: site.id, address: site.address, cost: site.cost, weight: site.weight, drained: site.drained ? 1 : 0,
     addresses: many ? JSON.stringify(site.addresses) : null,
+    capacity: site.capacity ? JSON.stringify(site.capacity) : null,
   };
 }
 
 const SQL = {
-  upsertService: `INSERT INTO services (name, ttl, answers, policy, probe, source, position, answer_set, ttl_unsettled)
-    VALUES (@name, @ttl, @answers, @policy, @probe, @source, @position, @answerSet, @ttlUnsettled)
+  upsertService: `INSERT INTO services (name, ttl, answers, policy, probe, source, position, answer_set, ttl_unsettled, mode)
+    VALUES (@name, @ttl, @answers, @policy, @probe, @source, @position, @answerSet, @ttlUnsettled, @mode)
     ON CONFLICT(name) DO UPDATE SET ttl=excluded.ttl, answers=excluded.answers, policy=excluded.policy, probe=excluded.probe, source=excluded.source, position=excluded.position,
-    answer_set=excluded.answer_set, ttl_unsettled=excluded.ttl_unsettled`,
-  upsertSite: `INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses) VALUES (@service, @id, @address, @cost, @weight, @drained, @source, @position, @addresses)
+    answer_set=excluded.answer_set, ttl_unsettled=excluded.ttl_unsettled, mode=excluded.mode`,
+  upsertSite: `INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses, capacity)
+    VALUES (@service, @id, @address, @cost, @weight, @drained, @source, @position, @addresses, @capacity)
     ON CONFLICT(service, id) DO UPDATE SET address=excluded.address, cost=excluded.cost, weight=excluded.weight, drained=excluded.drained, source=excluded.source, position=excluded.position,
-    addresses=excluded.addresses`,
-  addSite: `INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses)
-    VALUES (@service, @id, @address, @cost, @weight, @drained, 'admin', (SELECT COALESCE(MAX(position), 0) + 1 FROM sites WHERE service = @service), @addresses)`,
+    addresses=excluded.addresses, capacity=excluded.capacity`,
+  addSite: `INSERT INTO sites (service, id, address, cost, weight, drained, source, position, addresses, capacity)
+    VALUES (@service, @id, @address, @cost, @weight, @drained, 'admin', (SELECT COALESCE(MAX(position), 0) + 1 FROM sites WHERE service = @service), @addresses, @capacity)`,
   configServices: `SELECT name FROM services WHERE source = 'config'`,
   configSites: `SELECT id FROM sites WHERE service = ? AND source = 'config'`,
   serviceSource: 'SELECT source FROM services WHERE name = ?',
@@ -97,6 +106,7 @@ export class CatalogueStore extends StoreBase {
     const { name, ttl, answers, policy, probe } = svc;
     this.prep(SQL.upsertService).run({
       name, ttl, answers, policy, probe: JSON.stringify(probe), source, position, answerSet: svc.answerSet ?? 'band', ttlUnsettled: svc.ttlUnsettled ?? null,
+      mode: svc.mode ?? 'sites',
     });
     svc.sites.forEach((site, j) => this.prep(SQL.upsertSite).run({ ...siteRow(site), service: name, source, position: j }));
   }
@@ -166,6 +176,7 @@ export class CatalogueStore extends StoreBase {
         probe: JSON.parse(r.probe as string), source: r.source as string, sites: [],
         // Columns added later (schema.ts ADDED_COLUMNS): absent in a file a newer selector has not opened yet.
         answerSet: (r.answer_set as AnswerSetMode | undefined) ?? 'band', ttlUnsettled: (r.ttl_unsettled as number | null | undefined) ?? null,
+        mode: (r.mode as ServiceMode | undefined) ?? 'sites',
       });
     }
     for (const r of this.prep(SQL.sites).all() as Row[]) {
@@ -173,6 +184,7 @@ export class CatalogueStore extends StoreBase {
         id: r.id as string, address: r.address as string, cost: r.cost as number, weight: r.weight as number,
         addresses: r.addresses ? (JSON.parse(r.addresses as string) as string[]) : [r.address as string],
         drained: r.drained === 1, source: r.source as string,
+        ...(r.capacity ? { capacity: JSON.parse(r.capacity as string) as SiteSettings['capacity'] } : {}),
       });
     }
     return [...byName.values()];

@@ -130,6 +130,10 @@ export const ADDED_COLUMNS: readonly { table: string; column: string; decl: stri
   { table: 'sites', column: 'addresses', decl: 'TEXT' },
   /** The address probed (its family selects the per-family window); NULL in old rows. */
   { table: 'results', column: 'address', decl: 'TEXT' },
+  /** `proxy` for a proxy-cache service (DESIGN.md "Proxy-cache mode"); default `sites`. */
+  { table: 'services', column: 'mode', decl: "TEXT NOT NULL DEFAULT 'sites'" },
+  /** JSON `{share}` or `{rps}` (issue #10 §3); NULL = no capacity. */
+  { table: 'sites', column: 'capacity', decl: 'TEXT' },
 ];
 
 /** Upper bounds (ms) of the latency histogram buckets kept per rollup; the last bucket is open. */

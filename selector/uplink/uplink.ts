@@ -10,6 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../../shared/log.js';
 import { CATALOGUE_TOPIC, parseCatalogue, type Catalogue } from '../../shared/protocol.js';
 import { ProtocolError } from '../../shared/errors.js';
+import { countRejections, type SettingRejection, type SettingRejectReason } from '../../shared/catalogue-settings.js';
 import { lbTopic } from '../../shared/lb-protocol.js';
 import type { WireAnswerTable } from '../dns/answer-table.js';
 import type { UplinkConfig } from './config.js';
@@ -32,12 +33,14 @@ export interface UplinkCounters {
   rankingsPublished: number;
   cataloguesReceived: number;
   cataloguesRejected: number;
+  /** Catalogue answer settings dropped as invalid, by setting (shared/catalogue-settings.ts). */
+  settingsRejected: Partial<Record<SettingRejectReason, number>>;
   publishErrors: number;
 }
 
 export function createUplink(opts: UplinkOptions) {
   const { config: cfg, log } = opts;
-  const counters: UplinkCounters = { connects: 0, mapsPublished: 0, rankingsPublished: 0, cataloguesReceived: 0, cataloguesRejected: 0, publishErrors: 0 };
+  const counters: UplinkCounters = { connects: 0, mapsPublished: 0, rankingsPublished: 0, cataloguesReceived: 0, cataloguesRejected: 0, settingsRejected: {}, publishErrors: 0 };
   let client: MqttClient | undefined;
   let seq = 0;
   let lastMap = '';
@@ -137,6 +140,11 @@ export function createUplink(opts: UplinkOptions) {
       if (debounce || closing) return;
       debounce = setTimeout(flush, cfg.debounceMs);
       debounce.unref();
+    },
+    /** Invalid settings of an applied catalogue: counted by setting and logged (the rest was applied). */
+    settingsRejected(rejected: readonly SettingRejection[]): void {
+      countRejections(counters.settingsRejected, rejected);
+      log.warn({ rejected: rejected.slice(0, 10).map((r) => r.message), count: rejected.length }, 'backbone catalogue settings rejected');
     },
     connected: () => client?.connected === true,
     seq: () => seq,

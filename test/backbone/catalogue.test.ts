@@ -38,7 +38,9 @@ describe('catalogue flow backbone → LBs → agents', () => {
     const cat = parseCatalogue(seen.payload);
     expect(cat.services.find((s) => s.name === 'shop.example.test')).toEqual({
       name: 'shop.example.test', probe: { scheme: 'https', port: 8443, path: '/health', expectStatus: [200], timeoutMs: 3000 },
-      sites: [{ id: 'fra', address: '127.2.0.7' }, { id: 'sin', address: '127.2.0.8' }],
+      sites: [{ id: 'fra', address: '127.2.0.7', cost: 0, weight: 1 }, { id: 'sin', address: '127.2.0.8', cost: 0, weight: 1 }],
+      // The answer settings travel too (optional, additive fields; agents ignore them).
+      ttl: 30, answers: 2, policy: 'latency', answerSet: 'band', mode: 'sites',
     });
     // The LB answers it (fail-open, catalogue order) before any measurement.
     expect((await query(a.dnsPort, 'shop.example.test')).answers.map((x) => x.data)).toEqual(['127.2.0.7', '127.2.0.8']);

@@ -34,7 +34,7 @@ afterAll(async () => {
 
 describe('vantage-selector operator commands (live selector)', () => {
   const helps = [
-    ['services', '--help'], ['services', 'list', '--help'], ['services', 'add', '--help'], ['services', 'remove', '--help'],
+    ['services', '--help'], ['services', 'list', '--help'], ['services', 'add', '--help'], ['services', 'set', '--help'], ['services', 'remove', '--help'],
     ['sites', 'list', '--help'], ['sites', 'add', '--help'], ['sites', 'remove', '--help'], ['sites', 'drain', '--help'], ['sites', 'undrain', '--help'],
     ['agents', 'list', '--help'], ['prefixes', 'list', '--help'], ['prefixes', 'add', '--help'], ['prefixes', 'remove', '--help'],
     ['metrics', '--help'], ['explain', '--help'], ['events', '--help'], ['top', '--help'],
@@ -149,6 +149,13 @@ describe('vantage-selector operator commands (live selector)', () => {
     expect(sites.map((s) => [s.id, s.address, s.cost, s.source])).toEqual([['a', '127.3.0.1', 0, 'admin'], ['b', '127.3.0.2', 0, 'admin'], ['c', '127.3.0.3', 2, 'admin'], ['d', '127.3.0.4', 0, 'admin']]);
     expect(sites[3]?.addresses).toEqual(['127.3.0.4', '2001:db8::4']);
     expect((await json(['services', 'list']) as unknown as Json[]).map((s) => [s.name, s.ttl, s.answerSet, s.ttlUnsettled])).toEqual([[SERVICE, 30, 'ordered', null], ['api.example.test', 20, 'ordered', 6]]);
+    // Issue #11: answer settings of an operator-added service change in place (and travel in the catalogue).
+    expect(await cli(['services', 'set', 'api.example.test', '--ttl', '9', '--policy', 'availability', '--mode', 'proxy', '--ttl-unsettled', 'default', ...cfg]))
+      .toMatchObject({ stderr: '', code: 0, stdout: 'service api.example.test: ttl 9, answers 2, policy availability, answer set ordered, ttl unsettled default, mode proxy\n' });
+    expect(await cli(['sites', 'add', 'api.example.test', 'e', '127.3.0.5', '--capacity', 'share=0.5', ...cfg])).toMatchObject({ code: 0 });
+    const api = (await json(['services', 'list']) as unknown as Json[]).find((s) => s.name === 'api.example.test');
+    expect(api).toMatchObject({ ttl: 9, answers: 2, policy: 'availability', answerSet: 'ordered', ttlUnsettled: null, mode: 'proxy' });
+    expect((api?.sites as Json[]).find((s) => s.id === 'e')).toMatchObject({ capacity: { share: 0.5 } });
     expect(await cli(['sites', 'remove', 'api.example.test', 'c', ...cfg])).toMatchObject({ code: 0 });
     expect(await cli(['services', 'remove', 'api.example.test', ...cfg])).toMatchObject({ code: 0, stdout: 'service api.example.test removed\n' });
     expect((await json(['services', 'list']) as unknown as Json[]).map((s) => s.name)).toEqual([SERVICE]);
@@ -177,6 +184,10 @@ describe('vantage-selector operator commands (live selector)', () => {
       [['explain', SERVICE, '--client', '192.0.2.1', '--qtype', 'MX', ...cfg], 2, /^vantage-selector: --qtype: expected A or AAAA, got "MX"\n$/],
       [['services', 'add', 'www.other.test', ...cfg], 2, /^vantage-selector: "www\.other\.test" is not inside any dns\.zones entry\n$/],
       [['services', 'remove', SERVICE, ...cfg], 1, /^vantage-selector: service "www\.example\.test" is defined in selector\.yaml; remove it there\n$/],
+      [['services', 'set', SERVICE, '--ttl', '5', ...cfg], 1, /^vantage-selector: service "www\.example\.test" is defined in selector\.yaml; change it there\n$/],
+      [['services', 'set', SERVICE, '--policy', 'fastest', ...cfg], 2, /^vantage-selector: www\.example\.test: policy "fastest": /],
+      [['services', 'set', SERVICE, ...cfg], 2, /^vantage-selector: services set: give at least one of --ttl/],
+      [['sites', 'add', SERVICE, 'x', '127.3.0.9', '--capacity', 'lots', ...cfg], 2, /^vantage-selector: --capacity: expected share=F or rps=N, got "lots"\n$/],
       [['prefixes', 'remove', '203.0.113.0/24', ...cfg], 1, /^vantage-selector: prefix 203\.0\.113\.0\/24 is announced by agent pop-lon; change the agent's prefixes\n$/],
       [['prefixes', 'add', '10.0.0.0/40', 'pop-nyc', ...cfg], 2, /^vantage-selector: invalid prefix "10\.0\.0\.0\/40"\n$/],
       [['sites'], 2, /^vantage-selector: missing subcommand; add --help for usage\n$/],

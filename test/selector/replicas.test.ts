@@ -99,6 +99,29 @@ describe('selector replicas on one broker', () => {
     await until(() => !b.engine()?.serviceList()[0]?.sites.some((x) => x.id === 'sa-east'), 2000, 'site removed on b');
   });
 
+  it('answer settings of an operator-added service reach the other replica, and so do later changes of them (issue #11)', async () => {
+    const shop = {
+      name: 'shop.example.test', ttl: 9, ttlUnsettled: 6, answers: 1, policy: 'cost', answerSet: 'ordered', mode: 'proxy', probe: { port: 8080 },
+      sites: [{ id: 'fra', address: '127.2.0.7', cost: 2, capacity: { share: 0.5 } }, { id: 'sin', address: '127.2.0.8', weight: 2 }],
+    };
+    expect((await api(a, 'POST', '/api/services', shop)).status).toBe(201);
+    const onB = () => b.engine()?.serviceList().find((x) => x.name === shop.name);
+    await until(() => onB(), 2000, 'shop on b');
+    expect(onB()).toMatchObject({ ttl: 9, ttlUnsettled: 6, answers: 1, policy: 'cost', answerSet: 'ordered', mode: 'proxy' });
+    expect(onB()?.sites).toMatchObject([{ id: 'fra', cost: 2, weight: 1, capacity: { share: 0.5 } }, { id: 'sin', cost: 0, weight: 2 }]);
+    // A settings change on a (as an LB makes when its backbone's catalogue changes) is applied by b.
+    const store = a.store();
+    const mine = store?.loadServices().find((x) => x.name === shop.name);
+    if (!store || !mine) throw new Error('shop not on a');
+    store.upsertService({ ...mine, ttl: 4, ttlUnsettled: null, policy: 'latency', mode: 'sites', sites: mine.sites.map(({ capacity: _c, ...x }) => x) }, 'admin');
+    await a.servicesChanged();
+    await until(() => onB()?.ttl === 4, 2000, 'settings change on b');
+    expect(onB()).toMatchObject({ ttl: 4, ttlUnsettled: null, answers: 1, policy: 'latency', mode: 'sites' });
+    expect(onB()?.sites[0]?.capacity).toBeUndefined();
+    expect((await api(a, 'DELETE', `/api/services/${shop.name}`)).status).toBe(200);
+    await until(() => !onB(), 2000, 'shop removed on b');
+  });
+
   it('a replica restarted from an older state applies the newer retained catalogue instead of overwriting it', async () => {
     const idx = open.indexOf(a);
     await a.close();

@@ -35,7 +35,9 @@ describe('selector', () => {
     expect(cat.services).toEqual([{
       name: SERVICE,
       probe: { scheme: 'http', port: 8080, path: '/', expectStatus: [200], timeoutMs: 3000 },
-      sites: [{ id: 'us-east', address: '127.2.0.1' }, { id: 'eu-west', address: '127.2.0.2' }, { id: 'ap-south', address: '127.2.0.3' }],
+      sites: [{ id: 'us-east', address: '127.2.0.1' }, { id: 'eu-west', address: '127.2.0.2' }, { id: 'ap-south', address: '127.2.0.3' }].map((x) => ({ ...x, cost: 0, weight: 1 })),
+      // Answer settings (optional, additive): LBs and replicas apply them, agents ignore them.
+      ttl: 30, answers: 3, policy: 'latency', answerSet: 'ordered', mode: 'sites',
     }]);
   });
 
@@ -158,7 +160,7 @@ describe('selector', () => {
     sel.store()?.setDrained(SERVICE, 'us-east', true);
     await sel.servicesChanged();
     await until(() => catalogues.length === 2, 3000, 'republished catalogue');
-    expect(catalogues[1]?.services[0]?.sites[0]).toEqual({ id: 'us-east', address: '127.2.0.1', drained: true });
+    expect(catalogues[1]?.services[0]?.sites[0]).toEqual({ id: 'us-east', address: '127.2.0.1', drained: true, cost: 0, weight: 1 });
     expect((await queryA('127.0.0.1', dnsPort, SERVICE, NYC)).addresses).toEqual(['127.2.0.3', '127.2.0.2']);
     expect(sel.engine()?.explain(SERVICE, 'pop-nyc')?.explanation.sites[0]).toMatchObject({ id: 'us-east', state: 'drained', formula: 'excluded: drained' });
   });

@@ -83,4 +83,17 @@ zone "example.test" { type static-stub; server-addresses { ${BB}; }; };
     const ns = await run('dig', ['@' + BB, 'ns.isp-a.example.test', 'A', '+norec', '+short']);
     expect(ns.stdout.trim()).toBe(LB);
   }, 60_000);
+
+  it("takes the LB as authoritative for the child zone: its SOA and NXDOMAIN under it (issue #11)", async () => {
+    const dig = async (name: string, type: string): Promise<{ status: string; rows: string[][] }> => {
+      const { stdout } = await run('dig', ['@127.0.0.1', '-p', String(port), name, type, '+tries=2', '+time=8', '+noall', '+comments', '+answer', '+authority']);
+      return { status: /status: (\w+)/.exec(stdout)?.[1] ?? 'none', rows: stdout.split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.split(/\s+/)) };
+    };
+    const soa = await dig(`isp-a.${SERVICE}`, 'SOA');
+    expect(soa.status).toBe('NOERROR');
+    expect(soa.rows.map((r) => [r[0], r[3], r[4]])).toEqual([[`isp-a.${SERVICE}.`, 'SOA', 'ns.isp-a.example.test.']]);
+    const nx = await dig(`nothing.isp-a.${SERVICE}`, 'A');
+    expect(nx.status).toBe('NXDOMAIN');
+    expect(nx.rows.map((r) => [r[0], r[3]])).toEqual([[`isp-a.${SERVICE}.`, 'SOA']]);
+  }, 60_000);
 });
