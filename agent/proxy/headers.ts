@@ -18,7 +18,7 @@ function parseTokens(value: HeaderValue): Set<string> {
   return out;
 }
 
-/** Connection values seen (`keep-alive`, `close`, …; cached responses carry their site's): parsed once each, bounded. */
+/** Connection values seen (`keep-alive` on nearly every client request, `close`, …): parsed once each, bounded. */
 const tokenMemo = new Map<string, ReadonlySet<string>>();
 const TOKEN_MEMO_MAX = 256;
 
