@@ -191,7 +191,9 @@ ${temps(proxyDir)}
 }
 `));
     const childJs = fileURLToPath(new URL('./proxy/child.js', import.meta.url));
-    const agent = spawn(process.execPath, [childJs, `${AGENT_PROXY}:${agentPort}`, SERVICE, SITES.join(','), String(sitePort), '64'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // BENCH_PROXY_NODE_ARGS: extra node flags for the agent's process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+    const nodeArgs = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const agent = spawn(process.execPath, [...nodeArgs, childJs, `${AGENT_PROXY}:${agentPort}`, SERVICE, SITES.join(','), String(sitePort), '64'], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(agent);
     const lines = createInterface({ input: agent.stdout! });
     const replies: ((line: string) => void)[] = [];
@@ -240,6 +242,8 @@ ${temps(proxyDir)}
     console.log(`agent/nginx req/s: hit ${(get('agent', 'hit').rps / get('nginx', 'hit').rps).toFixed(2)}x, miss ${(get('agent', 'miss').rps / get('nginx', 'miss').rps).toFixed(2)}x (goal on hits: >= 0.5x)`);
     console.log(`agent proxy RSS: ${(Number(rss) / 1_048_576).toFixed(1)} MiB now, ${(Number(peak) / 1_048_576).toFixed(1)} MiB peak; counters ${totals}`);
     agent.stdin!.write('exit\n');
+    // A clean exit (a CPU profile is written then), not SIGTERM.
+    await Promise.race([new Promise((resolve) => agent.once('exit', resolve)), sleep(5000)]);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
     await sleep(300);

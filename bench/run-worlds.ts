@@ -39,6 +39,10 @@ const head = `${'world'.padEnd(18)} ${'POPs'.padStart(4)} ${'vantage'.padStart(8
 let allMet = true;
 for (const file of files) {
   const world = loadWorld(join(worldsDir, file));
+  if (world.proxy) {
+    process.stderr.write(`skipping ${world.name}: a proxy-cache world (npm run bench:proxy-world)\n`);
+    continue;
+  }
   for (const capacity of world.kind === 'load-feedback' ? [false, true] : [false]) {
     const label = capacity ? `${world.name}+cap` : world.name;
     process.stderr.write(`running ${label} (${world.durationS} s)...\n`);

@@ -75,8 +75,9 @@ export class SiteRouter extends Dispatcher {
     pool = new Pool(origin, {
       connections: this.opts.connectionsPerSite,
       pipelining: 1,
-      // Pinned: connect to the site's address whatever the origin's name resolves to.
-      connect: (o, cb) => base({ ...o, hostname: site.address }, cb),
+      // Pinned: connect to the site's address whatever the origin's name resolves to. The source address is
+      // set here: buildConnector's own `localAddress` option is overridden by the (unset) one of each connect call.
+      connect: (o, cb) => base({ ...o, hostname: site.address, localAddress: this.opts.localAddress ?? o.localAddress }, cb),
       headersTimeout: this.opts.timeoutMs,
       bodyTimeout: this.opts.timeoutMs,
       keepAliveTimeout: 4_000,

@@ -11,11 +11,26 @@ const HOP_BY_HOP = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade',
 ]);
 
-function connectionTokens(value: HeaderValue): Set<string> {
+function parseTokens(value: HeaderValue): Set<string> {
   const out = new Set<string>();
   const list = Array.isArray(value) ? value : value ? [value] : [];
   for (const v of list) for (const t of v.split(',')) if (t.trim()) out.add(t.trim().toLowerCase());
   return out;
+}
+
+/** Connection values seen (`keep-alive` on nearly every client request, `close`, …): parsed once each, bounded. */
+const tokenMemo = new Map<string, ReadonlySet<string>>();
+const TOKEN_MEMO_MAX = 256;
+
+function connectionTokens(value: HeaderValue): ReadonlySet<string> {
+  if (typeof value !== 'string') return parseTokens(value);
+  let tokens = tokenMemo.get(value);
+  if (!tokens) {
+    tokens = parseTokens(value);
+    if (tokenMemo.size >= TOKEN_MEMO_MAX) tokenMemo.clear();
+    tokenMemo.set(value, tokens);
+  }
+  return tokens;
 }
 
 function appendVia(existing: HeaderValue, via: string): string {

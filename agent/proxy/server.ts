@@ -25,13 +25,24 @@ export interface HandlerDeps {
   log: Logger;
 }
 
+const ignore = (): void => undefined;
+
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+const AUTHORITY_RE = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/;
+/** Host header values seen (a proxy sees a handful): parsed once each, bounded. */
+const hostMemo = new Map<string, string | undefined>();
+const HOST_MEMO_MAX = 256;
 
 /** Lower-case host without port or trailing dot; undefined when unparsable. */
 export function hostOf(authority: string | undefined): string | undefined {
   if (!authority) return undefined;
-  const m = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(authority.trim());
-  return m ? (m[1] as string).toLowerCase().replace(/\.$/, '') : undefined;
+  if (hostMemo.has(authority)) return hostMemo.get(authority);
+  const m = AUTHORITY_RE.exec(authority.trim());
+  const host = m ? (m[1] as string).toLowerCase().replace(/\.$/, '') : undefined;
+  if (hostMemo.size >= HOST_MEMO_MAX) hostMemo.clear();
+  hostMemo.set(authority, host);
+  return host;
 }
 
 function refuse(res: http.ServerResponse, status: number, text: string, extra: Record<string, string> = {}): void {
@@ -118,13 +129,12 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
     };
     if (!withBody) req.resume();
     // A client that resets mid-upload errors `req`; the response side ('close' below) handles it.
-    req.on('error', () => undefined);
+    req.on('error', ignore);
 
     let controller: Dispatcher.DispatchController | undefined;
     let outcome: CacheOutcome = 'miss';
     let bytes = 0;
     let done = false;
-    let corked = false;
     const finish = (o: CacheOutcome): void => {
       if (done) return;
       done = true;
@@ -143,24 +153,18 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
         out['x-vantage-cache'] = outcome;
         const last = ctx.sites[ctx.sites.length - 1];
         if (last !== undefined) out['x-vantage-site'] = last;
-        // Corked: the head and the first body chunk leave in one write (a cached body is often one chunk).
-        res.cork();
-        corked = true;
+        // node:http sends the head with the first body chunk (writeHead only stores it): one write, no cork needed.
         res.writeHead(status, message || undefined, out);
       },
       onResponseData(c, chunk) {
         bytes += chunk.length;
-        const more = res.write(chunk);
-        // Only the head and the first chunk are coalesced: a slow body must still stream.
-        if (corked) { corked = false; res.uncork(); }
-        if (!more) {
+        if (!res.write(chunk)) {
           c.pause();
           res.once('drain', () => c.resume());
         }
       },
       onResponseEnd() {
         res.end();
-        if (corked) { corked = false; res.uncork(); }
         finish(outcome);
       },
       onResponseError(_c, err) {

@@ -10,7 +10,8 @@
 // - `reset`: headers and part of the body are sent, then the socket is reset (RST),
 //   so agents see a reset mid-response;
 // - `jitterPct`: each response's delay is multiplied by 1 ± up to jitterPct % (uniform);
-// - load feedback: `extraMs(site)` (bench/sim/load-feedback.ts) is added to every delay.
+// - load feedback: `extraMs(site)` (bench/sim/load-feedback.ts) is added to every delay;
+// - proxy worlds: `/static/…` responses carry `Cache-Control: public, max-age`, others `no-store`.
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { pathState } from './conditions.js';
@@ -45,6 +46,12 @@ function closeServer(server: Server): Promise<void> {
     server.closeAllConnections();
     server.close(() => resolve());
   });
+}
+
+/** Proxy worlds: `/static/…` is cacheable for proxy.maxAgeS, anything else `no-store`; other worlds send none. */
+function cacheHeaders(world: World, url: string | undefined): Record<string, string> {
+  if (!world.proxy) return {};
+  return { 'cache-control': url?.startsWith('/static/') ? `public, max-age=${world.proxy.maxAgeS}` : 'no-store' };
 }
 
 /** Starts one server per site on a common free port (retrying if a port is taken). */
@@ -93,7 +100,7 @@ export async function startSiteServers(world: World, clock: WorldClock, extraMs?
           return;
         }
         bump(key, 'ok');
-        res.writeHead(200, { 'content-type': 'text/html', 'content-length': BODY.length, 'x-vantage-site': site.id });
+        res.writeHead(200, { 'content-type': 'text/html', 'content-length': BODY.length, 'x-vantage-site': site.id, ...cacheHeaders(world, req.url) });
         res.end(BODY);
       }, delayOf(site, state?.latencyMs ?? 0));
       timers.add(timer);

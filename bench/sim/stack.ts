@@ -40,8 +40,19 @@ export function rankingFor(intervalS: number): Partial<RankingConfig> {
 
 const zoneOfService = (service: string): string => service.split('.').slice(1).join('.');
 
-export function selectorConfigFor(world: World, sitePort: number, intervalS: number, dbPath: string, ranking: Partial<RankingConfig> = {}, capacity = false): Readonly<SelectorConfig> {
+/** Proxy worlds: the same sites as a plain (`mode: sites`) service, for the direct-steering comparison. */
+export const directServiceOf = (world: World): string => `direct.${zoneOfService(world.service)}`;
+
+export function selectorConfigFor(world: World, sitePort: number, intervalS: number, dbPath: string, ranking: Partial<RankingConfig> = {}, capacity = false, proxy = false): Readonly<SelectorConfig> {
   const zone = zoneOfService(world.service);
+  const service = {
+    // A short TTL: the simulator asks every second and wants the current answer.
+    ttl: 1,
+    answers: Math.min(2, world.sites.length),
+    policy: 'latency',
+    probe: { scheme: 'http', port: sitePort, path: '/', expectStatus: [200], timeoutMs: PROBE_TIMEOUT_MS },
+    sites: world.sites.map((s) => ({ id: s.id, address: s.address, ...(capacity && s.capacityShare !== undefined ? { capacity: { share: s.capacityShare } } : {}) })),
+  };
   return parseSelectorConfig({
     dns: { listen: ['127.0.0.1:0'], zones: [{ name: zone, ns: [`ns1.${zone}`], hostmaster: `hostmaster.${zone}` }] },
     mqtt: { listen: '127.0.0.1:0' },
@@ -50,15 +61,9 @@ export function selectorConfigFor(world: World, sitePort: number, intervalS: num
     auth: { agents: 'off' },
     prefixes: world.pops.map((p) => ({ agent: p.id, prefixes: [...p.prefixes] })),
     ranking: { ...rankingFor(intervalS), ...ranking },
-    services: [{
-      name: world.service,
-      // A short TTL: the simulator asks every second and wants the current answer.
-      ttl: 1,
-      answers: Math.min(2, world.sites.length),
-      policy: 'latency',
-      probe: { scheme: 'http', port: sitePort, path: '/', expectStatus: [200], timeoutMs: PROBE_TIMEOUT_MS },
-      sites: world.sites.map((s) => ({ id: s.id, address: s.address, ...(capacity && s.capacityShare !== undefined ? { capacity: { share: s.capacityShare } } : {}) })),
-    }],
+    services: proxy
+      ? [{ name: world.service, mode: 'proxy', ...service }, { name: directServiceOf(world), ...service }]
+      : [{ name: world.service, ...service }],
     log: { level: 'warn' },
   });
 }
@@ -113,6 +118,8 @@ export interface StackOptions {
   ranking?: Partial<RankingConfig>;
   /** Pass each site's capacityShare to the selector as `capacity: { share }`. */
   capacity?: boolean | undefined;
+  /** Proxy worlds: every agent's proxy listens on its POP address at this port (and the service is `mode: proxy`). */
+  proxyPort?: number | undefined;
 }
 
 export async function startStack(world: World, opts: StackOptions): Promise<Stack> {
@@ -123,7 +130,7 @@ export async function startStack(world: World, opts: StackOptions): Promise<Stac
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const selector = createSelector(selectorConfigFor(world, opts.sitePort, opts.intervalS, join(dir, 'selector.db'), opts.ranking, opts.capacity), { log: opts.log.child({ component: 'selector' }) });
+    const selector = createSelector(selectorConfigFor(world, opts.sitePort, opts.intervalS, join(dir, 'selector.db'), opts.ranking, opts.capacity, opts.proxyPort !== undefined), { log: opts.log.child({ component: 'selector' }) });
     await selector.start();
     closers.push(() => selector.close());
     const dns = bound('DNS', selector.dnsAddresses()[0]);
@@ -142,6 +149,7 @@ export async function startStack(world: World, opts: StackOptions): Promise<Stac
       const raw = {
         id: pop.id, pop: pop.id, mqtt: { url: mqttUrl }, bindAddress: pop.address,
         prefixes: [...pop.prefixes], resolvers: [], intervalS: opts.intervalS, log: { level: 'warn' },
+        ...(opts.proxyPort !== undefined ? { proxy: { listen: [`${pop.address}:${opts.proxyPort}`], services: [world.service] } } : {}),
       };
       if (agentModule) {
         const agent = agentModule.createAgent(parseAgentConfig(raw), { log: opts.log.child({ component: 'agent', agent: pop.id }) });

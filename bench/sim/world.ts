@@ -52,6 +52,19 @@ export const WorldSchema = z.strictObject({
     windowS: z.number().int().min(1).max(600).default(4),
     msPerShare: z.number().finite().positive().max(60_000),
   }).optional(),
+  /**
+   * Proxy-cache worlds (bench/sim/proxy-run.ts): each agent runs its `proxy:` section, the service is
+   * `mode: proxy`, and simulated clients of each POP fetch through the proxy and directly from the steered site.
+   */
+  proxy: z.strictObject({
+    /** Requests per POP per world second, through the proxy and (the same paths) directly. */
+    requestsPerPopPerS: z.number().int().min(1).max(200).default(10),
+    /** Cacheable objects (`/static/<n>`, `Cache-Control: max-age=maxAgeS`) the clients pick from. */
+    objects: z.number().int().min(1).max(100_000).default(20),
+    maxAgeS: z.number().int().min(1).max(86_400).default(30),
+    /** Share of requests for uncacheable `/dynamic/<n>` (`no-store`: always forwarded). */
+    dynamicPct: z.number().finite().min(0).max(100).default(20),
+  }).optional(),
   latencyMs: z.record(z.string(), z.record(z.string(), z.number().finite().nonnegative().max(60_000))),
   events: z.array(EventSchema).max(10_000).default([]),
 });
