@@ -40,7 +40,7 @@ export interface World {
  * agent-b (198.51.100.0/24 inside it, 2001:db8:1::/48) → 192.0.2.2 first,
  * default → 192.0.2.3 first. same.example.test has one answer for everyone.
  */
-export async function startWorld(over: Partial<SelectorConfig['dns']> = {}): Promise<World> {
+export async function startWorld(over: Partial<SelectorConfig['dns']> = {}, opts: { packetCache?: boolean } = {}): Promise<World> {
   const table = new MemoryAnswerTable();
   const mapper = new PrefixClientMapper();
   table.setService('www.example.test', 30);
@@ -59,7 +59,7 @@ export async function startWorld(over: Partial<SelectorConfig['dns']> = {}): Pro
     { prefix: '2001:db8:1::/48', agent: 'agent-b' },
   ]);
   mapper.setAgentStates(new Map([['agent-a', 'fresh'], ['agent-b', 'fresh']]));
-  const server = createDnsServer({ dns: dnsConfig(over), table, mapper, services: ['planned.example.test'] });
+  const server = createDnsServer({ dns: dnsConfig(over), table, mapper, services: ['planned.example.test'], packetCache: opts.packetCache });
   await server.start();
   return { server, table, mapper, port: server.addresses()[0]?.port as number };
 }
