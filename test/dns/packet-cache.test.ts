@@ -42,8 +42,8 @@ const CASES: [string, packet.RecordType, Parameters<typeof query>[2]][] = [
   ['www.example.test', 'A', { edns: true, udpSize: 4096 }],
   ['example.test', 'SOA', { edns: true }],
   ['Example.Test', 'NS', {}],
-  ['example.test', 'ANY', { edns: true }],
-  ['www.example.test', 'ANY', {}],
+  ['example.test', 'ANY' as packet.RecordType, { edns: true }],
+  ['www.example.test', 'ANY' as packet.RecordType, {}],
   ['nope.example.test', 'A', { ecs: '192.0.2.0/24' }],
   ['v4only.deep.example.test', 'AAAA', { edns: true }],
   ['deep.example.test', 'A', {}],
@@ -57,7 +57,7 @@ describe.skipIf(!CACHE)('packet cache', () => {
   let plain: World;
   beforeAll(async () => {
     cached = await startWorld({}, { packetCache: true });
-    plain = await startWorld();
+    plain = await startWorld({}, { packetCache: false });
     // 127.0.0.2 maps to agent-a by its source address (no ECS): the answer depends on it.
     for (const w of [cached, plain]) {
       w.mapper.setPrefixes([
@@ -171,7 +171,7 @@ describe.skipIf(!CACHE)('packet cache', () => {
     cached.table.setAnswer('www.example.test', DEFAULT_KEY, Array.from({ length: 40 }, (_, i) => `192.0.2.${i + 1}`));
     cached.server.invalidateCache?.();
     for (let i = 0; i < 3; i++) {
-      expect(packet.decode(await send(cached.port, refused)).rcode).toBe('REFUSED');
+      expect((await send(cached.port, refused))[3]! & 0x0f).toBe(5); // REFUSED
       expect((await send(cached.port, formerr))[3]! & 0x0f).toBe(1);
       expect(packet.decode(await send(cached.port, big)).flag_tc).toBe(true);
     }
