@@ -102,6 +102,9 @@ static void close_sock(batch_sock *s, int from_hook) {
   s->fd = -1;
   release_refs(s);
   s->hits = NULL;
+  /* No datagram is read after this: the cache goes now (also when `s` itself is left). */
+  pc_free(s->pc);
+  s->pc = NULL;
   /* From the env cleanup hook (worker thread or process ending), this module may be
    * unloaded before the loop runs close callbacks: no callback then, and `s` is left
    * allocated (a few KiB per socket, once per ending thread). */
