@@ -213,10 +213,11 @@ static void on_readable(uv_poll_t *h, int status, int events) {
         if (pc_keyable(fam, m[0])) {
           s->keyable[i] = 1;
           s->hash[i] = pc_hash(fam, addr, q, m[0]);
-          const pc_entry *e = pc_find(s->pc, s->hash[i], fam, addr, q, m[0]);
+          const uint8_t *resp = NULL;
+          const pc_slot *e = pc_find(s->pc, s->hash[i], fam, addr, q, m[0], &resp);
           if (e && e->tag < s->ntags && s->hits) {
             uint8_t *o = s->out + (size_t)i * OUT_SLOT;
-            memcpy(o, e->resp, e->rlen);
+            memcpy(o, resp, e->rlen);
             o[0] = q[0]; /* the new query's ID */
             o[1] = q[1];
             m[1] = e->rlen;

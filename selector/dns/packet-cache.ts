@@ -36,9 +36,30 @@ export class PacketCacheTags {
     this.view = new Uint32Array(this.hits.buffer, this.hits.byteOffset, maxTags);
   }
 
+  // The previous call's inputs and tag: a run of misses for the same name and type needs no lookup.
+  private prevTag = -1;
+  private prevQtype = -1;
+  private prevRcode = -1;
+  private prevLabel = '';
+  private prevCounted: Map<string, number> | undefined;
+  private prevKey = '';
+
   /** The tag for what `last` counted, or -1 (not cacheable, or no tag left in this generation). */
   tagFor(last: LastAnswer): number {
     if (!last.cacheable) return -1;
+    if (this.prevTag >= 0 && last.qtype === this.prevQtype && last.rcode === this.prevRcode && last.label === this.prevLabel &&
+      last.counted === this.prevCounted && (last.counted === undefined || last.countedKey === this.prevKey)) return this.prevTag;
+    const tag = this.lookup(last);
+    this.prevTag = tag;
+    this.prevQtype = last.qtype;
+    this.prevRcode = last.rcode;
+    this.prevLabel = last.label;
+    this.prevCounted = last.counted;
+    this.prevKey = last.countedKey;
+    return tag;
+  }
+
+  private lookup(last: LastAnswer): number {
     let mapId = 0;
     if (last.counted) {
       mapId = this.mapIds.get(last.counted) ?? 0;
@@ -79,6 +100,7 @@ export class PacketCacheTags {
     for (const clear of this.clearers) clear();
     this.tags = [];
     this.byKey.clear();
+    this.prevTag = -1;
   }
 
   /** A socket's cacheClear; returns its unregister function. */

@@ -60,7 +60,7 @@ describe.skipIf(!CACHE)('packet cache with dns.workers: 0', () => {
     await until(() => sel.table.getAnswer(SERVICE, 'pop-nyc')?.addresses[0] === '127.2.0.1', 5000, 'ranked');
     for (let i = 0; i < 5; i++) expect(await ask(port)).toBe('127.2.0.1');
     const hits = sel.dnsStats()?.packetCacheHits ?? 0;
-    expect(hits).toBeGreaterThanOrEqual(4);
+    expect(hits).toBeGreaterThanOrEqual(3); // cached on the second sighting
     await feed(sel, [300, 5, 200], 2);
     await feed(sel, [300, 5, 200], 3);
     await feed(sel, [300, 5, 200], 4);

@@ -77,9 +77,9 @@ describe.skipIf(!CACHE)('packet cache on dns.workers: 2', () => {
     const s = await until(() => { const x = dns.stats(); return x.udpQueries >= N && x; }, 3000, 'summed counters');
     expect(s.udpQueries).toBe(N);
     expect(s.queries).toBe(N);
-    // Misses only in the first round of 20 (one recvmmsg batch is answered by JS before any
-    // of it is cached): every later query was answered in C.
-    expect(s.packetCacheHits).toBeGreaterThanOrEqual(N - 20);
+    // Misses only in the first two rounds of 20 (a query is cached on its second sighting,
+    // after JS answered its recvmmsg batch): every later query was answered in C.
+    expect(s.packetCacheHits).toBeGreaterThanOrEqual(N - 40);
     expect(s.byRcode).toEqual({ NOERROR: N });
     expect(await metric(dns, 'vantage_selector_dns_packets_total{transport="udp"}')).toBe(N);
     expect(await metric(dns, 'vantage_selector_dns_responses_total{rcode="NOERROR"}')).toBe(N);

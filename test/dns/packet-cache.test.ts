@@ -94,20 +94,25 @@ describe.skipIf(!CACHE)('packet cache', () => {
       for (const [name, type, opts] of CASES) {
         const msg = encode(name, type, { ...opts, id: 100 });
         const want = await send(plain.port, msg, from);
+        // Cached on its second sighting (the doorkeeper), served from the cache from the third.
         const miss = await send(cached.port, msg, from);
+        const second = await send(cached.port, withId(msg, 0x1111), from);
         const hit = await send(cached.port, withId(msg, 0xbeef), from);
         expect(miss.toString('hex'), `${name} ${type} from ${from}`).toBe(want.toString('hex'));
+        expect(withId(second, 100).toString('hex')).toBe(want.toString('hex'));
         expect(hit.readUInt16BE(0)).toBe(0xbeef);
         expect(withId(hit, 100).toString('hex'), `${name} ${type} from ${from} (hit)`).toBe(want.toString('hex'));
         n++;
       }
     }
-    // One hit per case: the second query of each (same bytes, new ID) came from the cache.
+    // One hit per case: the third query of each (same bytes, new ID) came from the cache.
     expect(cached.server.stats().packetCacheHits - hitsBefore).toBe(n);
     // The source address is part of the key: same bytes, other client, other answer.
     const msg = encode('www.example.test', 'A', { id: 5 });
-    expect(addrs(await send(cached.port, msg, '127.0.0.1'))[0]).toBe('192.0.2.3');
-    expect(addrs(await send(cached.port, msg, '127.0.0.2'))[0]).toBe('192.0.2.1');
+    for (let i = 0; i < 3; i++) {
+      expect(addrs(await send(cached.port, msg, '127.0.0.1'))[0]).toBe('192.0.2.3');
+      expect(addrs(await send(cached.port, msg, '127.0.0.2'))[0]).toBe('192.0.2.1');
+    }
   });
 
   it('dig answers (cookies off, so its queries repeat) are the same cached and uncached', async () => {
@@ -121,8 +126,7 @@ describe.skipIf(!CACHE)('packet cache', () => {
     for (const args of runs) {
       const a = [...args, '+norec', '+nocookie'];
       const want = strip(await digRaw(plain.port, ...a));
-      expect(strip(await digRaw(cached.port, ...a))).toBe(want);
-      expect(strip(await digRaw(cached.port, ...a))).toBe(want);
+      for (let i = 0; i < 3; i++) expect(strip(await digRaw(cached.port, ...a))).toBe(want);
     }
     expect(cached.server.stats().packetCacheHits - hitsBefore).toBe(runs.length);
   });
@@ -131,7 +135,8 @@ describe.skipIf(!CACHE)('packet cache', () => {
     const msg = encode('www.example.test', 'A', { ecs: '203.0.113.0/24' });
     expect(addrs(await send(cached.port, msg))[0]).toBe('192.0.2.3');
     expect(addrs(await send(cached.port, msg))[0]).toBe('192.0.2.3');
-    // Without the invalidation the cached bytes are still served (this is what it guards).
+    // Cached now (second sighting). Without the invalidation the cached bytes are still
+    // served (this is what it guards).
     cached.table.setAnswer('www.example.test', DEFAULT_KEY, ['192.0.2.77']);
     expect(addrs(await send(cached.port, msg))[0]).toBe('192.0.2.3');
     cached.server.invalidateCache?.();
@@ -151,7 +156,7 @@ describe.skipIf(!CACHE)('packet cache', () => {
       for (let i = 0; i < 30; i++) await send(w.port, withId(a, i));
       for (let i = 0; i < 10; i++) await send(w.port, withId(nx, i));
       const s = w.server.stats();
-      expect(s.packetCacheHits).toBe(38);
+      expect(s.packetCacheHits).toBe(36); // all but the first two of each (doorkeeper)
       expect(s.queries).toBe(40);
       expect(s.udpQueries).toBe(40);
       expect(s.byRcode).toEqual({ NOERROR: 30, NXDOMAIN: 10 });
