@@ -115,6 +115,20 @@ describe.skipIf(!CACHE)('packet cache', () => {
     }
   });
 
+  it('IPv6 clients: keyed by their 16-byte address, hits equal to the JS answer', async () => {
+    const v6 = await startWorld({ listen: [{ host: '::1', port: 0 }] }, { packetCache: true });
+    const v6plain = await startWorld({ listen: [{ host: '::1', port: 0 }] }, { packetCache: false });
+    try {
+      const msg = encode('www.example.test', 'AAAA', { id: 9, ecs: '2001:db8:1::/48' });
+      const want = await send(v6plain.port, msg, '::1');
+      for (let i = 0; i < 3; i++) expect((await send(v6.port, msg, '::1')).toString('hex')).toBe(want.toString('hex'));
+      expect(v6.server.stats().packetCacheHits).toBe(1);
+    } finally {
+      await v6.server.close();
+      await v6plain.server.close();
+    }
+  });
+
   it('dig answers (cookies off, so its queries repeat) are the same cached and uncached', async () => {
     const strip = (s: string): string => s.split('\n').filter((l) => !/id: \d+|Query time|SERVER:|WHEN:|<<>> DiG/.test(l)).join('\n');
     const runs: string[][] = [
