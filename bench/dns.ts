@@ -5,7 +5,9 @@
 // 0 = the event loop; BENCH_DNS_MODE=cluster for node:cluster processes), BENCH_GDNSD_THREADS
 // (default 1, like our one DNS thread), BENCH_ECS (default 2001:db8:1::/48, one of the
 // 10,000 loaded prefixes; 198.51.100.0/24 for IPv4), BENCH_UDP_ENGINE (auto: the native
-// batch engine if built; batch; dgram).
+// batch engine if built; batch; dgram), BENCH_PACKET_CACHE (default on with DNS workers; 0 = off:
+// every query through JS). dnsperf repeats one query, so with the cache nearly all are hits;
+// BENCH_NAMES=50000 asks 50,000 distinct names (NXDOMAIN) instead: nearly all miss.
 import { fork, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +22,7 @@ const GDNSD_THREADS = Number(process.env.BENCH_GDNSD_THREADS ?? 1);
 const ECS = process.env.BENCH_ECS ?? '2001:db8:1::/48';
 const OUTSTANDING = Number(process.env.BENCH_OUTSTANDING ?? 100);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+const NAMES = Number(process.env.BENCH_NAMES ?? 1);
 /**
  * dnsperf clients (-c: one socket, one source port each). SO_REUSEPORT (our workers and
  * gdnsd's udp_threads alike) spreads by 4-tuple, so one client reaches one thread only:
@@ -136,7 +139,9 @@ www 30 DYNA multifo!www
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-dns-'));
   const dataFile = join(dir, 'queries.txt');
-  writeFileSync(dataFile, 'www.example.test A\n'.repeat(5000));
+  // BENCH_NAMES=n > 1: n distinct names (n0.example.test ... NXDOMAIN on both servers), so that
+  // beyond the packet cache's 8,192 entries per socket nearly every query misses it.
+  writeFileSync(dataFile, NAMES > 1 ? Array.from({ length: NAMES }, (_, i) => `n${i}.example.test A\n`).join('') : 'www.example.test A\n'.repeat(5000));
   const results: PerfResult[] = [];
   const child = fork(fileURLToPath(new URL('./dns/server-child.js', import.meta.url)), [], { execArgv: (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {

@@ -74,7 +74,11 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   // Capacity-aware services count queries per answer key: each worker counts its own and
   // posts them every second into `table` (TrackedAnswerTable.mergeCounts), where ranking reads them.
   const dnsWorkers = opts.createDns || config.backbone ? 0 : config.dns.workers ?? defaultDnsWorkers();
-  const table = dnsWorkers > 0 ? new TrackedAnswerTable() : new MemoryAnswerTable();
+  // DNS in this loop with the batch engine's packet cache: the table and mapper report each
+  // change, which empties the cache before the next datagram (their ops are not shipped).
+  const cacheInLoop = dnsWorkers === 0 && !opts.createDns && !config.backbone && config.dns.packetCache !== false && config.dns.rateLimit === 0;
+  const tracked = dnsWorkers > 0 || cacheInLoop;
+  const table = tracked ? new TrackedAnswerTable() : new MemoryAnswerTable();
   // Proxy-mode services: the engine writes ranked sites through this decorator, DNS reads `table`.
   const proxyStats = new ProxyStatsView();
   // An LB (uplink:) also answers {label}.{service} and pushes answer changes to its backbone.
@@ -83,7 +87,7 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
   const answers = new ProxyAnswers(engineTable, new Set(config.services.filter((s) => s.mode === 'proxy').map((s) => s.name.toLowerCase())));
   // Capacities and proxy mode come from the store's services (selector.yaml, admin, or a catalogue): see setServices.
   const planner = new CapacityPlanner(capacities(config.services), { hysteresisPct: config.ranking.hysteresisPct, demandWindowMs: 30_000 });
-  const mapper = dnsWorkers > 0 ? new TrackedMapper(new PrefixClientMapper()) : new PrefixClientMapper();
+  const mapper = tracked ? new TrackedMapper(new PrefixClientMapper()) : new PrefixClientMapper();
   const feeder = new ClientMapFeeder(mapper, config.prefixes);
   const freshness = new Freshness(config.ranking.staleIntervals);
   let store: Store | undefined;
@@ -250,14 +254,23 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
       const dnsServices = e.serviceList().map((x) => x.name);
       // An LB is authoritative for the child names its backbone delegates to it: `{label}.{service}`.
       const child = config.uplink ? { label: labelOf(config.uplink), ns: config.uplink.nameservers.map((n) => n.name) } : undefined;
-      dns = table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper
+      dns = dnsWorkers > 0 && table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper
         ? createDnsWorkers({
           dns: config.dns, table, mapper, workers: dnsWorkers, services: dnsServices, child, log,
           mapperModule: new URL('./mapping/mapper.js', import.meta.url).href, mapperExport: PrefixClientMapper.name,
         })
         : (opts.createDns ?? createDnsServer)({
           dns: config.dns, table, mapper, log: log.child({ component: 'dns' }), services: dnsServices, child, wrapResponder: backbone?.wrap(table),
+          packetCache: cacheInLoop,
         });
+      if (cacheInLoop && table instanceof TrackedAnswerTable && mapper instanceof TrackedMapper) {
+        const server = dns;
+        table.onChange = mapper.onChange = () => {
+          table.takeOps();
+          mapper.takeInputs();
+          server.invalidateCache?.();
+        };
+      }
       await dns.start();
       const onMessage = (topic: string, payload: Buffer): void => {
         if (backbone && topic.startsWith(LBS_PREFIX)) backbone.handle(topic, payload);

@@ -66,6 +66,8 @@ async function main(): Promise<void> {
     listen: [{ host: '127.0.0.1', port: 0 }],
     zones: [ZoneConfigSchema.parse({ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'hostmaster.example.test' })],
     maxTcpConnections: 1024, tcpIdleTimeoutMs: 10_000, rateLimit: 0,
+    // BENCH_PACKET_CACHE=0: every query through JS (the batch engine's cache serves DNS workers).
+    packetCache: process.env.BENCH_PACKET_CACHE !== '0',
     // Cluster workers share the primary's dgram sockets: no batch engine there.
     udpEngine: cluster.isWorker && UDP_ENGINE === 'batch' ? 'dgram' as const : UDP_ENGINE,
   };

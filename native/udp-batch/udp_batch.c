@@ -6,9 +6,16 @@
  * Memory shared with JS (allocated by JS, kept alive here by references):
  *   in   BATCH * IN_SLOT bytes   datagram i at i * IN_SLOT
  *   out  BATCH * OUT_SLOT bytes  response i at i * OUT_SLOT
- *   meta BATCH * 8 uint32        [0] in length, [1] out length (0 = no reply),
- *                                [2] source port, [3] family (4|6), [4..7] address bytes
+ *   meta BATCH * 10 uint32       [0] in length, [1] out length (0 = no reply),
+ *                                [2] source port, [3] family (4|6), [4..7] address bytes,
+ *                                [8] 1 = answered from the packet cache (JS skips it),
+ *                                [9] JS: stats tag + 1 to cache this response, 0 = do not
+ *   hits (optional) uint32 per stats tag: cache hits since JS last drained them
  * JS-provided out lengths are clamped: anything above OUT_SLOT is not sent.
+ *
+ * Packet cache (packet_cache.h, PowerDNS's technique): a query whose bytes after the
+ * ID and whose source address equal a cached one is answered here, in the recvmmsg
+ * loop, with the cached response and the new ID; a batch of hits never calls into JS.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,11 +30,12 @@
 #include <unistd.h>
 #include <node_api.h>
 #include <uv.h>
+#include "packet_cache.h"
 
 #define BATCH 64
 #define IN_SLOT 65536
 #define OUT_SLOT 4096
-#define META_WORDS 8
+#define META_WORDS 10
 /* Batches per wake-up: the socket stays readable (level-triggered), so the rest is
  * read on the next loop turn after timers and TCP had theirs. */
 #define MAX_BATCHES_PER_WAKE 8
@@ -41,7 +49,12 @@ typedef struct {
   int finalized;     /* JS external collected */
   napi_ref on_batch; /* (count) => void: fills out/meta */
   napi_ref on_error; /* (failed, code) => void: sends that failed */
-  napi_ref in_ref, out_ref, meta_ref;
+  napi_ref in_ref, out_ref, meta_ref, hits_ref;
+  packet_cache *pc;  /* NULL: no cache */
+  uint32_t *hits;    /* per stats tag, drained by JS */
+  uint32_t ntags;
+  uint64_t hash[BATCH];
+  uint8_t keyable[BATCH];
   napi_async_context async;
   uint8_t *in, *out;
   uint32_t *meta;
@@ -53,7 +66,10 @@ typedef struct {
 } batch_sock;
 
 static void maybe_free(batch_sock *s) {
-  if (s->poll_closed && s->finalized) free(s);
+  if (s->poll_closed && s->finalized) {
+    pc_free(s->pc);
+    free(s);
+  }
 }
 
 static void on_poll_closed(uv_handle_t *h) {
@@ -63,7 +79,7 @@ static void on_poll_closed(uv_handle_t *h) {
 }
 
 static void release_refs(batch_sock *s) {
-  napi_ref *refs[] = {&s->on_batch, &s->on_error, &s->in_ref, &s->out_ref, &s->meta_ref};
+  napi_ref *refs[] = {&s->on_batch, &s->on_error, &s->in_ref, &s->out_ref, &s->meta_ref, &s->hits_ref};
   for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
     if (*refs[i]) napi_delete_reference(s->env, *refs[i]);
     *refs[i] = NULL;
@@ -85,6 +101,10 @@ static void close_sock(batch_sock *s, int from_hook) {
   close(s->fd);
   s->fd = -1;
   release_refs(s);
+  s->hits = NULL;
+  /* No datagram is read after this: the cache goes now (also when `s` itself is left). */
+  pc_free(s->pc);
+  s->pc = NULL;
   /* From the env cleanup hook (worker thread or process ending), this module may be
    * unloaded before the loop runs close callbacks: no callback then, and `s` is left
    * allocated (a few KiB per socket, once per ending thread). */
@@ -162,6 +182,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     }
     if (r == 0) break;
     unsigned count = (unsigned)r;
+    unsigned misses = 0;
     for (unsigned i = 0; i < count; i++) {
       uint32_t *m = s->meta + (size_t)i * META_WORDS;
       uint32_t len = s->msgs[i].msg_len;
@@ -170,6 +191,9 @@ static void on_readable(uv_poll_t *h, int status, int events) {
       m[2] = 0;
       m[3] = 0;
       memset(&m[4], 0, 16);
+      m[8] = 0;
+      m[9] = 0;
+      s->keyable[i] = 0;
       struct sockaddr_storage *a = &s->addrs[i];
       if (a->ss_family == AF_INET) {
         struct sockaddr_in *a4 = (struct sockaddr_in *)a;
@@ -182,11 +206,45 @@ static void on_readable(uv_poll_t *h, int status, int events) {
         m[3] = 6;
         memcpy(&m[4], &a6->sin6_addr, 16);
       }
+      if (s->pc && m[2] != 0 && m[3] != 0 && m[0] >= 12 && m[0] < IN_SLOT) {
+        const uint8_t *q = s->in + (size_t)i * IN_SLOT;
+        uint8_t fam = (uint8_t)m[3];
+        const uint8_t *addr = (const uint8_t *)&m[4];
+        if (pc_keyable(fam, m[0])) {
+          s->keyable[i] = 1;
+          s->hash[i] = pc_hash(fam, addr, q, m[0]);
+          const uint8_t *resp = NULL;
+          const pc_slot *e = pc_find(s->pc, s->hash[i], fam, addr, q, m[0], &resp);
+          if (e && e->tag < s->ntags && s->hits) {
+            uint8_t *o = s->out + (size_t)i * OUT_SLOT;
+            memcpy(o, resp, e->rlen);
+            o[0] = q[0]; /* the new query's ID */
+            o[1] = q[1];
+            m[1] = e->rlen;
+            m[8] = 1;
+            s->hits[e->tag]++;
+            continue;
+          }
+        }
+      }
+      misses++;
     }
-    napi_value argv[1];
-    napi_create_uint32(s->env, count, &argv[0]);
-    call_js(s, s->on_batch, 1, argv);
-    if (s->closed) break; /* closed from the callback: buffers are no longer ours */
+    if (misses > 0) {
+      uint32_t gen = s->pc ? s->pc->gen : 0;
+      napi_value argv[1];
+      napi_create_uint32(s->env, count, &argv[0]);
+      call_js(s, s->on_batch, 1, argv);
+      if (s->closed) break; /* closed from the callback: buffers are no longer ours */
+      /* Responses JS marked cacheable, unless the cache was cleared meanwhile. */
+      if (s->pc && s->pc->gen == gen) {
+        for (unsigned i = 0; i < count; i++) {
+          uint32_t *m = s->meta + (size_t)i * META_WORDS;
+          if (m[8] || !m[9] || !s->keyable[i] || m[9] - 1 >= s->ntags || m[1] == 0 || m[1] > PC_RESP_MAX) continue;
+          pc_insert(s->pc, s->hash[i], (uint8_t)m[3], (const uint8_t *)&m[4], s->in + (size_t)i * IN_SLOT, m[0],
+            s->out + (size_t)i * OUT_SLOT, m[1], m[9] - 1);
+        }
+      }
+    }
     int last_errno = 0;
     int failed = send_batch(s, count, &last_errno);
     if (failed > 0 && !s->closed) {
@@ -237,12 +295,13 @@ static int get_buffer(napi_env env, napi_value v, size_t want, void **data) {
   return 1;
 }
 
-/* open(host, port, family, in, out, meta, onBatch, onError[, reusePort]) → handle
+/* open(host, port, family, in, out, meta, onBatch, onError[, reusePort[, hits]]) → handle
  * reusePort: SO_REUSEPORT before bind, so several threads' sockets share one address and
- * the kernel spreads datagrams over them by 4-tuple hash (each socket has its own queue). */
+ * the kernel spreads datagrams over them by 4-tuple hash (each socket has its own queue).
+ * hits: a Buffer of uint32 hit counters, one per stats tag: turns the packet cache on. */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 8) { napi_throw_type_error(env, NULL, "open: 8 arguments expected"); return NULL; }
   char host[INET6_ADDRSTRLEN + 1];
@@ -270,6 +329,19 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     napi_typeof(env, argv[8], &t3);
     if (t3 != napi_undefined && napi_get_value_bool(env, argv[8], &reuse_port) != napi_ok) {
       napi_throw_type_error(env, NULL, "open: reusePort must be a boolean"); return NULL;
+    }
+  }
+  void *hits = NULL;
+  size_t hits_len = 0;
+  if (argc >= 10) {
+    napi_valuetype t4;
+    napi_typeof(env, argv[9], &t4);
+    bool is_buf = false;
+    if (t4 != napi_undefined) {
+      napi_is_buffer(env, argv[9], &is_buf);
+      if (!is_buf || napi_get_buffer_info(env, argv[9], &hits, &hits_len) != napi_ok || hits_len < 4 || ((uintptr_t)hits % 4) != 0) {
+        napi_throw_type_error(env, NULL, "open: hits must be an aligned Buffer of uint32"); return NULL;
+      }
     }
   }
 
@@ -309,6 +381,13 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->out = out;
   s->meta = meta;
   s->poll.data = s;
+  if (hits) {
+    s->pc = pc_new(PC_ENTRIES);
+    if (!s->pc) { close(fd); free(s); napi_throw_error(env, NULL, "open: out of memory"); return NULL; }
+    s->hits = hits;
+    s->ntags = (uint32_t)(hits_len / 4);
+    napi_create_reference(env, argv[9], 1, &s->hits_ref);
+  }
   napi_create_reference(env, argv[3], 1, &s->in_ref);
   napi_create_reference(env, argv[4], 1, &s->out_ref);
   napi_create_reference(env, argv[5], 1, &s->meta_ref);
@@ -321,7 +400,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uv_loop_t *loop = NULL;
   int e;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || (e = uv_poll_init(loop, &s->poll, fd)) != 0) {
-    release_refs(s); close(fd); free(s);
+    release_refs(s); close(fd); pc_free(s->pc); free(s);
     napi_throw_error(env, NULL, "open: uv_poll_init failed"); return NULL;
   }
   if ((e = uv_poll_start(&s->poll, UV_READABLE, on_readable)) != 0) {
@@ -370,6 +449,16 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return u;
 }
 
+/* cacheClear(handle): empties the packet cache (O(1): a new generation). */
+static napi_value js_cache_clear(napi_env env, napi_callback_info info) {
+  batch_sock *s = unwrap(env, info);
+  if (!s) return NULL;
+  if (s->pc) pc_clear(s->pc);
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 static napi_value add_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -381,10 +470,13 @@ NAPI_MODULE_INIT() {
   add_fn(env, exports, "open", js_open);
   add_fn(env, exports, "port", js_port);
   add_fn(env, exports, "close", js_close);
+  add_fn(env, exports, "cacheClear", js_cache_clear);
   napi_value v;
   napi_create_uint32(env, BATCH, &v); napi_set_named_property(env, exports, "BATCH", v);
   napi_create_uint32(env, IN_SLOT, &v); napi_set_named_property(env, exports, "IN_SLOT", v);
   napi_create_uint32(env, OUT_SLOT, &v); napi_set_named_property(env, exports, "OUT_SLOT", v);
   napi_create_uint32(env, META_WORDS, &v); napi_set_named_property(env, exports, "META_WORDS", v);
+  napi_create_uint32(env, PC_ENTRIES, &v); napi_set_named_property(env, exports, "CACHE_ENTRIES", v);
+  napi_create_uint32(env, PC_RESP_MAX, &v); napi_set_named_property(env, exports, "CACHE_MAX_RESPONSE", v);
   return exports;
 }

@@ -35,6 +35,12 @@ export const DnsConfigSchema = z.strictObject({
    * 0 = DNS on the main thread's event loop. Without the batch engine (no SO_REUSEPORT) one worker serves.
    */
   workers: z.number().int().min(0).max(64).optional(),
+  /**
+   * Repeated UDP queries answered by the native batch engine from a packet cache, without
+   * calling into JS (udp-batch.ts). Used on DNS worker threads with the batch engine and
+   * rateLimit 0; emptied by every answer-table or mapper change. Unset = true.
+   */
+  packetCache: z.boolean().optional(),
 });
 
 export type DnsConfig = z.infer<typeof DnsConfigSchema>;

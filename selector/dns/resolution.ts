@@ -52,6 +52,12 @@ export interface Resolution {
   ttl: number;
   /** Stats label the writer counts when it sends this answer ('' = none). */
   label: string;
+  /**
+   * The per-answer-key query counts (capacity demand) this query was counted in, and the
+   * key: a packet-cache hit for the same query is counted there too (udp-batch.ts).
+   */
+  counted: Map<string, number> | undefined;
+  countedKey: string;
 }
 
 /**
@@ -69,6 +75,7 @@ export function newResolution(): Resolution {
   return {
     rcode: 0, aa: false, scope: -1, answer: newSection(), authority: newSection(), additional: newSection(),
     kind: 'refused', zone: undefined, service: undefined, uniform: false, match: undefined, chosen: undefined, ttl: 0, label: '',
+    counted: undefined, countedKey: '',
   };
 }
 
@@ -88,6 +95,7 @@ export function clearResolution(r: Resolution, rcode: number, scope = -1): Resol
   r.chosen = undefined;
   r.ttl = 0;
   r.label = '';
+  r.counted = undefined;
   return r;
 }
 

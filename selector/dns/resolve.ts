@@ -103,7 +103,11 @@ export function createResolver(opts: ResolverOptions): ResolveFn {
         scope = q.ecs && q.ecsSource === 0 ? 0 : m.scope;
         wire = pick(svc, m.key);
         // Demand per answer key for capacity-aware services (ranking/capacity.ts); explain does not count.
-        if (svc.counts && !explain) svc.counts.set(m.key, (svc.counts.get(m.key) ?? 0) + 1);
+        if (svc.counts && !explain) {
+          svc.counts.set(m.key, (svc.counts.get(m.key) ?? 0) + 1);
+          r.counted = svc.counts;
+          r.countedKey = m.key;
+        }
       }
     }
     if (svc.uniform) wire = pick(svc, DEFAULT_KEY) ?? svc.answers.values().next().value;

@@ -41,6 +41,19 @@ export interface Responder {
   decide(name: string, client: DecideClient, source?: Source): Decision;
   readonly resolve: ResolveFn;
   readonly counters: DnsCounters;
+  /** What the last answerInto()/answer() wrote, for the packet cache (udp-batch.ts); overwritten by the next call. */
+  readonly last?: LastAnswer;
+}
+
+/** A response the packet cache may keep, and what to count when it is served again. */
+export interface LastAnswer {
+  /** A plain query answered NOERROR or NXDOMAIN, not truncated, no exception. */
+  cacheable: boolean;
+  qtype: number;
+  rcode: number;
+  label: string;
+  counted: Map<string, number> | undefined;
+  countedKey: string;
 }
 
 export function createResponder(opts: ResponderOptions): Responder {
@@ -52,9 +65,11 @@ export function createResponder(opts: ResponderOptions): Responder {
   const source: Source = { family: 4, bytes: new Uint8Array(4) };
   // The prepared response: its size and whether it is cut to header + question (+ OPT).
   let tc = false;
+  const last: LastAnswer = { cacheable: false, qtype: 0, rcode: 0, label: '', counted: undefined, countedKey: '' };
 
   /** Parses and decides; returns the response size, or -1 to drop. */
   function prepare(msg: Buffer, srcFamily: Family, src: Uint8Array, limit: SizeLimit, room: number): number {
+    last.cacheable = false;
     const status = parseQuery(msg, q);
     if (status === Parse.DROP) {
       counters.dropped++;
@@ -83,7 +98,17 @@ export function createResponder(opts: ResponderOptions): Responder {
     if (room < max) max = room;
     tc = full > max;
     counters.rcodes[r.rcode] = (counters.rcodes[r.rcode] ?? 0) + 1;
-    if (!tc) return full;
+    if (!tc) {
+      if (status === Parse.OK && (r.rcode === RCODE.NOERROR || r.rcode === RCODE.NXDOMAIN)) {
+        last.cacheable = true;
+        last.qtype = q.qtype;
+        last.rcode = r.rcode;
+        last.label = r.label;
+        last.counted = r.counted;
+        last.countedKey = r.countedKey;
+      }
+      return full;
+    }
     // RFC 2181 §9 / RFC 6891 §7: TC with header + question (+ OPT) so the client retries over TCP.
     counters.truncated++;
     return qEnd + optLen;
@@ -138,6 +163,7 @@ export function createResponder(opts: ResponderOptions): Responder {
 
   /** One catch for the whole path (coredns' recover()): a header-only SERVFAIL; returns its length (0: unreadable). */
   function servfail(msg: Buffer, err: unknown, out: Buffer, at: number): number {
+    last.cacheable = false;
     counters.internalErrors++;
     // The packet that tripped it (hex, first 512 bytes), so the bug can be replayed.
     errorLog.report(err, () => ({ query: msg.toString('hex', 0, Math.min(msg.length, 512)) }));
@@ -156,6 +182,7 @@ export function createResponder(opts: ResponderOptions): Responder {
     decide: (name, client, src) => decide(resolve, name, client, src),
     resolve,
     counters,
+    last,
   };
 }
 

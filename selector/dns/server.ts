@@ -15,7 +15,8 @@ import { ConfigError } from '../../shared/errors.js';
 import { DnsCounters, type DnsStats } from './stats.js';
 import { ResponseRateLimiter } from './rate-limit.js';
 import { createUdpSocket } from './udp.js';
-import { createBatchUdpSocket, loadUdpBatch } from './udp-batch.js';
+import { createBatchUdpSocket, hasPacketCache, loadUdpBatch, type BatchCache } from './udp-batch.js';
+import { PacketCacheTags } from './packet-cache.js';
 import { createTcpServer } from './tcp.js';
 
 export interface DnsServerOptions {
@@ -46,6 +47,12 @@ export interface DnsServerOptions {
   reusePort?: boolean;
   /** Serve TCP too (default true). Node 20's net has no SO_REUSEPORT: one thread owns TCP. */
   tcp?: boolean;
+  /**
+   * The batch engine's packet cache (`dns.packetCache`, rateLimit 0, selector's own resolve
+   * only). The caller must call invalidateCache() on every change to `table`, `mapper` or
+   * anything else an answer depends on, before the next datagram. Default false.
+   */
+  packetCache?: boolean;
 }
 
 export interface DnsAddress {
@@ -67,6 +74,12 @@ export interface DnsServer {
   answer: Responder['answer'];
   /** The UDP engine in use: native batches (recvmmsg/sendmmsg) or node:dgram. */
   readonly udpEngine: UdpEngine;
+  /** Whether the packet cache serves (see DnsServerOptions.packetCache). */
+  readonly packetCache?: boolean;
+  /** Empties the packet cache (counting its hits first); a no-op without one. */
+  invalidateCache?(): void;
+  /** Adds the packet cache's hits to the counters and per-answer-key counts now (stats() does too). */
+  foldCacheHits?(): void;
 }
 
 export type UdpEngine = 'batch' | 'dgram';
@@ -103,6 +116,10 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const addon = udpEngine === 'batch' ? loadUdpBatch() : undefined;
   if (opts.reusePort === true && udpEngine !== 'batch') throw new ConfigError('dns.workers', 'SO_REUSEPORT needs the batch UDP engine (node:dgram has none)');
 
+  const cacheTags = opts.packetCache === true && opts.dns.packetCache !== false && !limiter && addon !== undefined && hasPacketCache(addon) &&
+    !opts.resolve && !opts.wrapResponder && base.last ? new PacketCacheTags(counters) : undefined;
+  const cache: BatchCache | undefined = cacheTags && base.last ? { tags: cacheTags, last: base.last } : undefined;
+
   const udpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, OUR_UDP_SIZE);
   const udpAnswerInto = (msg: Buffer, family: Family, src: Uint8Array, out: Buffer): number => responder.answerInto(msg, family, src, OUR_UDP_SIZE, out);
   // RFC 7766 §8: two bytes reserved in front for the length prefix.
@@ -136,7 +153,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   async function bindUdp(host: string, family: Family, port: number): Promise<UdpListener> {
     const udpOpts = { host, port, family, counters, limiter, answer: udpAnswer, answerInto: udpAnswerInto, onError };
     if (addon) {
-      const sock = createBatchUdpSocket(addon, udpOpts, opts.reusePort === true);
+      const sock = createBatchUdpSocket(addon, udpOpts, opts.reusePort === true, cache);
       return { port: sock.port, close: async () => sock.close() };
     }
     const udp = createUdpSocket(udpOpts);
@@ -153,7 +170,11 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     };
   }
 
+  // Capacity demand (table.queryCounts) is read on this thread: hits are added every second.
+  let foldTimer: NodeJS.Timeout | undefined;
+
   async function start(): Promise<void> {
+    if (cacheTags && !foldTimer) foldTimer = setInterval(() => cacheTags.fold(), 1000).unref();
     try {
       for (const hp of opts.dns.listen) {
         const family = parseAddress(hp.host).family;
@@ -167,6 +188,8 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   }
 
   async function close(): Promise<void> {
+    if (foldTimer) clearInterval(foldTimer);
+    foldTimer = undefined;
     const all = listeners.splice(0);
     await Promise.all(all.map(async (l) => {
       const tcp = l.tcp;
@@ -176,17 +199,24 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       }
       await l.udp.close();
     }));
+    cacheTags?.fold();
   }
 
   return {
     start,
     close,
     addresses: () => listeners.map((l) => ({ host: l.host, port: l.port, family: l.family })),
-    stats: () => ({ ...counters.snapshot(), udpEngine }),
+    stats: () => {
+      cacheTags?.fold();
+      return { ...counters.snapshot(), udpEngine };
+    },
     decide: responder.decide,
     resolve: responder.resolve,
     answer: (msg, srcFamily, src, limit) => responder.answer(msg, srcFamily, src, limit),
     udpEngine,
+    packetCache: cacheTags !== undefined,
+    invalidateCache: () => cacheTags?.invalidate(),
+    foldCacheHits: () => cacheTags?.fold(),
   };
 }
 

@@ -29,13 +29,15 @@ export class DnsCounters {
   tcpRejected = 0;
   tcpTimeouts = 0;
   tcpOpen = 0;
+  /** UDP queries answered from the batch engine's packet cache (also counted in every counter above). */
+  packetCacheHits = 0;
 
-  countQtype(qtype: number): void {
-    this.qtypes.set(qtype, (this.qtypes.get(qtype) ?? 0) + 1);
+  countQtype(qtype: number, n = 1): void {
+    this.qtypes.set(qtype, (this.qtypes.get(qtype) ?? 0) + n);
   }
 
-  countAnswer(label: string): void {
-    this.answers.set(label, (this.answers.get(label) ?? 0) + 1);
+  countAnswer(label: string, n = 1): void {
+    this.answers.set(label, (this.answers.get(label) ?? 0) + n);
   }
 
   snapshot(): DnsStats {
@@ -53,6 +55,7 @@ export class DnsCounters {
       byRcode, byQtype, answers,
       dropped: this.dropped, truncated: this.truncated, rateLimited: this.rateLimited, internalErrors: this.internalErrors,
       tcpConnections: this.tcpConnections, tcpRejected: this.tcpRejected, tcpTimeouts: this.tcpTimeouts, tcpOpen: this.tcpOpen,
+      packetCacheHits: this.packetCacheHits,
     };
   }
 }
@@ -74,6 +77,8 @@ export interface DnsStats {
   tcpRejected: number;
   tcpTimeouts: number;
   tcpOpen: number;
+  /** UDP queries answered from the packet cache (dns.packetCache); included in the counters above. */
+  packetCacheHits: number;
   /** Which UDP engine serves (set by the server, not a counter). */
   udpEngine?: 'batch' | 'dgram';
   /** DNS worker threads started again after they stopped (dns.workers; absent in-loop). */

@@ -5,16 +5,32 @@
 import { createRequire } from 'node:module';
 import type { Family } from '../../shared/prefix.js';
 import { udpResponseInto, type UdpOptions } from './udp.js';
+import type { PacketCacheTags } from './packet-cache.js';
+import type { LastAnswer } from './responder.js';
 
 interface UdpBatchAddon {
   open(host: string, port: number, family: number, inBuf: Buffer, outBuf: Buffer, meta: Buffer,
-    onBatch: (count: number) => void, onSendError: (failed: number, code: string) => void, reusePort?: boolean): unknown;
+    onBatch: (count: number) => void, onSendError: (failed: number, code: string) => void, reusePort?: boolean, hits?: Buffer): unknown;
   port(handle: unknown): number;
   close(handle: unknown): void;
+  /** Empties the socket's packet cache (absent in an addon built before the cache). */
+  cacheClear?(handle: unknown): void;
   readonly BATCH: number;
   readonly IN_SLOT: number;
   readonly OUT_SLOT: number;
   readonly META_WORDS: number;
+  readonly CACHE_ENTRIES?: number;
+}
+
+/** The packet cache of one server (all its sockets): tags and the responder's last answer. */
+export interface BatchCache {
+  tags: PacketCacheTags;
+  last: LastAnswer;
+}
+
+/** Whether this addon build has the packet cache (an older build: no cache, same behaviour). */
+export function hasPacketCache(addon: UdpBatchAddon): boolean {
+  return typeof addon.cacheClear === 'function' && addon.META_WORDS >= 10;
 }
 
 // From selector/dns/ (vitest, tsx) and from dist/selector/dns/ (compiled).
@@ -46,8 +62,11 @@ export interface BatchUdpSocket {
 /**
  * Binds host:port now (throws with code EADDRINUSE etc. like dgram) and serves until close().
  * `reusePort`: SO_REUSEPORT, so DNS worker threads each own a socket on the same address.
+ * `cache`: answer repeated queries from the addon's packet cache (never with a rate limiter:
+ * each response must pass it).
  */
-export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reusePort = false): BatchUdpSocket {
+export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reusePort = false, cache?: BatchCache): BatchUdpSocket {
+  const pc = cache && !opts.limiter && hasPacketCache(addon) ? cache : undefined;
   const { counters } = opts;
   const { BATCH, IN_SLOT, OUT_SLOT, META_WORDS } = addon;
   // allocUnsafe: only the bytes the kernel wrote (in) or we wrote (out) are ever read.
@@ -71,6 +90,8 @@ export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reu
     const n = Math.min(count, BATCH);
     for (let i = 0; i < n; i++) {
       const m = i * META_WORDS;
+      // Answered from the cache in C: counted when its tag's hits are folded.
+      if (pc && meta[m + 8] === 1) continue;
       meta[m + 1] = 0;
       counters.udpQueries++;
       const port = meta[m + 2] as number;
@@ -85,7 +106,9 @@ export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reu
       const msg = inBuf.subarray(i * IN_SLOT, i * IN_SLOT + len);
       try {
         // A response never exceeds its slot: the responder cuts it to TC first.
-        meta[m + 1] = udpResponseInto(opts, msg, family, family === 4 ? v4[i] as Uint8Array : v6[i] as Uint8Array, outSlots[i] as Buffer);
+        const len = udpResponseInto(opts, msg, family, family === 4 ? v4[i] as Uint8Array : v6[i] as Uint8Array, outSlots[i] as Buffer);
+        meta[m + 1] = len;
+        if (pc && len > 0) meta[m + 9] = pc.tags.tagFor(pc.last) + 1;
       } catch (err) {
         // The responder answers SERVFAIL on its own errors; this keeps a throwing rate
         // limiter from losing the rest of the batch.
@@ -99,13 +122,17 @@ export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reu
     opts.onError(Object.assign(new Error(`udp send failed (${failed}): ${code}`), { code }));
   };
 
-  const handle = addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError, reusePort);
+  const handle = pc
+    ? addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError, reusePort, pc.tags.hits)
+    : addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError, reusePort);
+  const unregister = pc?.tags.register(() => addon.cacheClear?.(handle));
   let closed = false;
   return {
     port: addon.port(handle),
     close(): void {
       if (closed) return;
       closed = true;
+      unregister?.();
       addon.close(handle);
     },
   };

@@ -57,18 +57,24 @@ async function main(): Promise<void> {
     applySnapshot(table, mapper, init.snapshot);
     server = createDnsServer({
       dns: init.dns, table, mapper, log, services: init.services, serial: init.serial, child: init.child, reusePort: init.reusePort, tcp: init.tcp,
+      packetCache: true, // invalidated below on every delta
     });
     const s = server;
     const sendCounts = (): void => {
+      s.foldCacheHits?.(); // cache hits count in the demand too
       const counts = drainCounts(table);
       if (counts.length) send({ type: 'counts', counts });
     };
     port.on('message', (m: ToWorker) => {
       if (m.type === 'delta') {
         try {
+          s.foldCacheHits?.(); // into the counts maps as they are before the change
           applyDelta(table, mapper, m.delta);
         } catch (err) {
           log.error({ err }, 'dns worker: a table update failed');
+        } finally {
+          // Before the next datagram: no cached answer from before the change is served.
+          s.invalidateCache?.();
         }
       } else if (m.type === 'close') {
         if (statsTimer) clearInterval(statsTimer);

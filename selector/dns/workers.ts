@@ -243,7 +243,7 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
 }
 
 const SUMMED = ['queries', 'udpQueries', 'tcpQueries', 'dropped', 'truncated', 'rateLimited', 'internalErrors',
-  'tcpConnections', 'tcpRejected', 'tcpTimeouts', 'tcpOpen'] as const;
+  'tcpConnections', 'tcpRejected', 'tcpTimeouts', 'tcpOpen', 'packetCacheHits'] as const;
 
 /** One server's view of several: counters added, per-rcode/qtype/answer maps merged. */
 export function sumStats(all: readonly DnsStats[]): DnsStats {

@@ -6,6 +6,7 @@ import { MemoryAnswerTable } from '../../selector/dns/answer-table.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { createDnsServer, type DnsServer } from '../../selector/dns/index.js';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
+import { TrackedAnswerTable } from '../../selector/dns/snapshot.js';
 
 /**
  * The UDP engine the DNS tests run against: VANTAGE_TEST_UDP_ENGINE (vitest.config.ts
@@ -35,14 +36,30 @@ export interface World {
   port: number;
 }
 
+/** A mapper that says when its inputs change (to empty the packet cache, as the selector does). */
+class NotifyingMapper extends PrefixClientMapper {
+  onChange: (() => void) | undefined;
+  override setPrefixes(entries: Parameters<PrefixClientMapper['setPrefixes']>[0]): void { super.setPrefixes(entries); this.onChange?.(); }
+  override setResolvers(entries: Iterable<{ address: string; agent: string }>): void { super.setResolvers(entries); this.onChange?.(); }
+  override setAgentStates(states: Parameters<PrefixClientMapper['setAgentStates']>[0]): void { super.setAgentStates(states); this.onChange?.(); }
+}
+
+/**
+ * The packet cache for the DNS tests: VANTAGE_TEST_PACKET_CACHE=1 runs every world with it,
+ * emptied on each table or mapper write like the selector does (native batch engine only).
+ */
+const CACHE_ALL = process.env.VANTAGE_TEST_PACKET_CACHE === '1';
+
 /**
  * www.example.test: agent-a (198.51.0.0/16 and 2001:db8::/32) → 192.0.2.1 first,
  * agent-b (198.51.100.0/24 inside it, 2001:db8:1::/48) → 192.0.2.2 first,
  * default → 192.0.2.3 first. same.example.test has one answer for everyone.
  */
-export async function startWorld(over: Partial<SelectorConfig['dns']> = {}): Promise<World> {
-  const table = new MemoryAnswerTable();
-  const mapper = new PrefixClientMapper();
+export async function startWorld(over: Partial<SelectorConfig['dns']> = {}, opts: { packetCache?: boolean } = {}): Promise<World> {
+  // opts.packetCache: the test empties the cache itself (invalidateCache()).
+  const auto = CACHE_ALL && opts.packetCache === undefined;
+  const table = auto ? new TrackedAnswerTable() : new MemoryAnswerTable();
+  const mapper = new NotifyingMapper();
   table.setService('www.example.test', 30);
   table.setAnswer('www.example.test', 'agent-a', ['192.0.2.1', '192.0.2.2', '2001:db8:ffff::1']);
   table.setAnswer('www.example.test', 'agent-b', ['192.0.2.2', '192.0.2.1', '2001:db8:ffff::2']);
@@ -59,7 +76,13 @@ export async function startWorld(over: Partial<SelectorConfig['dns']> = {}): Pro
     { prefix: '2001:db8:1::/48', agent: 'agent-b' },
   ]);
   mapper.setAgentStates(new Map([['agent-a', 'fresh'], ['agent-b', 'fresh']]));
-  const server = createDnsServer({ dns: dnsConfig(over), table, mapper, services: ['planned.example.test'] });
+  const server = createDnsServer({ dns: dnsConfig(over), table, mapper, services: ['planned.example.test'], packetCache: opts.packetCache ?? auto });
+  if (auto && table instanceof TrackedAnswerTable) {
+    table.onChange = mapper.onChange = () => {
+      table.takeOps();
+      server.invalidateCache?.();
+    };
+  }
   await server.start();
   return { server, table, mapper, port: server.addresses()[0]?.port as number };
 }
