@@ -8,11 +8,12 @@
 import type { Family } from '../../shared/prefix.js';
 import { unsettledTtl, type RankingConfig } from '../config.js';
 import { DEFAULT_KEY, type AnswerTable } from '../dns/contract.js';
-import { aggregateStats, rankSites, type Ranking } from './policy.js';
+import { rankSites, type Ranking } from './policy.js';
 import type { EventRecord, ServiceRecord, SiteRecord } from '../store/store.js';
 import { SiteWindow, type Sample, type SiteStats } from './window.js';
 import { addressFor, familiesOf, familyOf, pickStats, type StatsSource } from './families.js';
 import type { CapacityPlanner } from './capacity.js';
+import { FreshAggregate } from './aggregate.js';
 
 type Windows = Map<string, Map<string, SiteWindow>>; // service → site/family → window
 
@@ -47,6 +48,11 @@ export class RankEngine {
   /** Set while setServices re-ranks: every answer is written even when unchanged. */
   private forceWrite = false;
   private fresh = new Set<string>();
+  /** The aggregate of fresh agents, kept incrementally (aggregate.ts). */
+  private readonly aggregate = new FreshAggregate();
+  /** Services whose default answer is re-ranked at the end of this turn (setFresh). */
+  private readonly defaultsDue = new Set<string>();
+  private defaultsImmediate: NodeJS.Immediate | undefined;
   private readonly defaultAt = new Map<string, number>();
   private readonly defaultTimers = new Map<string, NodeJS.Timeout>();
   /** When false (rebuild from SQLite), no events are recorded. */
@@ -109,6 +115,7 @@ export class RankEngine {
     if (!w) bySite.set(k, (w = new SiteWindow(this.deps.ranking)));
     const wasDown = w.down;
     w.add(sample);
+    this.aggregate.touched(agent, service, k, w);
     if (w.down !== wasDown) {
       this.stateAt.set(`${agent} ${service} ${k}`, sample.ts);
       if (this.live) this.deps.event({ ts: sample.ts, kind: w.down ? 'site_down' : 'site_up', agent, service, site, detail: { streak: w.streak, family: fam } });
@@ -191,17 +198,17 @@ export class RankEngine {
     return this.apply(s.svc, agent, (site, f) => this.statsOf(agent, service, site, f), (site, f) => this.aggregateOf(service, site, f));
   }
 
-  private aggregateOf(service: string, site: string, family: Family): SiteStats | undefined {
-    const per: SiteStats[] = [];
-    for (const a of this.fresh) {
-      const st = this.statsOf(a, service, site, family);
-      if (st) per.push(st);
-    }
-    return per.length ? aggregateStats(per) : undefined;
+  /**
+   * The aggregate of fresh agents for (service, site, family) now: equal to
+   * `aggregateStats()` over every fresh agent's window stats, kept incrementally.
+   */
+  aggregateOf(service: string, site: string, family: Family): SiteStats | undefined {
+    return this.aggregate.stats(service, wkey(site, family), this.now());
   }
 
   /** The DEFAULT_KEY answer: aggregate of fresh agents; configured order without any. */
   rankDefault(service: string): KeyAnswer | undefined {
+    this.defaultsDue.delete(service);
     const s = this.services.get(service);
     if (!s) return undefined;
     return this.apply(s.svc, DEFAULT_KEY, (site, f) => this.aggregateOf(service, site, f));
@@ -229,13 +236,35 @@ export class RankEngine {
   close(): void {
     for (const t of this.defaultTimers.values()) clearTimeout(t);
     this.defaultTimers.clear();
+    if (this.defaultsImmediate) clearImmediate(this.defaultsImmediate);
+    this.defaultsImmediate = undefined;
+    this.defaultsDue.clear();
   }
 
-  /** Sets the fresh agents; recomputes defaults when the set changed. */
+  /**
+   * Sets the fresh agents; when the set changed, the defaults are re-ranked once at the end
+   * of this turn (setImmediate): 1,000 agents joining one by one cost one ranking, not 1,000.
+   */
   setFresh(fresh: ReadonlySet<string>): void {
-    const same = fresh.size === this.fresh.size && [...fresh].every((a) => this.fresh.has(a));
+    let changed = false;
+    for (const a of this.fresh) {
+      if (fresh.has(a)) continue;
+      this.aggregate.setFresh(a, false);
+      changed = true;
+    }
+    for (const a of fresh) {
+      if (this.fresh.has(a)) continue;
+      this.aggregate.setFresh(a, true);
+      changed = true;
+    }
+    if (!changed) return;
     this.fresh = new Set(fresh);
-    if (!same) for (const name of this.services.keys()) this.rankDefault(name);
+    for (const name of this.services.keys()) this.defaultsDue.add(name);
+    this.defaultsImmediate ??= setImmediate(() => {
+      this.defaultsImmediate = undefined;
+      for (const name of [...this.defaultsDue]) if (this.services.has(name)) this.rankDefault(name);
+      this.defaultsDue.clear();
+    });
   }
 
   isFresh(agent: string): boolean {
@@ -256,6 +285,7 @@ export class RankEngine {
   forgetAgent(agent: string): void {
     const had = this.windows.delete(agent);
     const wasFresh = this.fresh.delete(agent);
+    this.aggregate.forget(agent);
     for (const k of [...this.stateAt.keys()]) if (k.startsWith(`${agent} `)) this.stateAt.delete(k);
     for (const [name, byKey] of this.rankings) {
       if ((!byKey.delete(agent) && !had) || !this.services.has(name)) continue;
