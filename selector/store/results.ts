@@ -53,8 +53,10 @@ export class ResultWriter {
   private events: EventRecord[] = [];
   private seen = new Map<string, { seq: number; intervalS: number; ts: number }>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly rollups = new Map<string, Rollup>();
+  /** Open rollups by key; `gen` = the rollup write (writeGen) during which it was last touched. */
+  private readonly rollups = new Map<string, { u: Rollup; gen: number }>();
   private readonly dirtyRollups = new Set<Rollup>();
+  private writeGen = 0;
   private rollupsWrittenAt = 0;
   private readonly rollupWriteMs: number;
   private readonly flushMs: number;
@@ -196,15 +198,16 @@ export class ResultWriter {
   private rollupFor(r: StoredResult): Rollup {
     const minute = Math.floor(r.ts / 60_000);
     const key = `${r.agent}\0${r.service}\0${r.site}\0${minute}`;
-    let u = this.rollups.get(key);
-    if (!u) {
-      u = emptyRollup(r.agent, r.service, r.site, minute);
+    let e = this.rollups.get(key);
+    if (!e) {
+      const u = emptyRollup(r.agent, r.service, r.site, minute);
       const old = this.getRollup.get(r.agent, r.service, r.site, minute) as Row | undefined;
       if (old) mergeRow(u, old);
-      this.rollups.set(key, u);
+      this.rollups.set(key, (e = { u, gen: this.writeGen }));
     }
-    this.dirtyRollups.add(u);
-    return u;
+    e.gen = this.writeGen;
+    this.dirtyRollups.add(e.u);
+    return e.u;
   }
 
   private writeRollups(): void {
@@ -213,9 +216,12 @@ export class ResultWriter {
     }
     this.dirtyRollups.clear();
     this.rollupsWrittenAt = Date.now();
-    // Minutes more than 2 minutes old are closed: late results reload the row.
+    // Minutes more than 2 minutes old are closed once nothing touched them during the last two
+    // writes (≥ 2 × rollupWriteMs): late results reload the row. (A key still fed — a replay, agents catching up —
+    // stays in memory: reloading it for every result cost a SELECT and a JSON parse each.)
     const open = Math.floor(Date.now() / 60_000) - 2;
-    for (const [key, r] of this.rollups) if (r.slot < open) this.rollups.delete(key);
+    for (const [key, e] of this.rollups) if (e.u.slot < open && e.gen < this.writeGen - 1) this.rollups.delete(key);
+    this.writeGen++;
   }
 
   /** Results with ts ≥ sinceMs, oldest first (window rebuild at start). */
