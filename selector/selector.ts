@@ -121,6 +121,18 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     backbone?.evaluate();
   }
 
+  // Agent activity and announces are applied once at the end of the turn: each costs
+  // O(agents) (every state re-evaluated, the whole prefix map rebuilt), so 1,000 agents
+  // joining or announcing one by one would cost O(agents²) (issue #12).
+  let evaluateSoon: NodeJS.Immediate | undefined;
+  const agentActivity = (): void => {
+    evaluateSoon ??= setImmediate(() => { evaluateSoon = undefined; evaluateAgents(); });
+  };
+  let mapSoon: NodeJS.Immediate | undefined;
+  const announced = (): void => {
+    mapSoon ??= setImmediate(() => { mapSoon = undefined; feeder.apply(); uplink?.changed(); });
+  };
+
   /** Re-reads services from the DB (after an admin change), re-ranks, publishes a new catalogue revision. */
   async function servicesChanged(): Promise<void> {
     if (!store || !engine) return;
@@ -214,13 +226,12 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         maxAgeMs: config.retention.rawHours * 3_600_000,
         onAnnounce: (agent, a) => {
           feeder.setAnnounce(agent, a);
-          feeder.apply();
           answers.setAnnounce(agent, a.proxy);
-          uplink?.changed();
+          announced();
         },
         onStatus: (agent, st) => answers.setStatus(agent, st.state, st.proxy),
         onProxyTotals: (agent, totals) => proxyStats.update(agent, totals, Date.now()),
-        onAgentActivity: () => evaluateAgents(),
+        onAgentActivity: agentActivity,
       }));
       rebuild(s, w, e, i);
       retention = new Retention(s, config.retention, { keepRawMs: config.ranking.windowS * 1000 });
@@ -301,6 +312,9 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     },
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
+      if (evaluateSoon) clearImmediate(evaluateSoon);
+      if (mapSoon) clearImmediate(mapSoon);
+      evaluateSoon = mapSoon = undefined;
       sync?.close();
       await uplink?.close().catch((err: unknown) => log.error({ err }, 'uplink close failed'));
       uplink = undefined;
