@@ -41,4 +41,18 @@ describe('ResultWriter rollups of closed minutes', () => {
     expect(stored()).toEqual({ samples: 11, failures: 5, total: 60 + 40, classes: JSON.stringify({ reset: 5 }) });
     expect(s.db.prepare('SELECT COUNT(*) AS n FROM results').get()).toEqual({ n: 13 });
   });
+
+  it('a writer started mid-minute adds to the row a previous writer left (restart), and writes a later minute without reading it', () => {
+    const s = new Store(tmpDb());
+    open.push(s);
+    const minute = Math.floor(Date.now() / 60_000);
+    const first = new ResultWriter(s, { maxRows: 1_000_000 });
+    first.addResults([row(minute * 60_000 + 1, 10), row(minute * 60_000 + 2, null)]);
+    first.close();
+    const second = new ResultWriter(s, { maxRows: 1_000_000 });
+    second.addResults([row(minute * 60_000 + 3, 20), row((minute + 1) * 60_000 + 1, 30)]);
+    second.close();
+    const rows = s.db.prepare('SELECT minute, samples, failures, total_sum AS total FROM rollups ORDER BY minute').all();
+    expect(rows).toEqual([{ minute, samples: 3, failures: 1, total: 30 }, { minute: minute + 1, samples: 1, failures: 0, total: 30 }]);
+  });
 });
