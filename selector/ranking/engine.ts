@@ -29,6 +29,8 @@ export interface KeyAnswer {
 }
 
 const wkey = (site: string, family: Family): string => `${site}/${family}`;
+/** Capacity plans per service at most this often (the first at once); see scheduleReplan. */
+const REPLAN_GAP_MS = 100;
 
 export interface RankEngineDeps {
   ranking: RankingConfig;
@@ -55,6 +57,8 @@ export class RankEngine {
   private defaultsImmediate: NodeJS.Immediate | undefined;
   private readonly defaultAt = new Map<string, number>();
   private readonly defaultTimers = new Map<string, NodeJS.Timeout>();
+  private readonly replanAt = new Map<string, number>();
+  private readonly replanTimers = new Map<string, NodeJS.Timeout>();
   /** When false (rebuild from SQLite), no events are recorded. */
   live = true;
   /** rankSites() runs since start (a plain counter read by /metrics). */
@@ -181,15 +185,41 @@ export class RankEngine {
     const answer: KeyAnswer = { byFamily, addresses, ttl, unsettled, changedAt };
     byKey.set(key, answer);
     const cap = key === DEFAULT_KEY ? undefined : this.deps.capacity;
-    if (cap?.managed(svc.name)) {
-      // Capacity (ranking/capacity.ts): the planner decides every agent's answer, one agent's
-      // ranking can move others. It plans on each agent's IPv4 ranking (IPv6 when it has none).
-      const counts = this.deps.table.queryCounts?.(svc.name) ?? new Map<string, number>();
-      const rankings = new Map<string, Ranking>();
-      for (const [k, a] of byKey) { const r = (a.byFamily.get(4) ?? a.byFamily.get(6))?.ranking; if (r) rankings.set(k, r); }
-      for (const [k, addrs] of cap.replan(svc, rankings, counts, now)) this.deps.table.setAnswer(svc.name, k, addrs, byKey.get(k)?.ttl);
-    } else if (this.forceWrite || !prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
+    if (cap?.managed(svc.name)) this.scheduleReplan(svc.name);
+    else if (this.forceWrite || !prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
     return answer;
+  }
+
+  /**
+   * Capacity (ranking/capacity.ts): the planner decides every agent's answer, one agent's
+   * ranking can move others, so a plan reads every agent's ranking: O(agents) per plan.
+   * Plans are coalesced like the default answer: at most one per REPLAN_GAP_MS per service
+   * (the first at once), or 1,000 agents' metrics would cost O(agents²).
+   */
+  private scheduleReplan(service: string): void {
+    if (this.replanTimers.has(service)) return;
+    const wait = (this.replanAt.get(service) ?? -Infinity) + REPLAN_GAP_MS - this.now();
+    if (wait <= 0) {
+      this.replan(service);
+      return;
+    }
+    this.replanTimers.set(service, setTimeout(() => {
+      this.replanTimers.delete(service);
+      this.replan(service);
+    }, wait));
+  }
+
+  /** Plans on each agent's IPv4 ranking (IPv6 when it has none) and writes the answers that changed. */
+  private replan(service: string): void {
+    this.replanAt.set(service, this.now());
+    const svc = this.services.get(service)?.svc;
+    const byKey = this.rankings.get(service);
+    const cap = this.deps.capacity;
+    if (!svc || !byKey || !cap?.managed(service)) return;
+    const counts = this.deps.table.queryCounts?.(service) ?? new Map<string, number>();
+    const rankings = new Map<string, Ranking>();
+    for (const [k, a] of byKey) { const r = (a.byFamily.get(4) ?? a.byFamily.get(6))?.ranking; if (r) rankings.set(k, r); }
+    for (const [k, addrs] of cap.replan(svc, rankings, counts, this.now())) this.deps.table.setAnswer(service, k, addrs, byKey.get(k)?.ttl);
   }
 
   rankAgent(agent: string, service: string): KeyAnswer | undefined {
@@ -236,6 +266,8 @@ export class RankEngine {
   close(): void {
     for (const t of this.defaultTimers.values()) clearTimeout(t);
     this.defaultTimers.clear();
+    for (const t of this.replanTimers.values()) clearTimeout(t);
+    this.replanTimers.clear();
     if (this.defaultsImmediate) clearImmediate(this.defaultsImmediate);
     this.defaultsImmediate = undefined;
     this.defaultsDue.clear();
