@@ -65,6 +65,21 @@ function capacityPlanner(config: Readonly<SelectorConfig>): CapacityPlanner | un
   return byService.size ? new CapacityPlanner(byService, { hysteresisPct: config.ranking.hysteresisPct, demandWindowMs: 30_000 }) : undefined;
 }
 
+/** `fn` at once; asked again before the end of this turn, once more at its end (setImmediate). */
+function oncePerTurn(fn: () => void): { (): void; cancel(): void } {
+  let pending: NodeJS.Immediate | undefined;
+  let again = false;
+  const call = (): void => {
+    if (pending) { again = true; return; }
+    fn();
+    pending = setImmediate(() => {
+      pending = undefined;
+      if (again) { again = false; fn(); }
+    });
+  };
+  return Object.assign(call, { cancel: (): void => { if (pending) clearImmediate(pending); pending = undefined; again = false; } });
+}
+
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
   const log = opts.log ?? silentLogger();
   const authRequired = config.auth.agents === 'required';
@@ -121,17 +136,11 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     backbone?.evaluate();
   }
 
-  // Agent activity and announces are applied once at the end of the turn: each costs
-  // O(agents) (every state re-evaluated, the whole prefix map rebuilt), so 1,000 agents
-  // joining or announcing one by one would cost O(agents²) (issue #12).
-  let evaluateSoon: NodeJS.Immediate | undefined;
-  const agentActivity = (): void => {
-    evaluateSoon ??= setImmediate(() => { evaluateSoon = undefined; evaluateAgents(); });
-  };
-  let mapSoon: NodeJS.Immediate | undefined;
-  const announced = (): void => {
-    mapSoon ??= setImmediate(() => { mapSoon = undefined; feeder.apply(); uplink?.changed(); });
-  };
+  // Agent activity and announces each cost O(agents) (every state re-evaluated, the whole
+  // prefix map rebuilt): the first in a turn is applied at once, the rest of that turn once
+  // at its end, so a burst of 1,000 agents joining or announcing is not O(agents²) (issue #12).
+  const agentActivity = oncePerTurn(() => evaluateAgents());
+  const announced = oncePerTurn(() => { feeder.apply(); uplink?.changed(); });
 
   /** Re-reads services from the DB (after an admin change), re-ranks, publishes a new catalogue revision. */
   async function servicesChanged(): Promise<void> {
@@ -312,9 +321,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     },
     async close(): Promise<void> {
       for (const t of timers.splice(0)) clearInterval(t);
-      if (evaluateSoon) clearImmediate(evaluateSoon);
-      if (mapSoon) clearImmediate(mapSoon);
-      evaluateSoon = mapSoon = undefined;
+      agentActivity.cancel();
+      announced.cancel();
       sync?.close();
       await uplink?.close().catch((err: unknown) => log.error({ err }, 'uplink close failed'));
       uplink = undefined;

@@ -274,8 +274,9 @@ export class RankEngine {
   }
 
   /**
-   * Sets the fresh agents; when the set changed, the defaults are re-ranked once at the end
-   * of this turn (setImmediate): 1,000 agents joining one by one cost one ranking, not 1,000.
+   * Sets the fresh agents; when the set changed, the defaults are re-ranked: at once for the
+   * first change in a turn, once more at its end (setImmediate) for any later ones, so 1,000
+   * agents joining in one turn cost two rankings, not 1,000.
    */
   setFresh(fresh: ReadonlySet<string>): void {
     let changed = false;
@@ -291,7 +292,11 @@ export class RankEngine {
     }
     if (!changed) return;
     this.fresh = new Set(fresh);
-    for (const name of this.services.keys()) this.defaultsDue.add(name);
+    const first = !this.defaultsImmediate;
+    for (const name of this.services.keys()) {
+      if (first) this.rankDefault(name);
+      else this.defaultsDue.add(name);
+    }
     this.defaultsImmediate ??= setImmediate(() => {
       this.defaultsImmediate = undefined;
       for (const name of [...this.defaultsDue]) if (this.services.has(name)) this.rankDefault(name);
