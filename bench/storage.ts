@@ -142,9 +142,12 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   let rssMax = 0;
+  let heapMax = 0;
   let lagMax = 0;
   const rssTimer = setInterval(() => {
-    rssMax = Math.max(rssMax, process.memoryUsage().rss);
+    const mem = process.memoryUsage();
+    rssMax = Math.max(rssMax, mem.rss);
+    heapMax = Math.max(heapMax, mem.heapUsed);
     const t = performance.now();
     setImmediate(() => { lagMax = Math.max(lagMax, performance.now() - t); });
   }, 250);
@@ -185,12 +188,17 @@ async function main(): Promise<void> {
   const size = databaseBytes(store);
   const rollups = (store.db.prepare('SELECT COUNT(*) AS n FROM rollups').get() as { n: number }).n;
   const cpuS = (cpu.user + cpu.system) / 1e6;
+  // node --expose-gc: the live heap after the feed (windows, rankings, open rollups), not garbage.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const heapAfter = process.memoryUsage().heapUsed;
   // Synthetic time covered by what was committed (all of it, unless BENCH_DEADLINE_S cut the feed).
   const coveredMin = (committed / (AGENTS * SITES)) * (INTERVAL_S / 60);
   const perHour = (size.fileBytes * 60) / coveredMin;
   console.log(`ingested: ${committed} of ${expected} results in ${wallS.toFixed(1)} s wall = ${Math.round(committed / wallS)} results/s; ingest counters ${JSON.stringify(selector.ingestCounters() ?? {})}`);
   console.log(`ingest CPU (selector process: broker + ingest + ranking + SQLite): ${cpuS.toFixed(1)} s = ${((cpuS / committed) * 1e6).toFixed(1)} µs per result `
-    + `→ ${((cpuS / (coveredMin * 60)) * 100).toFixed(1)} % of one core at the real rate; RSS max ${(rssMax / MIB).toFixed(0)} MiB; max event-loop lag ${lagMax.toFixed(0)} ms`);
+    + `→ ${((cpuS / (coveredMin * 60)) * 100).toFixed(1)} % of one core at the real rate; RSS max ${(rssMax / MIB).toFixed(0)} MiB (JS heap used max ${(heapMax / MIB).toFixed(0)} MiB, `
+    + `after the feed ${(heapAfter / MIB).toFixed(0)} MiB${gc ? ' after a full GC' : ''}); max event-loop lag ${lagMax.toFixed(0)} ms`);
   console.log(`database: file ${(size.fileBytes / MIB).toFixed(1)} MiB (used ${(size.usedBytes / MIB).toFixed(1)}), WAL ${(fileSize(`${db}-wal`) / MIB).toFixed(1)} MiB, `
     + `${(size.fileBytes / committed).toFixed(0)} bytes per result, ${rollups} 1-minute rollup rows; ${perTable(store)}`);
   console.log(`growth: ${(perHour / MIB).toFixed(0)} MiB per hour, ${(perHour * 24 / 1024 / MIB).toFixed(1)} GiB per day of raw + 1-minute rollups (file size extrapolated linearly from ${coveredMin.toFixed(1)} min of synthetic time)`);

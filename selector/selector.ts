@@ -66,6 +66,21 @@ function capacities(services: readonly { name: string; sites: readonly { id: str
   return byService;
 }
 
+/** `fn` at once; asked again before the end of this turn, once more at its end (setImmediate). */
+function oncePerTurn(fn: () => void): { (): void; cancel(): void } {
+  let pending: NodeJS.Immediate | undefined;
+  let again = false;
+  const call = (): void => {
+    if (pending) { again = true; return; }
+    fn();
+    pending = setImmediate(() => {
+      pending = undefined;
+      if (again) { again = false; fn(); }
+    });
+  };
+  return Object.assign(call, { cancel: (): void => { if (pending) clearImmediate(pending); pending = undefined; again = false; } });
+}
+
 export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorOptions = {}) {
   const log = opts.log ?? silentLogger();
   const authRequired = config.auth.agents === 'required';
@@ -137,6 +152,12 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     e.setServices(list);
     backbone?.setServices(e.serviceList());
   }
+
+  // Agent activity and announces each cost O(agents) (every state re-evaluated, the whole
+  // prefix map rebuilt): the first in a turn is applied at once, the rest of that turn once
+  // at its end, so a burst of 1,000 agents joining or announcing is not O(agents²) (issue #12).
+  const agentActivity = oncePerTurn(() => evaluateAgents());
+  const announced = oncePerTurn(() => { feeder.apply(); uplink?.changed(); });
 
   /** Re-reads services from the DB (after an admin change), re-ranks, publishes a new catalogue revision. */
   async function servicesChanged(): Promise<void> {
@@ -231,13 +252,12 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
         maxAgeMs: config.retention.rawHours * 3_600_000,
         onAnnounce: (agent, a) => {
           feeder.setAnnounce(agent, a);
-          feeder.apply();
           answers.setAnnounce(agent, a.proxy);
-          uplink?.changed();
+          announced();
         },
         onStatus: (agent, st) => answers.setStatus(agent, st.state, st.proxy),
         onProxyTotals: (agent, totals) => proxyStats.update(agent, totals, Date.now()),
-        onAgentActivity: () => evaluateAgents(),
+        onAgentActivity: agentActivity,
       }));
       rebuild(s, w, e, i);
       retention = new Retention(s, config.retention, { keepRawMs: config.ranking.windowS * 1000 });
@@ -334,6 +354,8 @@ export function createSelector(config: Readonly<SelectorConfig>, opts: SelectorO
     async close(): Promise<void> {
       closing = true;
       for (const t of timers.splice(0)) clearInterval(t);
+      agentActivity.cancel();
+      announced.cancel();
       sync?.close();
       await uplink?.close().catch((err: unknown) => log.error({ err }, 'uplink close failed'));
       uplink = undefined;

@@ -8,11 +8,12 @@
 import type { Family } from '../../shared/prefix.js';
 import { unsettledTtl, type RankingConfig } from '../config.js';
 import { DEFAULT_KEY, type AnswerTable } from '../dns/contract.js';
-import { aggregateStats, rankSites, type Ranking } from './policy.js';
+import { rankSites, type Ranking } from './policy.js';
 import type { EventRecord, ServiceRecord, SiteRecord } from '../store/store.js';
 import { SiteWindow, type Sample, type SiteStats } from './window.js';
 import { addressFor, familiesOf, familyOf, pickStats, type StatsSource } from './families.js';
 import type { CapacityPlanner } from './capacity.js';
+import { FreshAggregate } from './aggregate.js';
 
 type Windows = Map<string, Map<string, SiteWindow>>; // service → site/family → window
 
@@ -28,6 +29,8 @@ export interface KeyAnswer {
 }
 
 const wkey = (site: string, family: Family): string => `${site}/${family}`;
+/** Capacity plans per service at most this often (the first at once); see scheduleReplan. */
+const REPLAN_GAP_MS = 100;
 
 export interface RankEngineDeps {
   ranking: RankingConfig;
@@ -47,8 +50,15 @@ export class RankEngine {
   /** Set while setServices re-ranks: every answer is written even when unchanged. */
   private forceWrite = false;
   private fresh = new Set<string>();
+  /** The aggregate of fresh agents, kept incrementally (aggregate.ts). */
+  private readonly aggregate = new FreshAggregate();
+  /** Services whose default answer is re-ranked at the end of this turn (setFresh). */
+  private readonly defaultsDue = new Set<string>();
+  private defaultsImmediate: NodeJS.Immediate | undefined;
   private readonly defaultAt = new Map<string, number>();
   private readonly defaultTimers = new Map<string, NodeJS.Timeout>();
+  private readonly replanAt = new Map<string, number>();
+  private readonly replanTimers = new Map<string, NodeJS.Timeout>();
   /** When false (rebuild from SQLite), no events are recorded. */
   live = true;
   /** rankSites() runs since start (a plain counter read by /metrics). */
@@ -109,6 +119,7 @@ export class RankEngine {
     if (!w) bySite.set(k, (w = new SiteWindow(this.deps.ranking)));
     const wasDown = w.down;
     w.add(sample);
+    this.aggregate.touched(agent, service, k, w);
     if (w.down !== wasDown) {
       this.stateAt.set(`${agent} ${service} ${k}`, sample.ts);
       if (this.live) this.deps.event({ ts: sample.ts, kind: w.down ? 'site_down' : 'site_up', agent, service, site, detail: { streak: w.streak, family: fam } });
@@ -174,15 +185,41 @@ export class RankEngine {
     const answer: KeyAnswer = { byFamily, addresses, ttl, unsettled, changedAt };
     byKey.set(key, answer);
     const cap = key === DEFAULT_KEY ? undefined : this.deps.capacity;
-    if (cap?.managed(svc.name)) {
-      // Capacity (ranking/capacity.ts): the planner decides every agent's answer, one agent's
-      // ranking can move others. It plans on each agent's IPv4 ranking (IPv6 when it has none).
-      const counts = this.deps.table.queryCounts?.(svc.name) ?? new Map<string, number>();
-      const rankings = new Map<string, Ranking>();
-      for (const [k, a] of byKey) { const r = (a.byFamily.get(4) ?? a.byFamily.get(6))?.ranking; if (r) rankings.set(k, r); }
-      for (const [k, addrs] of cap.replan(svc, rankings, counts, now)) this.deps.table.setAnswer(svc.name, k, addrs, byKey.get(k)?.ttl);
-    } else if (this.forceWrite || !prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
+    if (cap?.managed(svc.name)) this.scheduleReplan(svc.name);
+    else if (this.forceWrite || !prev || prev.addresses.join() !== addresses.join() || prev.ttl !== ttl) this.deps.table.setAnswer(svc.name, key, addresses, ttl);
     return answer;
+  }
+
+  /**
+   * Capacity (ranking/capacity.ts): the planner decides every agent's answer, one agent's
+   * ranking can move others, so a plan reads every agent's ranking: O(agents) per plan.
+   * Plans are coalesced like the default answer: at most one per REPLAN_GAP_MS per service
+   * (the first at once), or 1,000 agents' metrics would cost O(agents²).
+   */
+  private scheduleReplan(service: string): void {
+    if (this.replanTimers.has(service)) return;
+    const wait = (this.replanAt.get(service) ?? -Infinity) + REPLAN_GAP_MS - this.now();
+    if (wait <= 0) {
+      this.replan(service);
+      return;
+    }
+    this.replanTimers.set(service, setTimeout(() => {
+      this.replanTimers.delete(service);
+      this.replan(service);
+    }, wait));
+  }
+
+  /** Plans on each agent's IPv4 ranking (IPv6 when it has none) and writes the answers that changed. */
+  private replan(service: string): void {
+    this.replanAt.set(service, this.now());
+    const svc = this.services.get(service)?.svc;
+    const byKey = this.rankings.get(service);
+    const cap = this.deps.capacity;
+    if (!svc || !byKey || !cap?.managed(service)) return;
+    const counts = this.deps.table.queryCounts?.(service) ?? new Map<string, number>();
+    const rankings = new Map<string, Ranking>();
+    for (const [k, a] of byKey) { const r = (a.byFamily.get(4) ?? a.byFamily.get(6))?.ranking; if (r) rankings.set(k, r); }
+    for (const [k, addrs] of cap.replan(svc, rankings, counts, this.now())) this.deps.table.setAnswer(service, k, addrs, byKey.get(k)?.ttl);
   }
 
   rankAgent(agent: string, service: string): KeyAnswer | undefined {
@@ -191,17 +228,17 @@ export class RankEngine {
     return this.apply(s.svc, agent, (site, f) => this.statsOf(agent, service, site, f), (site, f) => this.aggregateOf(service, site, f));
   }
 
-  private aggregateOf(service: string, site: string, family: Family): SiteStats | undefined {
-    const per: SiteStats[] = [];
-    for (const a of this.fresh) {
-      const st = this.statsOf(a, service, site, family);
-      if (st) per.push(st);
-    }
-    return per.length ? aggregateStats(per) : undefined;
+  /**
+   * The aggregate of fresh agents for (service, site, family) now: equal to
+   * `aggregateStats()` over every fresh agent's window stats, kept incrementally.
+   */
+  aggregateOf(service: string, site: string, family: Family): SiteStats | undefined {
+    return this.aggregate.stats(service, wkey(site, family), this.now());
   }
 
   /** The DEFAULT_KEY answer: aggregate of fresh agents; configured order without any. */
   rankDefault(service: string): KeyAnswer | undefined {
+    this.defaultsDue.delete(service);
     const s = this.services.get(service);
     if (!s) return undefined;
     return this.apply(s.svc, DEFAULT_KEY, (site, f) => this.aggregateOf(service, site, f));
@@ -229,13 +266,42 @@ export class RankEngine {
   close(): void {
     for (const t of this.defaultTimers.values()) clearTimeout(t);
     this.defaultTimers.clear();
+    for (const t of this.replanTimers.values()) clearTimeout(t);
+    this.replanTimers.clear();
+    if (this.defaultsImmediate) clearImmediate(this.defaultsImmediate);
+    this.defaultsImmediate = undefined;
+    this.defaultsDue.clear();
   }
 
-  /** Sets the fresh agents; recomputes defaults when the set changed. */
+  /**
+   * Sets the fresh agents; when the set changed, the defaults are re-ranked: at once for the
+   * first change in a turn, once more at its end (setImmediate) for any later ones, so 1,000
+   * agents joining in one turn cost two rankings, not 1,000.
+   */
   setFresh(fresh: ReadonlySet<string>): void {
-    const same = fresh.size === this.fresh.size && [...fresh].every((a) => this.fresh.has(a));
+    let changed = false;
+    for (const a of this.fresh) {
+      if (fresh.has(a)) continue;
+      this.aggregate.setFresh(a, false);
+      changed = true;
+    }
+    for (const a of fresh) {
+      if (this.fresh.has(a)) continue;
+      this.aggregate.setFresh(a, true);
+      changed = true;
+    }
+    if (!changed) return;
     this.fresh = new Set(fresh);
-    if (!same) for (const name of this.services.keys()) this.rankDefault(name);
+    const first = !this.defaultsImmediate;
+    for (const name of this.services.keys()) {
+      if (first) this.rankDefault(name);
+      else this.defaultsDue.add(name);
+    }
+    this.defaultsImmediate ??= setImmediate(() => {
+      this.defaultsImmediate = undefined;
+      for (const name of [...this.defaultsDue]) if (this.services.has(name)) this.rankDefault(name);
+      this.defaultsDue.clear();
+    });
   }
 
   isFresh(agent: string): boolean {
@@ -256,6 +322,7 @@ export class RankEngine {
   forgetAgent(agent: string): void {
     const had = this.windows.delete(agent);
     const wasFresh = this.fresh.delete(agent);
+    this.aggregate.forget(agent);
     for (const k of [...this.stateAt.keys()]) if (k.startsWith(`${agent} `)) this.stateAt.delete(k);
     for (const [name, byKey] of this.rankings) {
       if ((!byKey.delete(agent) && !had) || !this.services.has(name)) continue;

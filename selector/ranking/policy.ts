@@ -79,7 +79,7 @@ function fmt(n: number): string {
   return Number.isFinite(n) ? String(Math.round(n * 1000) / 1000) : '∞';
 }
 
-function shareOf(stats: SiteStats): number {
+export function shareOf(stats: SiteStats): number {
   return stats.failureShare ?? (stats.samples ? stats.failures / stats.samples : 0);
 }
 

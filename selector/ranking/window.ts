@@ -91,6 +91,12 @@ export class SiteWindow {
     }
   }
 
+  /** When prune() would next drop a sample: the oldest one's ts + windowS (Infinity at minRounds). */
+  expiresAt(): number {
+    if (this.samples.length - this.head <= this.limits.minRounds) return Infinity;
+    return (this.samples[this.head] as Sample).ts + this.limits.windowS * 1000;
+  }
+
   get size(): number {
     return this.samples.length - this.head;
   }

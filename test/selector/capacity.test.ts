@@ -1,6 +1,7 @@
 // The greedy capacity assignment (selector/ranking/capacity.ts): the agents whose move
 // costs least leave a site over capacity first, moves stick with hysteresis, and no
 // capacity means today's answers. Plus the RankEngine hook with a real MemoryAnswerTable.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { assignCapacity, CapacityPlanner, DemandEstimator, type CapacityAgent, type SiteCapacity } from '../../selector/ranking/capacity.js';
 import { RankEngine } from '../../selector/ranking/engine.js';
@@ -113,7 +114,10 @@ describe('RankEngine with capacity', () => {
     }
   }
 
-  it('moves the cheaper POP to its next site once demand is known; first choices without capacity', () => {
+  // Plans are coalesced (at most one per 100 ms per service, the first at once): wait for the second.
+  const planned = (): Promise<void> => sleep(150);
+
+  it('moves the cheaper POP to its next site once demand is known; first choices without capacity', async () => {
     let now = 1_000_000;
     const table = new MemoryAnswerTable();
     const planner = new CapacityPlanner(new Map([[svc.name, new Map([['a', { share: 0.5 } as SiteCapacity]])]]));
@@ -121,6 +125,7 @@ describe('RankEngine with capacity', () => {
     engine.setServices([svc]);
     expect(table.isUniform(svc.name)).toBe(false); // counted: every query is mapped to its agent
     feed(engine, now);
+    await planned();
     // No demand measured yet: both keep a.
     expect(table.getAnswer(svc.name, 'p1')?.addresses).toEqual(['127.2.0.1', '127.2.0.2']);
     expect(table.getAnswer(svc.name, 'p2')?.addresses).toEqual(['127.2.0.1', '127.2.0.2']);
@@ -130,6 +135,7 @@ describe('RankEngine with capacity', () => {
     counts.set('p1', 10).set('p2', 10);
     now += 5_000;
     feed(engine, now);
+    await planned();
     expect(table.getAnswer(svc.name, 'p1')?.addresses).toEqual(['127.2.0.2']);
     expect(table.getAnswer(svc.name, 'p2')?.addresses).toEqual(['127.2.0.1', '127.2.0.2']);
     expect(planner.assignment(svc.name)?.moved).toEqual([{ agent: 'p1', from: 'a', to: 'b', lossMs: 5 }]);
@@ -143,6 +149,30 @@ describe('RankEngine with capacity', () => {
     feed(today, now);
     expect(plain.getAnswer(svc.name, 'p1')?.addresses).toEqual(['127.2.0.1', '127.2.0.2']);
     expect(plain.queryCounts(svc.name).size).toBe(0);
+    engine.close();
+  });
+
+  it('1,000 agents ranked in a burst cost one plan at once and one after 100 ms, not one per agent (issue #12)', async () => {
+    const now = 1_000_000;
+    const table = new MemoryAnswerTable();
+    const planner = new CapacityPlanner(new Map([[svc.name, new Map([['a', { share: 0.5 } as SiteCapacity]])]]));
+    let plans = 0;
+    const replan = planner.replan.bind(planner);
+    planner.replan = (...args) => { plans++; return replan(...args); };
+    const engine = new RankEngine({ ranking, table, event: () => undefined, capacity: planner, now: () => now });
+    engine.setServices([svc]);
+    plans = 0;
+    for (let i = 0; i < 1000; i++) {
+      engine.add(`p${i}`, svc.name, 'a', { ts: now, ok: true, totalMs: 20 });
+      engine.add(`p${i}`, svc.name, 'b', { ts: now, ok: true, totalMs: 30 + (i % 50) });
+      engine.rankAgent(`p${i}`, svc.name);
+    }
+    expect(plans).toBe(1);
+    expect(table.getAnswer(svc.name, 'p999')?.key).not.toBe('p999'); // not planned yet
+    await planned();
+    expect(plans).toBe(2);
+    expect(table.getAnswer(svc.name, 'p999')).toMatchObject({ key: 'p999', addresses: ['127.2.0.1', '127.2.0.2'] });
+    engine.close();
   });
 });
 
