@@ -9,18 +9,13 @@
 // `fastinter`, a state change is confirmed at once instead of a whole interval later, so
 // the selector can mark the site down (or up) within the round. A latency sample far
 // outside the site's own recent spread (shared/shift.ts) is confirmed the same way: on a
-// quiet path a quarter interval later (at least 200 ms); half an interval later (at most
-// 2 s, or as late as the round allows) on a path that flapped in the last
+// quiet path as soon as a failure (200 ms), on a path that flapped in the last
 // FLAP_MEMORY_INTERVALS (an outlier not confirmed, or a shift undone within 3 intervals)
-// or when another site of this POP had an outlier the same way in the last half interval
-// (the POP box or its uplink, not the path: a stalled timer hits every probe in flight),
-// so a short blip does not confirm itself. The selector then replaces its median at
-// once (change-point) instead of waiting rounds.
+// half an interval later (at most 2 s, or as late as the round allows), so a short blip
+// does not confirm itself there. The selector then replaces its median at once
+// (change-point) instead of waiting rounds.
 import { setMaxListeners } from 'node:events';
 import { SHIFT_DEFAULTS, ShiftDetector } from '../shared/shift.js';
-import { FLAP_MEMORY_INTERVALS, RECHECK_DELAY_MS, quietShiftRecheckDelayMs, shiftConfirmDelayMs, shiftRecheckDelayMs } from './shift-confirm.js';
-
-export { shiftRecheckDelayMs };
 import type { Catalogue, Result } from '../shared/protocol.js';
 import type { Logger } from '../shared/log.js';
 import { probe as realProbe, type ProbeOptions, type ProbeTarget } from './probe.js';
@@ -63,8 +58,27 @@ export interface Scheduler {
 
 /** Left free at the end of a round so its report goes out before the next starts. */
 const ROUND_MARGIN_MS = 100;
+/** Delay before a confirmation probe: long enough not to hit the same transient. */
+const RECHECK_DELAY_MS = 200;
 /** Round time that must be left after the delay for a confirmation to be worth starting. */
 const RECHECK_MIN_TIME_MS = 50;
+/** A path that flapped within this many intervals confirms its outliers late (shiftRecheckDelayMs). */
+export const FLAP_MEMORY_INTERVALS = 15;
+/** Delay before confirming a latency outlier of a path that flaps: half an interval, within [200 ms, 2 s]. */
+export function shiftRecheckDelayMs(intervalMs: number): number {
+  return Math.min(2000, Math.max(RECHECK_DELAY_MS, intervalMs / 2));
+}
+
+/**
+ * When to confirm a latency outlier: a quiet path after RECHECK_DELAY_MS (like a failure),
+ * a flapping one after `flapDelayMs`; never later than `roomMs` (what the round has left
+ * once a probe as slow as this one fits); undefined when not even RECHECK_DELAY_MS fits.
+ */
+export function shiftConfirmDelayMs(flapping: boolean, flapDelayMs: number, roomMs: number): number | undefined {
+  const delayMs = Math.min(flapping ? flapDelayMs : RECHECK_DELAY_MS, roomMs);
+  return delayMs >= RECHECK_DELAY_MS ? delayMs : undefined;
+}
+
 const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
 
 /**
@@ -130,13 +144,6 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   /** Latency spread per site, to notice shifts worth confirming at once. */
   const shifts = new Map<string, ShiftDetector>();
   const shiftDelayMs = opts.shiftRecheckDelayMs ?? shiftRecheckDelayMs(intervalMs);
-  const quietDelayMs = Math.min(shiftDelayMs, quietShiftRecheckDelayMs(intervalMs));
-  /** Last outlier per site key (epoch ms, direction), to tell the POP's own noise from a path's shift. */
-  const lastOutlier = new Map<string, { at: number; dir: -1 | 1 }>();
-  const commonMode = (key: string, dir: -1 | 1, now: number): boolean => {
-    for (const [k, o] of lastOutlier) if (k !== key && o.dir === dir && now - o.at < intervalMs / 2) return true;
-    return false;
-  };
 
   const later = (fn: () => void, ms: number): void => {
     const t = setTimeout(() => { pendingTimers.delete(t); fn(); }, Math.max(0, ms));
@@ -223,20 +230,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
             if (!det) shifts.set(key, (det = new ShiftDetector({ ...SHIFT_DEFAULTS, revertMs: 3 * intervalMs })));
             const now = Date.now();
             shifted = det.observe(r.totalMs, now) === 'suspect';
-            const dir = det.pendingDir;
-            if (shifted && dir !== 0) {
-              flapping = det.flapping(now, FLAP_MEMORY_INTERVALS * intervalMs) || commonMode(key, dir, now);
-              lastOutlier.set(key, { at: now, dir });
-            }
+            flapping = det.flapping(now, FLAP_MEMORY_INTERVALS * intervalMs);
           }
           if (recheck && !confirm && prev && prev.ok !== r.ok && endAt - Date.now() > RECHECK_DELAY_MS + RECHECK_MIN_TIME_MS) {
             expected++;
             later(() => enqueue(t, true), RECHECK_DELAY_MS);
           } else if (recheck && !confirm && shifted) {
-            // A quiet path: a quarter interval. A flapping one (or the POP's own noise): half an
-            // interval if the round has room for it, else as late as the round allows (a probe
-            // as slow as this one must still fit), but not sooner than a failure's recheck.
-            const delayMs = shiftConfirmDelayMs(flapping, quietDelayMs, shiftDelayMs, endAt - Date.now() - (r.totalMs ?? 0) - RECHECK_MIN_TIME_MS);
+            // A quiet path: as soon as a failure's recheck. A flapping one: half an interval if
+            // the round has room for it, else as late as the round allows (a probe as slow as
+            // this one must still fit), but not sooner than a failure's recheck.
+            const delayMs = shiftConfirmDelayMs(flapping, shiftDelayMs, endAt - Date.now() - (r.totalMs ?? 0) - RECHECK_MIN_TIME_MS);
             if (delayMs !== undefined) {
               expected++;
               later(() => enqueue(t, true), delayMs);
@@ -264,7 +267,6 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       const live = new Set(targets.map((t) => `${t.service}\u0000${t.site}\u0000${t.address}`));
       for (const key of lastResult.keys()) if (!live.has(key)) lastResult.delete(key);
       for (const key of shifts.keys()) if (!live.has(key)) shifts.delete(key);
-      for (const key of lastOutlier.keys()) if (!live.has(key)) lastOutlier.delete(key);
       log.info({ targets: targets.length, services: catalogue.services.length }, 'catalogue applied');
       // Start measuring at once instead of waiting for the next tick of an idle clock.
       if (wasEmpty && targets.length > 0 && !roundActive && nextRoundTimer && !closed) {

@@ -110,11 +110,6 @@ export class ShiftDetector {
     return this.pending !== undefined;
   }
 
-  /** Direction of the outlier waiting for its confirmation (0 = none). */
-  get pendingDir(): -1 | 0 | 1 {
-    return this.pending?.dir ?? 0;
-  }
-
   /**
    * Feeds one successful sample. 'suspect': an outlier, to be confirmed; 'shift': the
    * second outlier in a row in the same direction — the history moves to the new level
