@@ -8,14 +8,12 @@
 // where the previous probe of that site succeeded, or the other way round: like HAProxy's
 // `fastinter`, a state change is confirmed at once instead of a whole interval later, so
 // the selector can mark the site down (or up) within the round. A latency sample far
-// outside the site's own recent spread (shared/shift.ts) is confirmed the same way: on a
-// quiet path as soon as a failure (200 ms), on a path that flapped in the last
-// FLAP_MEMORY_INTERVALS (an outlier not confirmed, or a shift undone within 3 intervals)
-// half an interval later (at most 2 s, or as late as the round allows), so a short blip
-// does not confirm itself there. The selector then replaces its median at once
+// outside the site's own recent spread (shared/shift.ts) is confirmed the same way, but
+// later — half an interval (at most 2 s), or as late as the round allows — so a short
+// blip does not confirm itself: the selector then replaces its median at once
 // (change-point) instead of waiting rounds.
 import { setMaxListeners } from 'node:events';
-import { SHIFT_DEFAULTS, ShiftDetector } from '../shared/shift.js';
+import { ShiftDetector } from '../shared/shift.js';
 import type { Catalogue, Result } from '../shared/protocol.js';
 import type { Logger } from '../shared/log.js';
 import { probe as realProbe, type ProbeOptions, type ProbeTarget } from './probe.js';
@@ -42,7 +40,7 @@ export interface SchedulerOptions {
   log: Logger;
   /** Re-probe a site at once when it failed after a success or the reverse (default true). */
   recheckChanges?: boolean;
-  /** Delay before confirming a latency outlier on a path that flaps (default shiftRecheckDelayMs(interval)). */
+  /** Delay before confirming a latency outlier (default shiftRecheckDelayMs(interval)). */
   shiftRecheckDelayMs?: number;
   /** Exposed for the metrics endpoint: called after every probe. */
   onProbe?: (result: Result) => void;
@@ -62,22 +60,11 @@ const ROUND_MARGIN_MS = 100;
 const RECHECK_DELAY_MS = 200;
 /** Round time that must be left after the delay for a confirmation to be worth starting. */
 const RECHECK_MIN_TIME_MS = 50;
-/** A path that flapped within this many intervals confirms its outliers late (shiftRecheckDelayMs). */
-export const FLAP_MEMORY_INTERVALS = 15;
-/** Delay before confirming a latency outlier of a path that flaps: half an interval, within [200 ms, 2 s]. */
+/** Delay before confirming a latency outlier: half an interval, within [200 ms, 2 s]. */
 export function shiftRecheckDelayMs(intervalMs: number): number {
   return Math.min(2000, Math.max(RECHECK_DELAY_MS, intervalMs / 2));
 }
 
-/**
- * When to confirm a latency outlier: a quiet path after RECHECK_DELAY_MS (like a failure),
- * a flapping one after `flapDelayMs`; never later than `roomMs` (what the round has left
- * once a probe as slow as this one fits); undefined when not even RECHECK_DELAY_MS fits.
- */
-export function shiftConfirmDelayMs(flapping: boolean, flapDelayMs: number, roomMs: number): number | undefined {
-  const delayMs = Math.min(flapping ? flapDelayMs : RECHECK_DELAY_MS, roomMs);
-  return delayMs >= RECHECK_DELAY_MS ? delayMs : undefined;
-}
 
 const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
 
@@ -224,23 +211,19 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
           else results.set(t, [r]);
           opts.onProbe?.(r);
           let shifted = false;
-          let flapping = false;
           if (r.ok && r.totalMs !== null) {
             let det = shifts.get(key);
-            if (!det) shifts.set(key, (det = new ShiftDetector({ ...SHIFT_DEFAULTS, revertMs: 3 * intervalMs })));
-            const now = Date.now();
-            shifted = det.observe(r.totalMs, now) === 'suspect';
-            flapping = det.flapping(now, FLAP_MEMORY_INTERVALS * intervalMs);
+            if (!det) shifts.set(key, (det = new ShiftDetector()));
+            shifted = det.observe(r.totalMs) === 'suspect';
           }
           if (recheck && !confirm && prev && prev.ok !== r.ok && endAt - Date.now() > RECHECK_DELAY_MS + RECHECK_MIN_TIME_MS) {
             expected++;
             later(() => enqueue(t, true), RECHECK_DELAY_MS);
           } else if (recheck && !confirm && shifted) {
-            // A quiet path: as soon as a failure's recheck. A flapping one: half an interval if
-            // the round has room for it, else as late as the round allows (a probe as slow as
-            // this one must still fit), but not sooner than a failure's recheck.
-            const delayMs = shiftConfirmDelayMs(flapping, shiftDelayMs, endAt - Date.now() - (r.totalMs ?? 0) - RECHECK_MIN_TIME_MS);
-            if (delayMs !== undefined) {
+            // Half an interval if the round has room for it, else as late as the round allows
+            // (a probe as slow as this one must still fit), but not sooner than a failure's recheck.
+            const delayMs = Math.min(shiftDelayMs, endAt - Date.now() - (r.totalMs ?? 0) - RECHECK_MIN_TIME_MS);
+            if (delayMs >= RECHECK_DELAY_MS) {
               expected++;
               later(() => enqueue(t, true), delayMs);
             }

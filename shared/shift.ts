@@ -10,10 +10,6 @@
 // one cold-start probe widen the band for the whole history.
 // A shift is confirmed by the next sample being an outlier in the same direction, at
 // about the same level; a lone outlier (a blip) joins the history as part of the noise.
-// The detector also remembers when the path last flapped (`lastBlipTs`): an outlier that
-// the next sample did not confirm, or a confirmed shift undone by the opposite shift within
-// `revertMs`. The agent confirms outliers of a quiet path at once and waits longer on a
-// path that flaps (agent/scheduler.ts), so a short blip does not confirm itself there.
 
 export interface ShiftOptions {
   /** Successful samples kept as the path's noise reference. */
@@ -26,11 +22,9 @@ export interface ShiftOptions {
   floorMs: number;
   /** … nor than this share of the median, in % (a quiet path still has timer noise). */
   floorPct: number;
-  /** A confirmed shift undone by the opposite one within this many ms (of `ts`) was a flap. */
-  revertMs: number;
 }
 
-export const SHIFT_DEFAULTS: Readonly<ShiftOptions> = Object.freeze({ historySize: 24, minHistory: 6, k: 4, floorMs: 15, floorPct: 10, revertMs: 6000 });
+export const SHIFT_DEFAULTS: Readonly<ShiftOptions> = Object.freeze({ historySize: 24, minHistory: 6, k: 4, floorMs: 15, floorPct: 10 });
 
 export type ShiftVerdict = 'normal' | 'suspect' | 'shift';
 
@@ -57,10 +51,6 @@ export class ShiftDetector {
   lastShiftTs = 0;
   /** Confirmed shifts since creation (for explain and tests). */
   shifts = 0;
-  /** Direction of the last confirmed shift (0 = none yet). */
-  lastShiftDir: -1 | 0 | 1 = 0;
-  /** ts of the last sign that the path flaps: an unconfirmed outlier or a shift soon undone (0 = none). */
-  lastBlipTs = 0;
 
   constructor(private readonly opts: ShiftOptions = SHIFT_DEFAULTS) {}
 
@@ -100,11 +90,6 @@ export class ShiftDetector {
     return 0;
   }
 
-  /** True when the path flapped (lastBlipTs) within `memoryMs` before `ts`. */
-  flapping(ts: number, memoryMs: number): boolean {
-    return this.lastBlipTs > 0 && ts - this.lastBlipTs < memoryMs;
-  }
-
   /** True while one outlier waits for its confirmation. */
   get suspect(): boolean {
     return this.pending !== undefined;
@@ -129,17 +114,11 @@ export class ShiftDetector {
       const offset = (pending.ms + ms) / 2 - median;
       this.history = this.history.map((x) => x + offset);
       this.cached = undefined;
-      // Back where it was soon after a shift: that shift was a flap.
-      if (this.lastShiftDir === -pending.dir && pending.ts - this.lastShiftTs < this.opts.revertMs) this.lastBlipTs = pending.ts;
       this.lastShiftTs = pending.ts;
-      this.lastShiftDir = pending.dir;
       this.shifts++;
       return 'shift';
     }
-    if (pending) {
-      this.push(pending.ms);
-      this.lastBlipTs = pending.ts;
-    }
+    if (pending) this.push(pending.ms);
     if (dir !== 0) {
       this.pending = { ms, ts, dir };
       return 'suspect';

@@ -3,7 +3,7 @@
 // and starts spread over the interval.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { createScheduler, shiftConfirmDelayMs, targetsOf, type RoundReport } from '../../agent/scheduler.js';
+import { createScheduler, targetsOf, type RoundReport } from '../../agent/scheduler.js';
 import { silentLogger } from '../../shared/log.js';
 import type { Catalogue } from '../../shared/protocol.js';
 import { startBadServer, type BadServer } from '../helpers/bad-server.js';
@@ -166,14 +166,6 @@ describe('scheduler', () => {
     const shape = reports.map((r) => r.results.map((x) => (x.ok ? ((x.totalMs as number) > 100 ? 'slow' : 'ok') : x.error)));
     expect(shape.slice(6)).toEqual([['ok'], ['slow', 'slow'], ['slow'], ['slow']]);
   }, 20_000);
-
-  it('confirms a quiet path\'s outlier as soon as a failure, a flapping path\'s later, within the round', () => {
-    expect(shiftConfirmDelayMs(false, 1000, 1500)).toBe(200); // quiet: like a failure's recheck
-    expect(shiftConfirmDelayMs(true, 1000, 1500)).toBe(1000); // flapping: half an interval
-    expect(shiftConfirmDelayMs(true, 1000, 600)).toBe(600); // … or as late as the round allows
-    expect(shiftConfirmDelayMs(false, 1000, 150)).toBeUndefined(); // no room: the next round confirms
-    expect(shiftConfirmDelayMs(true, 1000, 150)).toBeUndefined();
-  });
 
   it('does not recheck when recheckChanges is off', async () => {
     const reports = await roundsWith(false, ['ok', 'fail', 'ok']);

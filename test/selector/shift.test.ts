@@ -72,39 +72,6 @@ describe('ShiftDetector', () => {
     expect(d.observe(100, 12)).toBe('normal');
   });
 
-  it('remembers a flap: an outlier the next sample did not confirm', () => {
-    const d = new ShiftDetector();
-    for (let i = 0; i < 10; i++) d.observe(20, i * 1000);
-    expect(d.flapping(10_000, 30_000)).toBe(false);
-    expect(d.observe(80, 10_000)).toBe('suspect');
-    expect(d.observe(21, 10_500)).toBe('normal');
-    expect(d.lastBlipTs).toBe(10_000);
-    expect(d.flapping(11_000, 30_000)).toBe(true);
-    expect(d.flapping(40_000, 30_000)).toBe(false); // forgotten after memoryMs
-  });
-
-  it('remembers a flap: a shift undone within revertMs, not one that lasted longer', () => {
-    const d = new ShiftDetector({ ...SHIFT_DEFAULTS, revertMs: 6000 });
-    for (let i = 0; i < 10; i++) d.observe(20, i * 1000);
-    d.observe(80, 10_000);
-    expect(d.observe(81, 10_200)).toBe('shift');
-    expect(d.lastShiftDir).toBe(1);
-    expect(d.flapping(10_200, 30_000)).toBe(false); // a confirmed shift is no flap by itself
-    d.observe(20, 12_000);
-    expect(d.observe(21, 12_200)).toBe('shift'); // back 2 s later: the first one was a flap
-    expect(d.lastBlipTs).toBe(12_000);
-
-    const q = new ShiftDetector({ ...SHIFT_DEFAULTS, revertMs: 6000 });
-    for (let i = 0; i < 10; i++) q.observe(20, i * 1000);
-    q.observe(80, 10_000);
-    q.observe(81, 10_200);
-    for (let i = 1; i <= 4; i++) expect(q.observe(80, 10_200 + i * 2000)).toBe('normal');
-    q.observe(20, 20_000);
-    expect(q.observe(21, 20_200)).toBe('shift'); // 10 s later: a real change back, no flap
-    expect(q.lastShiftDir).toBe(-1);
-    expect(q.flapping(20_200, 30_000)).toBe(false);
-  });
-
   it('says nothing before minHistory samples, and the band has a floor', () => {
     const d = new ShiftDetector();
     for (let i = 0; i < SHIFT_DEFAULTS.minHistory - 1; i++) expect(d.observe(i === 0 ? 10 : 500, i)).toBe('normal');
