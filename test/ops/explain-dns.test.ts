@@ -128,8 +128,10 @@ describe('drain', () => {
     // Before the drain the retained catalogue had no drained site; the new one marks eu-west.
     expect(JSON.parse(watcher.seen[0]?.payload ?? '{}').services[0].sites.some((s: Json) => s.drained)).toBe(false);
     const cat = await watcher.waitFor((m) => JSON.parse(m.payload).services[0].sites.some((s: Json) => s.drained), 5000, 'catalogue with the drain');
+    // Sites also carry their answer settings (cost, weight: docs/protocol.md); only eu-west is drained.
     expect(JSON.parse(cat.payload).services[0].sites).toEqual([
-      { id: 'us-east', address: ADDR['us-east'] }, { id: 'eu-west', address: ADDR['eu-west'], drained: true }, { id: 'ap-south', address: ADDR['ap-south'] },
+      { id: 'us-east', address: ADDR['us-east'], cost: 0, weight: 1 }, { id: 'eu-west', address: ADDR['eu-west'], drained: true, cost: 0, weight: 1 },
+      { id: 'ap-south', address: ADDR['ap-south'], cost: 0, weight: 1 },
     ]);
   });
 
