@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PrefixTable, parseAddress, parsePrefix, formatAddress, prefixContains } from '../../shared/prefix.js';
+import { PrefixTable, parseAddress, parsePrefix, formatAddress, prefixContains, isAddress } from '../../shared/prefix.js';
 
 describe('parsePrefix', () => {
   it.each([
@@ -71,5 +71,14 @@ describe('PrefixTable', () => {
   it('lists its entries', () => {
     expect(new Map(table.entries()).get('198.51.100.0/24')).toBe('b');
     expect(table.size).toBe(5);
+  });
+});
+
+describe('isAddress', () => {
+  it('accepts dotted quads 0-255 without leading zeros and IPv6; rejects the rest', () => {
+    for (const ok of ['0.0.0.0', '255.255.255.255', '127.2.0.1', '199.255.249.250', '::1', '2001:db8::1']) expect(isAddress(ok), ok).toBe(true);
+    for (const bad of ['256.1.1.1', '01.2.3.4', '1.2.3.04', '1.2.3', '1.2.3.4.5', '127.1', 'a.b.c.d', '', '1..2.3', ' 1.2.3.4', '1.2.3.4 ', '2001:db8::g']) {
+      expect(isAddress(bad), bad).toBe(false);
+    }
   });
 });
