@@ -24,7 +24,8 @@ interface Ref {
   heapAt: number | undefined;
 }
 
-function insertSorted(a: number[], v: number): void {
+/** The first index of ascending `a` whose value is not below `v`. */
+function lowerBound(a: readonly number[], v: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {
@@ -32,17 +33,15 @@ function insertSorted(a: number[], v: number): void {
     if ((a[mid] as number) < v) lo = mid + 1;
     else hi = mid;
   }
-  a.splice(lo, 0, v);
+  return lo;
+}
+
+function insertSorted(a: number[], v: number): void {
+  a.splice(lowerBound(a, v), 0, v);
 }
 
 function removeSorted(a: number[], v: number): void {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((a[mid] as number) < v) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(a, v);
   const i = a[lo] === v ? lo : a.indexOf(v); // indexOf: only for values that do not compare (NaN)
   if (i >= 0) a.splice(i, 1);
 }
