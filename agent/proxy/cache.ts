@@ -3,10 +3,14 @@
 // in-memory store, bounded by proxy.cache.maxMiB — no cache logic of our own. The store
 // is wrapped only to hand each hit's stored chunks over as a CachedBody (cached-body.ts)
 // instead of letting the interceptor build a Readable.from() per hit.
+// With `cache.fastHits` (default on), `fresh()` reads the same store for the one case
+// RFC 9111 §4.2 calls "fresh, serve as is" (fast-hit.ts): keys, Vary, storage, eviction,
+// validation and every other case stay undici's interceptor's.
 import type { Writable } from 'node:stream';
 import { cacheStores, interceptors, type Dispatcher } from 'undici';
 import { CachedBody } from './cached-body.js';
 import type { ProxyConfig } from './config.js';
+import { freshHit, type FreshHit } from './fast-hit.js';
 
 const MiB = 1_048_576;
 
@@ -15,6 +19,8 @@ export interface ProxyCache {
   dispatcher: Dispatcher;
   size(): number;
   maxBytes: number;
+  /** A fresh stored response for a plain GET (fast-hit.ts), undefined → dispatch; absent when disabled. */
+  fresh?: (origin: string, path: string, clientHeaders: Record<string, string | string[] | undefined>, upstreamHeaders: Record<string, string | string[] | undefined>) => FreshHit | undefined;
 }
 
 type MemoryStore = InstanceType<typeof cacheStores.MemoryCacheStore>;
@@ -51,5 +57,8 @@ export function createProxyCache(inner: Dispatcher, config: Readonly<ProxyConfig
   });
   const dispatcher = inner.compose(interceptors.cache({ store: new FastBodyStore(store), methods: ['GET'], type: 'shared' }));
   // `size` exists on the store (lib/cache/memory-cache-store.js) but not in its .d.ts.
-  return { dispatcher, size: () => (store as unknown as { size: number }).size, maxBytes };
+  const size = (): number => (store as unknown as { size: number }).size;
+  if (config.fastHits === false) return { dispatcher, size, maxBytes };
+  const fresh: ProxyCache['fresh'] = (origin, path, clientHeaders, upstreamHeaders) => freshHit(store, origin, path, clientHeaders, upstreamHeaders);
+  return { dispatcher, size, maxBytes, fresh };
 }

@@ -25,7 +25,9 @@ export const ProxyConfigSchema = z.strictObject({
     /** Largest single response kept (MiB). */
     maxEntryMiB: z.number().int().min(1).max(1024).default(5),
     maxEntries: z.number().int().min(1).max(10_000_000).default(10_000),
-  }).default({ maxMiB: 64, maxEntryMiB: 5, maxEntries: 10_000 }),
+    /** Serve fresh stored GET responses straight from undici's store (fast-hit.ts); off: every request through the interceptor. */
+    fastHits: z.boolean().default(true),
+  }).default({ maxMiB: 64, maxEntryMiB: 5, maxEntries: 10_000, fastHits: true }),
   /** Certificate and key files (PEM) per service name, for TLS termination (and caching). */
   tls: z.record(serviceName, z.strictObject({ cert: z.string().min(1), key: z.string().min(1) })).default({}),
   maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),

@@ -32,6 +32,8 @@ export class ProxyMetrics {
   readonly totals: ProxyTotals = {
     requests: 0, hits: 0, misses: 0, revalidated: 0, tunnels: 0, errors: 0, retries: 0, upstreamErrors: 0, bytesFromCache: 0, bytesFromUpstream: 0,
   };
+  /** Hits served by the fresh-hit fast path (fast-hit.ts), also counted in `totals.hits`; not in the status payload. */
+  fastHits = 0;
   private series?: Series;
 
   /** Registers the labelled series in `registry` (the agent's /metrics). */

@@ -69,7 +69,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
   });
   const cache = createProxyCache(router, config.cache);
   const via = `1.1 vantage-${opts.agentId}`;
-  const handler = createRequestHandler({ config, via, dispatcher: cache.dispatcher, upstreams, metrics, log });
+  const handler = createRequestHandler({ config, via, dispatcher: cache.dispatcher, fresh: cache.fresh, upstreams, metrics, log });
   const servers: http.Server[] = [];
   const tlsListeners: TlsListener[] = [];
   let listening = false;

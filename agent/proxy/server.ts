@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { FreshHit } from './fast-hit.js';
 import type { Logger } from '../../shared/log.js';
 import type { ProxyConfig } from './config.js';
 import { errorCode, kContext, type ForwardContext, type ForwardDispatchOptions } from './forward.js';
@@ -20,6 +21,8 @@ export interface HandlerDeps {
   /** `1.1 <pseudonym>` for Via (RFC 9110 §7.6.3). */
   via: string;
   dispatcher: Dispatcher;
+  /** The fresh-hit fast path over the interceptor's store (cache.ts `fresh`); absent → every request dispatched. */
+  fresh?: (origin: string, path: string, clientHeaders: http.IncomingHttpHeaders, upstreamHeaders: Record<string, string | string[]>) => FreshHit | undefined;
   upstreams: Upstreams;
   metrics: ProxyMetrics;
   log: Logger;
@@ -68,6 +71,16 @@ function limitBody(max: number): Transform {
   });
 }
 
+/** A fresh stored response, written as the dispatch path writes a hit (same header rules, `x-vantage-cache: hit`). */
+function sendFresh(res: http.ServerResponse, hit: FreshHit, via: string): void {
+  const out = clientResponseHeaders(hit.headers, via);
+  out['x-vantage-cache'] = 'hit';
+  res.writeHead(hit.statusCode, hit.statusMessage || undefined, out);
+  // The chunks are in memory already: res buffers what the socket does not take at once.
+  for (const c of hit.chunks) res.write(c);
+  res.end();
+}
+
 export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const { config, via, dispatcher, metrics } = deps;
   const served = new Set(config.services);
@@ -114,22 +127,34 @@ export function createRequestHandler(deps: HandlerDeps): (req: http.IncomingMess
       return refuse(res, 503, 'no site known for this service yet', { 'retry-after': '5' });
     }
     const withBody = declared !== undefined ? Number(declared) > 0 : req.headers['transfer-encoding'] !== undefined;
+    const origin = `http://${service}`;
+    const headers = upstreamRequestHeaders(req.headers, {
+      host: site.port === (site.scheme === 'https' ? 443 : 80) ? site.host : `${site.host}:${site.port}`,
+      via,
+      forwardedFor: config.xForwardedFor ? req.socket.remoteAddress : undefined,
+    });
+    // A client that resets mid-upload errors `req`; the response side ('close' below) handles it.
+    req.on('error', ignore);
+    if (method === 'GET' && !withBody && deps.fresh) {
+      const hit = deps.fresh(origin, path, req.headers, headers);
+      if (hit) {
+        req.resume();
+        sendFresh(res, hit, via);
+        metrics.request(service, 'hit', [], hit.bytes);
+        metrics.fastHits++;
+        return;
+      }
+    }
     const ctx: ForwardContext = { sites: [], retried: false };
     const opts: ForwardDispatchOptions = {
-      origin: `http://${service}`,
+      origin,
       path,
       method: method as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(req.headers, {
-        host: site.port === (site.scheme === 'https' ? 443 : 80) ? site.host : `${site.host}:${site.port}`,
-        via,
-        forwardedFor: config.xForwardedFor ? req.socket.remoteAddress : undefined,
-      }),
+      headers,
       body: withBody ? req.pipe(limitBody(config.maxBodyBytes)) : null,
       [kContext]: ctx,
     };
     if (!withBody) req.resume();
-    // A client that resets mid-upload errors `req`; the response side ('close' below) handles it.
-    req.on('error', ignore);
 
     let controller: Dispatcher.DispatchController | undefined;
     let outcome: CacheOutcome = 'miss';

@@ -2,6 +2,7 @@
 // its own): createProxy() with the bench's catalogue, the sites seeded as measured up
 // (as the agent's probe rounds would), listening on the address given. Prints
 // `listening host:port` on stdout; answers `rss` on stdin with `rss <bytes> <peak bytes>`.
+// BENCH_PROXY_FAST_HITS=0 runs it with `cache.fastHits: false` (every hit through undici's interceptor).
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { ProxyConfigSchema } from '../../agent/proxy/config.js';
@@ -14,7 +15,7 @@ if (!listen || !service || !sitesCsv || !portText) throw new Error('usage: child
 const sites = sitesCsv.split(',');
 const port = Number(portText);
 const proxy = createProxy({
-  config: ProxyConfigSchema.parse({ listen: [listen], services: [service], cache: { maxMiB: Number(cacheMiB ?? 64) } }),
+  config: ProxyConfigSchema.parse({ listen: [listen], services: [service], cache: { maxMiB: Number(cacheMiB ?? 64), fastHits: process.env.BENCH_PROXY_FAST_HITS !== '0' } }),
   agentId: 'bench',
   log: silentLogger(),
 });

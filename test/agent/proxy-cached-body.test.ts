@@ -27,7 +27,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   pool = new Pool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  cache = createProxyCache(pool, { maxMiB: 8, maxEntryMiB: 5, maxEntries: 100 }).dispatcher;
+  cache = createProxyCache(pool, { maxMiB: 8, maxEntryMiB: 5, maxEntries: 100, fastHits: false }).dispatcher;
 });
 
 afterAll(async () => {
