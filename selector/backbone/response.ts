@@ -2,8 +2,8 @@
 // query, answer / authority / additional bodies, and the OPT with the ECS echo. The
 // same wire rules as selector/dns/responder.ts, plus an additional section (glue).
 import type { DnsCounters } from '../dns/stats.js';
-import { OUR_UDP_SIZE, type SizeLimit } from '../dns/responder.js';
-import { TYPE, copyInto, put16, type Query } from '../dns/wire.js';
+import { writeOpt, type SizeLimit } from '../dns/responder.js';
+import { copyInto, put16, type Query } from '../dns/wire.js';
 
 /** Sections of the response being written; `nsPtr` ≠ 0 is an owner pointer written before `ns`. */
 export interface Out {
@@ -51,25 +51,7 @@ export function writeResponse(msg: Buffer, q: Query, out: Out, rcode: number, aa
     }
     if (out.ar) o = copyInto(out.ar, buf, o, 0, out.ar.length);
   }
-  if (q.edns) {
-    // RFC 6891 §6.1.2: OPT owner root, CLASS = our UDP size, TTL = ext-rcode|version|DO.
-    buf[o] = 0;
-    o = put16(buf, o + 1, TYPE.OPT);
-    o = put16(buf, o, OUR_UDP_SIZE);
-    buf[o++] = (rcode >> 4) & 0xff;
-    buf[o++] = 0;
-    o = put16(buf, o, q.dnssecOk ? 0x8000 : 0);
-    o = put16(buf, o, echoEcs ? 8 + q.ecsAddrLen : 0);
-    if (echoEcs) {
-      // RFC 7871 §7.2.1: echo FAMILY, SOURCE PREFIX-LENGTH and ADDRESS; set SCOPE.
-      o = put16(buf, o, 8);
-      o = put16(buf, o, 4 + q.ecsAddrLen);
-      o = put16(buf, o, q.ecsFamily === 4 ? 1 : 2);
-      buf[o++] = q.ecsSource;
-      buf[o++] = scope;
-      copyInto(msg, buf, o, q.ecsAddrOffset, q.ecsAddrOffset + q.ecsAddrLen);
-    }
-  }
+  if (q.edns) writeOpt(msg, q, rcode, scope, buf, o);
   counters.rcodes[rcode] = (counters.rcodes[rcode] ?? 0) + 1;
   return buf;
 }

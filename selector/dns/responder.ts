@@ -203,7 +203,7 @@ function writeSection(ptr: number, body: Buffer | undefined, out: Buffer, o: num
 }
 
 /** RFC 6891 §6.1.2: OPT owner root, CLASS = our UDP size, TTL = ext-rcode|version|DO; ECS echoed when scope ≥ 0. */
-function writeOpt(msg: Buffer, q: Query, rcode: number, scope: number, out: Buffer, o: number): void {
+export function writeOpt(msg: Buffer, q: Query, rcode: number, scope: number, out: Buffer, o: number): void {
   const echoEcs = q.ecs && scope >= 0;
   out[o] = 0;
   o = put16(out, o + 1, TYPE.OPT);
