@@ -1,14 +1,13 @@
 // The packet cache with DNS on the selector's own event loop (dns.workers: 0): the
 // selector's table and mapper report every change, so a new ranking is served by the very
 // next query although the old answer was cached.
-import dgram from 'node:dgram';
 import packet from 'dns-packet';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { hasPacketCache, loadUdpBatch } from '../../selector/dns/udp-batch.js';
 import { agentTopic } from '../../shared/protocol.js';
-import { query } from '../helpers/dns-client.js';
+import { query, udpA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const addon = loadUdpBatch();
@@ -21,17 +20,8 @@ afterEach(async () => {
 
 const MSG = packet.encode(query(SERVICE, 'A', { ecs: '198.51.100.0/24' }));
 
-function ask(port: number): Promise<string> {
-  const sock = dgram.createSocket('udp4');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { sock.close(); reject(new Error('no UDP answer')); }, 2000);
-    sock.on('message', (m) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve((packet.decode(m).answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []))[0] ?? '');
-    });
-    sock.send(MSG, port, '127.0.0.1');
-  });
+async function ask(port: number): Promise<string> {
+  return (await udpA(port, MSG))[0] ?? '';
 }
 
 async function feed(sel: Selector, agentMs: [number, number, number], seq: number): Promise<void> {

@@ -2,7 +2,6 @@
 // sockets are counted in the summed stats, /metrics and the main table's per-answer-key
 // counts, and a table change shipped as a delta empties each worker's cache. Worker
 // threads load the compiled dist/ (run `npx tsc -p tsconfig.json` first).
-import dgram from 'node:dgram';
 import packet from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDnsWorkers, type DnsWorkers } from '../../selector/dns/workers.js';
@@ -11,7 +10,7 @@ import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import { hasPacketCache, loadUdpBatch } from '../../selector/dns/udp-batch.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { createSelectorMetrics } from '../../selector/admin/metrics.js';
-import { query } from '../helpers/dns-client.js';
+import { query, udpA } from '../helpers/dns-client.js';
 import { selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const addon = loadUdpBatch();
@@ -25,17 +24,8 @@ afterEach(async () => {
 const MSG = packet.encode(query(SERVICE, 'A', { ecs: '203.0.113.0/24' }));
 
 /** The same query bytes from a new socket (another source port: either worker's socket). */
-function ask(port: number): Promise<string> {
-  const sock = dgram.createSocket('udp4');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { sock.close(); reject(new Error('no UDP answer')); }, 2000);
-    sock.on('message', (m) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve((packet.decode(m).answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []))[0] ?? '');
-    });
-    sock.send(MSG, port, '127.0.0.1');
-  });
+async function ask(port: number): Promise<string> {
+  return (await udpA(port, MSG))[0] ?? '';
 }
 
 async function many(port: number, n: number): Promise<string[]> {

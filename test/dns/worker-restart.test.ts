@@ -3,7 +3,6 @@
 // the full snapshot (changes made while it was down included), worker 0 brings TCP back,
 // the restart counter moves and summed counters never go back. Workers load dist/
 // (`npx tsc -p tsconfig.json` first).
-import dgram from 'node:dgram';
 import packet from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadUdpBatch } from '../../selector/dns/udp-batch.js';
@@ -12,7 +11,7 @@ import { TrackedAnswerTable, TrackedMapper } from '../../selector/dns/snapshot.j
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { createSelectorMetrics } from '../../selector/admin/metrics.js';
-import { dig, frame, query, tcpClient } from '../helpers/dns-client.js';
+import { dig, frame, query, tcpClient, udpA } from '../helpers/dns-client.js';
 import { selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const BATCH = loadUdpBatch() !== undefined && process.env.VANTAGE_TEST_UDP_ENGINE !== 'dgram';
@@ -23,17 +22,9 @@ afterEach(async () => {
 });
 
 /** One A query from a new socket (another source port: another SO_REUSEPORT hash); undefined if unanswered. */
-function ask(port: number): Promise<string | undefined> {
-  const sock = dgram.createSocket('udp4');
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { sock.close(); resolve(undefined); }, 1500);
-    sock.on('message', (m) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve((packet.decode(m).answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []))[0] ?? '');
-    });
-    sock.send(packet.encode(query(SERVICE, 'A')), port, '127.0.0.1');
-  });
+async function ask(port: number): Promise<string | undefined> {
+  const a = await udpA(port, packet.encode(query(SERVICE, 'A')), 1500).catch(() => undefined);
+  return a === undefined ? undefined : a[0] ?? '';
 }
 
 /** Polls an async condition (fixtures' until() takes a synchronous one). */

@@ -14,7 +14,7 @@ import { createDnsWorkers } from '../../selector/dns/workers.js';
 import { TrackedAnswerTable, TrackedMapper } from '../../selector/dns/snapshot.js';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
-import { query, tcpClient, frame } from '../helpers/dns-client.js';
+import { query, tcpClient, frame, udpA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const open: { close(): Promise<void> | void }[] = [];
@@ -48,18 +48,7 @@ async function boot(workers: number, udpEngine?: 'dgram'): Promise<{ sel: Select
 
 /** One A query with ECS from its own socket (a new source port each time: another 4-tuple). */
 function ask(port: number, ecs = NYC): Promise<string[]> {
-  const sock = dgram.createSocket('udp4');
-  const msg = packet.encode(query(SERVICE, 'A', { ecs: `${ecs.ip}/${ecs.length}` }));
-  return new Promise<string[]>((resolve, reject) => {
-    const timer = setTimeout(() => { sock.close(); reject(new Error('no UDP answer')); }, 2000);
-    sock.on('message', (m) => {
-      clearTimeout(timer);
-      sock.close();
-      const r = packet.decode(m);
-      resolve((r.answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : [])));
-    });
-    sock.send(msg, port, '127.0.0.1');
-  });
+  return udpA(port, packet.encode(query(SERVICE, 'A', { ecs: `${ecs.ip}/${ecs.length}` })));
 }
 
 async function feed(sel: Selector, agentMs: [number, number, number], seq: number): Promise<void> {

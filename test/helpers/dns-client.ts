@@ -35,6 +35,13 @@ export function udpQuery(port: number, msg: Buffer, timeoutMs = 1000, host = '12
   });
 }
 
+/** The A addresses answered to `msg` sent from a fresh socket (a new source port each time); throws 'no UDP answer' after `timeoutMs`. */
+export async function udpA(port: number, msg: Buffer, timeoutMs = 2000, host = '127.0.0.1'): Promise<string[]> {
+  const r = await udpQuery(port, msg, timeoutMs, host);
+  if (!r) throw new Error('no UDP answer');
+  return (packet.decode(r).answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []));
+}
+
 /** One query over UDP, decoded; throws when nothing comes back. */
 export async function udp(port: number, q: packet.Packet, host = '127.0.0.1', timeoutMs = 1000): Promise<packet.DecodedPacket> {
   const r = await udpQuery(port, packet.encode(q), timeoutMs, host);

@@ -2,14 +2,13 @@
 // per answer key and posts them every second to the main thread, where ranking reads the
 // demand; the planner's move reaches every worker. Before, any site capacity put DNS back
 // in the main loop. Workers load dist/ (`npx tsc -p tsconfig.json` first).
-import dgram from 'node:dgram';
 import packet from 'dns-packet';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { loadUdpBatch } from '../../selector/dns/udp-batch.js';
 import { agentTopic } from '../../shared/protocol.js';
-import { query } from '../helpers/dns-client.js';
+import { query, udpA } from '../helpers/dns-client.js';
 import { announce, metrics, result, selectorRaw, SERVICE, SITES, until } from '../helpers/fixtures.js';
 import { parseSelectorConfig } from '../../selector/config.js';
 
@@ -23,17 +22,8 @@ afterEach(async () => {
 });
 
 /** First A address for a client of `ecs`, from a new source port each time (reaches both workers). */
-function ask(port: number, ecs: string): Promise<string> {
-  const sock = dgram.createSocket('udp4');
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { sock.close(); reject(new Error('no UDP answer')); }, 2000);
-    sock.on('message', (m) => {
-      clearTimeout(timer);
-      sock.close();
-      resolve((packet.decode(m).answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []))[0] ?? '');
-    });
-    sock.send(packet.encode(query(SERVICE, 'A', { ecs })), port, '127.0.0.1');
-  });
+async function ask(port: number, ecs: string): Promise<string> {
+  return (await udpA(port, packet.encode(query(SERVICE, 'A', { ecs }))))[0] ?? '';
 }
 
 async function publish(sel: Selector, seq: number): Promise<void> {
