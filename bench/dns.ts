@@ -1,7 +1,8 @@
 // `npm run bench:dns`: dnsperf against the Vantage DNS server (child process, 3 sites,
 // 100 agents, 10,000 prefixes, queries with ECS) and against gdnsd serving the same
 // record with multifo, in the same run. Prints QPS, lost queries, average latency and
-// the ratio. Env: BENCH_SECONDS (default 20), BENCH_WORKERS (DNS worker threads, default 1;
+// the ratio. Env: BENCH_SECONDS (default 20), BENCH_ROUNDS (default 1: rounds of one run
+// against each server, alternating, both servers up throughout), BENCH_WORKERS (DNS worker threads, default 1;
 // 0 = the event loop; BENCH_DNS_MODE=cluster for node:cluster processes), BENCH_GDNSD_THREADS
 // (default 1, like our one DNS thread), BENCH_ECS (default 2001:db8:1::/48, one of the
 // 10,000 loaded prefixes; 198.51.100.0/24 for IPv4), BENCH_UDP_ENGINE (auto: the native
@@ -136,6 +137,14 @@ www 30 DYNA multifo!www
 `);
 }
 
+/** Rounds of (vantage, gdnsd), interleaved so that drift in the machine's load hits both alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
+
+function median(xs: number[]): number {
+  const v = [...xs].sort((x, y) => x - y);
+  return v.length % 2 ? v[(v.length - 1) / 2] as number : ((v[v.length / 2 - 1] as number) + (v[v.length / 2] as number)) / 2;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-dns-'));
   const dataFile = join(dir, 'queries.txt');
@@ -144,6 +153,10 @@ async function main(): Promise<void> {
   writeFileSync(dataFile, NAMES > 1 ? Array.from({ length: NAMES }, (_, i) => `n${i}.example.test A\n`).join('') : 'www.example.test A\n'.repeat(5000));
   const results: PerfResult[] = [];
   const child = fork(fileURLToPath(new URL('./dns/server-child.js', import.meta.url)), [], { execArgv: (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await freePort();
+  gdnsdConfig(dir, port);
+  let gd: ReturnType<typeof spawn> | undefined;
+  let gdLog = '';
   try {
     const info = await new Promise<{ port: number; prefixes: number; udpEngine: string; mode: string }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as { port: number; prefixes: number; udpEngine: string; mode: string }));
@@ -151,7 +164,14 @@ async function main(): Promise<void> {
     });
     await waitForDns(info.port);
     console.log(`vantage: 127.0.0.1:${info.port}, ${info.prefixes} prefixes, 100 agents, 3 sites; ECS ${ECS}; UDP engine ${info.udpEngine}; ${info.mode}; ${SECONDS} s per run`);
-    results.push(await measured('vantage', child.pid, info.port, dataFile));
+    gd = spawn('gdnsd', ['-c', dir, 'start'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    gd.stderr?.on('data', (d) => { gdLog += d; });
+    await waitForDns(port).catch((err) => { throw new Error(`${(err as Error).message}\n${gdLog}`); });
+    console.log(`gdnsd: 127.0.0.1:${port}, multifo with 3 addresses, udp_threads ${GDNSD_THREADS}; dnsperf clients ${CLIENTS} (both servers); ${ROUNDS} round(s), one run of each per round`);
+    for (let r = 0; r < ROUNDS; r++) {
+      results.push(await measured('vantage', child.pid, info.port, dataFile));
+      results.push(await measured('gdnsd', gd.pid, port, dataFile));
+    }
     // SO_REUSEPORT hashes each dnsperf client (one source port) to one socket: show the split.
     const split = await new Promise<number[] | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), 2000);
@@ -161,26 +181,22 @@ async function main(): Promise<void> {
     if (split && split.length > 1) console.log(`vantage UDP queries per worker: ${split.join(' / ')}`);
   } finally {
     child.disconnect();
-  }
-  const port = await freePort();
-  gdnsdConfig(dir, port);
-  const gd = spawn('gdnsd', ['-c', dir, 'start'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let gdLog = '';
-  gd.stderr.on('data', (d) => { gdLog += d; });
-  try {
-    await waitForDns(port).catch((err) => { throw new Error(`${(err as Error).message}\n${gdLog}`); });
-    console.log(`gdnsd: 127.0.0.1:${port}, multifo with 3 addresses, udp_threads ${GDNSD_THREADS}; dnsperf clients ${CLIENTS} (both servers)`);
-    results.push(await measured('gdnsd', gd.pid, port, dataFile));
-  } finally {
-    gd.kill('SIGTERM');
-    await new Promise((r) => gd.once('close', r));
+    if (gd) {
+      const g = gd;
+      g.kill('SIGTERM');
+      await new Promise((r) => g.once('close', r));
+    }
     rmSync(dir, { recursive: true, force: true });
   }
   console.log('');
   console.table(results.map((r) => ({ server: r.name, qps: Math.round(r.qps), sent: r.sent, completed: r.completed, lost: r.lost, 'avg latency ms': r.avgLatencyMs.toFixed(3), 'CPU µs/query': r.cpuMs === undefined ? '' : ((r.cpuMs * 1000) / r.completed).toFixed(2) })));
-  const [v, g] = results as [PerfResult, PerfResult];
-  const ratio = v.qps / g.qps;
-  console.log(`ratio vantage/gdnsd: ${ratio.toFixed(2)} (target ≥ 0.70, nothing lost: ${v.lost === 0 ? 'yes' : `no, ${v.lost} lost`})`);
+  const v = results.filter((r) => r.name === 'vantage');
+  const g = results.filter((r) => r.name === 'gdnsd');
+  const ratios = v.map((r, i) => r.qps / (g[i] as PerfResult).qps);
+  const lost = v.reduce((n, r) => n + r.lost, 0);
+  const cpu = (rs: PerfResult[]): string => median(rs.map((r) => ((r.cpuMs ?? NaN) * 1000) / r.completed)).toFixed(2);
+  console.log(`ratio vantage/gdnsd: ${ratios.map((x) => x.toFixed(2)).join(', ')}${ratios.length > 1 ? ` (median ${median(ratios).toFixed(2)})` : ''}; ` +
+    `CPU µs/query median: vantage ${cpu(v)}, gdnsd ${cpu(g)} (nothing lost: ${lost === 0 ? 'yes' : `no, ${lost} lost`})`);
 }
 
 main().catch((err: unknown) => {

@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "udp_batch",
-      "sources": ["udp_batch.c"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "sources": ["udp_batch.c", "batch.c", "reader.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-pthread"],
+      "libraries": ["-pthread"],
       "conditions": [["OS!='linux'", {"type": "none", "sources": []}]]
     }
   ]

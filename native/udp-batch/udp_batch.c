@@ -16,6 +16,10 @@
  * Packet cache (packet_cache.h, PowerDNS's technique): a query whose bytes after the
  * ID and whose source address equal a cached one is answered here, in the recvmmsg
  * loop, with the cached response and the new ID; a batch of hits never calls into JS.
+ * hits[tag] only ever grows (atomically: sockets share it); JS counts the difference.
+ *
+ * Two read modes (udp_batch.h): poll mode (libuv polls the socket, batches are read on the
+ * JS thread) and reader mode (open's `reader` argument: a thread of ours reads, reader.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,53 +32,26 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <node_api.h>
-#include <uv.h>
-#include "packet_cache.h"
+#include "udp_batch.h"
 
-#define BATCH 64
-#define IN_SLOT 65536
-#define OUT_SLOT 4096
-#define META_WORDS 10
-/* Batches per wake-up: the socket stays readable (level-triggered), so the rest is
- * read on the next loop turn after timers and TCP had theirs. */
+/* Batches per wake-up in poll mode: the socket stays readable (level-triggered), so the
+ * rest is read on the next loop turn after timers and TCP had theirs. */
 #define MAX_BATCHES_PER_WAKE 8
 
-typedef struct {
-  napi_env env;
-  uv_poll_t poll;
-  int fd;
-  int closed;        /* close() called: no more I/O, refs released */
-  int poll_closed;   /* uv_close finished */
-  int finalized;     /* JS external collected */
-  napi_ref on_batch; /* (count) => void: fills out/meta */
-  napi_ref on_error; /* (failed, code) => void: sends that failed */
-  napi_ref in_ref, out_ref, meta_ref, hits_ref;
-  packet_cache *pc;  /* NULL: no cache */
-  uint32_t *hits;    /* per stats tag, drained by JS */
-  uint32_t ntags;
-  uint64_t hash[BATCH];
-  uint8_t keyable[BATCH];
-  napi_async_context async;
-  uint8_t *in, *out;
-  uint32_t *meta;
-  struct sockaddr_storage addrs[BATCH];
-  struct iovec iov[BATCH];
-  struct mmsghdr msgs[BATCH];
-  struct iovec oiov[BATCH];
-  struct mmsghdr omsgs[BATCH];
-} batch_sock;
-
 static void maybe_free(batch_sock *s) {
-  if (s->poll_closed && s->finalized) {
+  if (s->handle_closed && s->finalized) {
     pc_free(s->pc);
+    if (s->threaded) {
+      pthread_mutex_destroy(&s->mu);
+      pthread_cond_destroy(&s->cv);
+    }
     free(s);
   }
 }
 
-static void on_poll_closed(uv_handle_t *h) {
+static void on_handle_closed(uv_handle_t *h) {
   batch_sock *s = (batch_sock *)h->data;
-  s->poll_closed = 1;
+  s->handle_closed = 1;
   maybe_free(s);
 }
 
@@ -84,8 +61,8 @@ static void release_refs(batch_sock *s) {
     if (*refs[i]) napi_delete_reference(s->env, *refs[i]);
     *refs[i] = NULL;
   }
-  if (s->async) napi_async_destroy(s->env, s->async);
-  s->async = NULL;
+  if (s->async_ctx) napi_async_destroy(s->env, s->async_ctx);
+  s->async_ctx = NULL;
 }
 
 static void on_env_cleanup(void *arg);
@@ -97,7 +74,8 @@ static void close_sock(batch_sock *s, int from_hook) {
   if (s->closed) return;
   s->closed = 1;
   if (!from_hook) napi_remove_env_cleanup_hook(s->env, on_env_cleanup, s);
-  uv_poll_stop(&s->poll);
+  if (s->threaded) reader_stop(s); /* joined: nothing reads the socket or the cache now */
+  else uv_poll_stop(&s->h.poll);
   close(s->fd);
   s->fd = -1;
   release_refs(s);
@@ -108,56 +86,7 @@ static void close_sock(batch_sock *s, int from_hook) {
   /* From the env cleanup hook (worker thread or process ending), this module may be
    * unloaded before the loop runs close callbacks: no callback then, and `s` is left
    * allocated (a few KiB per socket, once per ending thread). */
-  uv_close((uv_handle_t *)&s->poll, from_hook ? NULL : on_poll_closed);
-}
-
-static void report_exception(napi_env env) {
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) return;
-  napi_value err;
-  napi_get_and_clear_last_exception(env, &err);
-  napi_fatal_exception(env, err);
-}
-
-static void call_js(batch_sock *s, napi_ref fn_ref, size_t argc, napi_value *argv) {
-  napi_value fn, recv, result;
-  if (napi_get_reference_value(s->env, fn_ref, &fn) != napi_ok || fn == NULL) return;
-  napi_get_global(s->env, &recv); /* make_callback needs an object receiver */
-  if (napi_make_callback(s->env, s->async, recv, fn, argc, argv, &result) != napi_ok) report_exception(s->env);
-}
-
-/* Sends the responses JS wrote; returns the number that could not be sent. */
-static int send_batch(batch_sock *s, unsigned count, int *last_errno) {
-  unsigned n = 0;
-  int failed = 0;
-  for (unsigned i = 0; i < count; i++) {
-    uint32_t len = s->meta[i * META_WORDS + 1];
-    if (len == 0) continue;
-    if (len > OUT_SLOT) { failed++; *last_errno = EMSGSIZE; continue; }
-    s->oiov[n].iov_base = s->out + (size_t)i * OUT_SLOT;
-    s->oiov[n].iov_len = len;
-    memset(&s->omsgs[n].msg_hdr, 0, sizeof(struct msghdr));
-    s->omsgs[n].msg_hdr.msg_name = &s->addrs[i];
-    s->omsgs[n].msg_hdr.msg_namelen = s->msgs[i].msg_hdr.msg_namelen;
-    s->omsgs[n].msg_hdr.msg_iov = &s->oiov[n];
-    s->omsgs[n].msg_hdr.msg_iovlen = 1;
-    n++;
-  }
-  unsigned k = 0;
-  while (k < n) {
-    int r = sendmmsg(s->fd, s->omsgs + k, n - k, MSG_DONTWAIT);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      /* The first remaining message failed (full buffer, unreachable...): skip it. */
-      *last_errno = errno;
-      failed++;
-      k++;
-    } else {
-      k += (unsigned)r;
-    }
-  }
-  return failed;
+  uv_close(&s->h.handle, from_hook ? NULL : on_handle_closed);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events) {
@@ -166,15 +95,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
   for (int b = 0; b < MAX_BATCHES_PER_WAKE && !s->closed; b++) {
-    for (unsigned i = 0; i < BATCH; i++) {
-      s->iov[i].iov_base = s->in + (size_t)i * IN_SLOT;
-      s->iov[i].iov_len = IN_SLOT;
-      memset(&s->msgs[i].msg_hdr, 0, sizeof(struct msghdr));
-      s->msgs[i].msg_hdr.msg_name = &s->addrs[i];
-      s->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
-      s->msgs[i].msg_hdr.msg_iov = &s->iov[i];
-      s->msgs[i].msg_hdr.msg_iovlen = 1;
-    }
+    batch_prepare_recv(s);
     int r = recvmmsg(s->fd, s->msgs, BATCH, MSG_DONTWAIT, NULL);
     if (r < 0) {
       if (errno == EINTR) { b--; continue; }
@@ -182,77 +103,17 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     }
     if (r == 0) break;
     unsigned count = (unsigned)r;
-    unsigned misses = 0;
-    for (unsigned i = 0; i < count; i++) {
-      uint32_t *m = s->meta + (size_t)i * META_WORDS;
-      uint32_t len = s->msgs[i].msg_len;
-      m[0] = len > IN_SLOT ? IN_SLOT : len;
-      m[1] = 0;
-      m[2] = 0;
-      m[3] = 0;
-      memset(&m[4], 0, 16);
-      m[8] = 0;
-      m[9] = 0;
-      s->keyable[i] = 0;
-      struct sockaddr_storage *a = &s->addrs[i];
-      if (a->ss_family == AF_INET) {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)a;
-        m[2] = ntohs(a4->sin_port);
-        m[3] = 4;
-        memcpy(&m[4], &a4->sin_addr, 4);
-      } else if (a->ss_family == AF_INET6) {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)a;
-        m[2] = ntohs(a6->sin6_port);
-        m[3] = 6;
-        memcpy(&m[4], &a6->sin6_addr, 16);
-      }
-      if (s->pc && m[2] != 0 && m[3] != 0 && m[0] >= 12 && m[0] < IN_SLOT) {
-        const uint8_t *q = s->in + (size_t)i * IN_SLOT;
-        uint8_t fam = (uint8_t)m[3];
-        const uint8_t *addr = (const uint8_t *)&m[4];
-        if (pc_keyable(fam, m[0])) {
-          s->keyable[i] = 1;
-          s->hash[i] = pc_hash(fam, addr, q, m[0]);
-          const uint8_t *resp = NULL;
-          const pc_slot *e = pc_find(s->pc, s->hash[i], fam, addr, q, m[0], &resp);
-          if (e && e->tag < s->ntags && s->hits) {
-            uint8_t *o = s->out + (size_t)i * OUT_SLOT;
-            memcpy(o, resp, e->rlen);
-            o[0] = q[0]; /* the new query's ID */
-            o[1] = q[1];
-            m[1] = e->rlen;
-            m[8] = 1;
-            s->hits[e->tag]++;
-            continue;
-          }
-        }
-      }
-      misses++;
-    }
-    if (misses > 0) {
+    if (batch_classify(s, count) > 0) {
       uint32_t gen = s->pc ? s->pc->gen : 0;
       napi_value argv[1];
       napi_create_uint32(s->env, count, &argv[0]);
-      call_js(s, s->on_batch, 1, argv);
+      batch_call_js(s, s->on_batch, 1, argv);
       if (s->closed) break; /* closed from the callback: buffers are no longer ours */
-      /* Responses JS marked cacheable, unless the cache was cleared meanwhile. */
-      if (s->pc && s->pc->gen == gen) {
-        for (unsigned i = 0; i < count; i++) {
-          uint32_t *m = s->meta + (size_t)i * META_WORDS;
-          if (m[8] || !m[9] || !s->keyable[i] || m[9] - 1 >= s->ntags || m[1] == 0 || m[1] > PC_RESP_MAX) continue;
-          pc_insert(s->pc, s->hash[i], (uint8_t)m[3], (const uint8_t *)&m[4], s->in + (size_t)i * IN_SLOT, m[0],
-            s->out + (size_t)i * OUT_SLOT, m[1], m[9] - 1);
-        }
-      }
+      batch_insert(s, count, gen);
     }
     int last_errno = 0;
-    int failed = send_batch(s, count, &last_errno);
-    if (failed > 0 && !s->closed) {
-      napi_value eargv[2];
-      napi_create_int32(s->env, failed, &eargv[0]);
-      napi_create_string_utf8(s->env, uv_err_name(uv_translate_sys_error(last_errno)), NAPI_AUTO_LENGTH, &eargv[1]);
-      call_js(s, s->on_error, 2, eargv);
-    }
+    int failed = batch_send(s, count, &last_errno);
+    if (failed > 0 && !s->closed) batch_report_send_error(s, failed, last_errno);
     if (count < BATCH) break; /* short batch: the queue is empty */
   }
   napi_close_handle_scope(s->env, scope);
@@ -295,13 +156,14 @@ static int get_buffer(napi_env env, napi_value v, size_t want, void **data) {
   return 1;
 }
 
-/* open(host, port, family, in, out, meta, onBatch, onError[, reusePort[, hits]]) → handle
+/* open(host, port, family, in, out, meta, onBatch, onError[, reusePort[, hits[, reader]]]) → handle
  * reusePort: SO_REUSEPORT before bind, so several threads' sockets share one address and
  * the kernel spreads datagrams over them by 4-tuple hash (each socket has its own queue).
- * hits: a Buffer of uint32 hit counters, one per stats tag: turns the packet cache on. */
+ * hits: a Buffer of uint32 hit counters, one per stats tag: turns the packet cache on.
+ * reader: read on a thread of ours (reader.c) instead of polling on the JS thread. */
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 11;
+  napi_value argv[11];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 8) { napi_throw_type_error(env, NULL, "open: 8 arguments expected"); return NULL; }
   char host[INET6_ADDRSTRLEN + 1];
@@ -344,6 +206,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
       }
     }
   }
+  bool use_reader = false;
+  if (argc >= 11) {
+    napi_valuetype t5;
+    napi_typeof(env, argv[10], &t5);
+    if (t5 != napi_undefined && napi_get_value_bool(env, argv[10], &use_reader) != napi_ok) {
+      napi_throw_type_error(env, NULL, "open: reader must be a boolean"); return NULL;
+    }
+  }
 
   struct sockaddr_storage sa;
   socklen_t sa_len;
@@ -380,7 +250,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->in = in;
   s->out = out;
   s->meta = meta;
-  s->poll.data = s;
   if (hits) {
     s->pc = pc_new(PC_ENTRIES);
     if (!s->pc) { close(fd); free(s); napi_throw_error(env, NULL, "open: out of memory"); return NULL; }
@@ -395,18 +264,26 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_create_reference(env, argv[7], 1, &s->on_error);
   napi_value res_name;
   napi_create_string_utf8(env, "vantage:udp-batch", NAPI_AUTO_LENGTH, &res_name);
-  napi_async_init(env, NULL, res_name, &s->async);
+  napi_async_init(env, NULL, res_name, &s->async_ctx);
 
   uv_loop_t *loop = NULL;
-  int e;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || (e = uv_poll_init(loop, &s->poll, fd)) != 0) {
-    release_refs(s); close(fd); pc_free(s->pc); free(s);
-    napi_throw_error(env, NULL, "open: uv_poll_init failed"); return NULL;
+  int e = 0, inited = 0;
+  if (napi_get_uv_event_loop(env, &loop) == napi_ok) {
+    if (use_reader) e = reader_start(s, loop, &inited);
+    else if ((e = uv_poll_init(loop, &s->h.poll, fd)) == 0) {
+      inited = 1;
+      s->h.handle.data = s;
+      e = uv_poll_start(&s->h.poll, UV_READABLE, on_readable);
+    }
   }
-  if ((e = uv_poll_start(&s->poll, UV_READABLE, on_readable)) != 0) {
-    s->finalized = 1; /* no external yet: free when the poll handle is closed */
+  if (!inited) {
+    release_refs(s); close(fd); pc_free(s->pc); free(s);
+    napi_throw_error(env, NULL, use_reader ? "open: the reader thread could not be set up" : "open: uv_poll_init failed"); return NULL;
+  }
+  if (e != 0) {
+    s->finalized = 1; /* no external yet: free when the handle is closed */
     do_close(s);
-    napi_throw_error(env, NULL, "open: uv_poll_start failed"); return NULL;
+    napi_throw_error(env, NULL, use_reader ? "open: the reader thread could not be started" : "open: uv_poll_start failed"); return NULL;
   }
   napi_add_env_cleanup_hook(env, on_env_cleanup, s);
   napi_value ext;
@@ -449,11 +326,19 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return u;
 }
 
-/* cacheClear(handle): empties the packet cache (O(1): a new generation). */
+/* cacheClear(handle): empties the packet cache (O(1): a new generation). In reader mode
+ * it waits for the batch the reader is answering: no hit from before the clear is sent
+ * after it returns. */
 static napi_value js_cache_clear(napi_env env, napi_callback_info info) {
   batch_sock *s = unwrap(env, info);
   if (!s) return NULL;
-  if (s->pc) pc_clear(s->pc);
+  if (s->pc && s->threaded) {
+    pthread_mutex_lock(&s->mu);
+    pc_clear(s->pc);
+    pthread_mutex_unlock(&s->mu);
+  } else if (s->pc) {
+    pc_clear(s->pc);
+  }
   napi_value u;
   napi_get_undefined(env, &u);
   return u;

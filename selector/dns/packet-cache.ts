@@ -2,8 +2,9 @@
 // C answers a repeated query without calling JS, so what JS would have counted for it is
 // described by a "stats tag" given when the response was cached: qtype, rcode, answer
 // label and the capacity-demand count (service counts map + answer key). C adds one per
-// hit to `hits[tag]`; fold() adds them to the DnsCounters and the counts maps (on every
-// stats() call, before the worker's count batch, and before the cache is emptied).
+// hit to `hits[tag]` and never resets it (its reader threads count while JS reads);
+// fold() adds what grew since it last looked to the DnsCounters and the counts maps (on
+// every stats() call, before the worker's count batch, and before the tags are reused).
 // invalidate() empties every socket's cache at once (a new generation in C) and forgets
 // the tags: called for every answer-table or mapper change before the next datagram.
 import type { DnsCounters } from './stats.js';
@@ -24,6 +25,8 @@ export class PacketCacheTags {
   /** uint32 hit counters, one per tag (given to the addon's open()). */
   readonly hits: Buffer;
   private readonly view: Uint32Array;
+  /** view[i] when fold() last counted tag i's hits. */
+  private readonly seen: Uint32Array;
   private tags: Tag[] = [];
   private byKey = new Map<string, number>();
   private readonly clearers = new Set<() => void>();
@@ -34,6 +37,7 @@ export class PacketCacheTags {
   constructor(private readonly counters: DnsCounters, readonly maxTags = MAX_TAGS) {
     this.hits = Buffer.alloc(maxTags * 4);
     this.view = new Uint32Array(this.hits.buffer, this.hits.byteOffset, maxTags);
+    this.seen = new Uint32Array(maxTags);
   }
 
   // The previous call's inputs and tag: a run of misses for the same name and type needs no lookup.
@@ -78,11 +82,12 @@ export class PacketCacheTags {
   /** Adds the hits since the last fold to the counters, as the JS path would have counted them. */
   fold(): void {
     const c = this.counters;
-    const view = this.view;
+    const { view, seen } = this;
     for (let i = 0; i < this.tags.length; i++) {
-      const n = view[i] as number;
+      const now = view[i] as number;
+      const n = (now - (seen[i] as number)) >>> 0; // uint32 wrap-around
       if (n === 0) continue;
-      view[i] = 0;
+      seen[i] = now;
       const t = this.tags[i] as Tag;
       c.queries += n;
       c.udpQueries += n;
@@ -94,10 +99,12 @@ export class PacketCacheTags {
     }
   }
 
-  /** Empties every registered socket's cache; the hits so far are counted first. */
+  /** Empties every registered socket's cache, then counts the hits so far under the old tags. */
   invalidate(): void {
-    this.fold();
+    // A socket's clear returns after its reader's last hit on an old entry (reader mode):
+    // folding after the clears leaves no hit of the old tags to be counted under new ones.
     for (const clear of this.clearers) clear();
+    this.fold();
     this.tags = [];
     this.byKey.clear();
     this.prevTag = -1;

@@ -10,7 +10,8 @@ import type { LastAnswer } from './responder.js';
 
 interface UdpBatchAddon {
   open(host: string, port: number, family: number, inBuf: Buffer, outBuf: Buffer, meta: Buffer,
-    onBatch: (count: number) => void, onSendError: (failed: number, code: string) => void, reusePort?: boolean, hits?: Buffer): unknown;
+    onBatch: (count: number) => void, onSendError: (failed: number, code: string) => void, reusePort?: boolean, hits?: Buffer,
+    reader?: boolean): unknown;
   port(handle: unknown): number;
   close(handle: unknown): void;
   /** Empties the socket's packet cache (absent in an addon built before the cache). */
@@ -63,7 +64,10 @@ export interface BatchUdpSocket {
  * Binds host:port now (throws with code EADDRINUSE etc. like dgram) and serves until close().
  * `reusePort`: SO_REUSEPORT, so DNS worker threads each own a socket on the same address.
  * `cache`: answer repeated queries from the addon's packet cache (never with a rate limiter:
- * each response must pass it).
+ * each response must pass it). With the cache, the socket is read by a thread of the addon
+ * (reader mode, native/udp-batch/reader.c): hits are answered there without an event-loop
+ * turn, and onBatch runs here for batches with a miss while that thread waits for it.
+ * VANTAGE_UDP_READER=0 keeps the JS thread polling the socket (for comparison in bench:dns).
  */
 export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reusePort = false, cache?: BatchCache): BatchUdpSocket {
   const pc = cache && !opts.limiter && hasPacketCache(addon) ? cache : undefined;
@@ -122,8 +126,9 @@ export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reu
     opts.onError(Object.assign(new Error(`udp send failed (${failed}): ${code}`), { code }));
   };
 
+  const reader = process.env.VANTAGE_UDP_READER !== '0';
   const handle = pc
-    ? addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError, reusePort, pc.tags.hits)
+    ? addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError, reusePort, pc.tags.hits, reader)
     : addon.open(opts.host, opts.port, opts.family, inBuf, outBuf, metaBuf, onBatch, onSendError, reusePort);
   const unregister = pc?.tags.register(() => addon.cacheClear?.(handle));
   let closed = false;
