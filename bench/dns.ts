@@ -6,7 +6,7 @@
 // 0 = the event loop; BENCH_DNS_MODE=cluster for node:cluster processes), BENCH_GDNSD_THREADS
 // (default 1, like our one DNS thread), BENCH_ECS (default 2001:db8:1::/48, one of the
 // 10,000 loaded prefixes; 198.51.100.0/24 for IPv4), BENCH_UDP_ENGINE (auto: the native
-// batch engine if built; batch; dgram), BENCH_PACKET_CACHE (default on with DNS workers; 0 = off:
+// batch engine if built; batch; dgram), BENCH_PACKET_CACHE (default on, as in the selector; 0 = off:
 // every query through JS). dnsperf repeats one query, so with the cache nearly all are hits;
 // BENCH_NAMES=50000 asks 50,000 distinct names (NXDOMAIN) instead: nearly all miss.
 import { fork, spawn } from 'node:child_process';

@@ -76,7 +76,9 @@ async function main(): Promise<void> {
       dns, table, mapper, workers: WORKERS, services: [BENCH_SERVICE],
       mapperModule: new URL('../../selector/mapping/mapper.js', import.meta.url).href, mapperExport: PrefixClientMapper.name,
     })
-    : createDnsServer({ dns, table, mapper: mapper as PrefixClientMapper, clusterShared: cluster.isWorker });
+    // In the event loop as with the selector's dns.workers: 0 (its cache is emptied on each table write; the
+    // table here never changes after setup). Not in node:cluster workers (dgram engine there).
+    : createDnsServer({ dns, table, mapper: mapper as PrefixClientMapper, clusterShared: cluster.isWorker, packetCache: !CLUSTER });
   await server.start();
   const loaded = mapper instanceof TrackedMapper ? (mapper.inner as PrefixClientMapper).prefixCount : mapper.prefixCount;
   const mode = threads ? `${WORKERS} DNS worker thread(s)` : CLUSTER ? `node:cluster, ${WORKERS} processes` : 'event loop';
