@@ -18,8 +18,22 @@ void batch_prepare_recv(batch_sock *s) {
   }
 }
 
+/* Bumped by cacheClearAll() on any thread; each socket compares it with the one it saw. */
+static uint32_t g_epoch = 0;
+
+void batch_epoch_bump(void) { __atomic_add_fetch(&g_epoch, 1, __ATOMIC_RELEASE); }
+uint32_t batch_epoch(void) { return __atomic_load_n(&g_epoch, __ATOMIC_ACQUIRE); }
+
 unsigned batch_classify(batch_sock *s, unsigned count) {
   unsigned misses = 0;
+  if (s->pc) {
+    uint32_t ep = batch_epoch();
+    if (ep != s->epoch) {
+      s->epoch = ep;
+      s->epoch_news = 1;
+      pc_clear(s->pc);
+    }
+  }
   for (unsigned i = 0; i < count; i++) {
     uint32_t *m = s->meta + (size_t)i * META_WORDS;
     uint32_t len = s->msgs[i].msg_len;
@@ -126,6 +140,14 @@ void batch_call_js(batch_sock *s, napi_ref fn_ref, size_t argc, napi_value *argv
   if (napi_get_reference_value(s->env, fn_ref, &fn) != napi_ok || fn == NULL) return;
   napi_get_global(s->env, &recv); /* make_callback needs an object receiver */
   if (napi_make_callback(s->env, s->async_ctx, recv, fn, argc, argv, &result) != napi_ok) report_exception(s->env);
+}
+
+void batch_call_on_batch(batch_sock *s, unsigned count) {
+  napi_value argv[2];
+  napi_create_uint32(s->env, count, &argv[0]);
+  napi_get_boolean(s->env, s->epoch_news != 0, &argv[1]);
+  s->epoch_news = 0;
+  batch_call_js(s, s->on_batch, 2, argv);
 }
 
 void batch_report_send_error(batch_sock *s, int failed, int err) {

@@ -78,9 +78,7 @@ static void on_async(uv_async_t *h) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
   if (count > 0) {
-    napi_value argv[1];
-    napi_create_uint32(s->env, count, &argv[0]);
-    batch_call_js(s, s->on_batch, 1, argv);
+    batch_call_on_batch(s, count); /* epoch_news: written by the reader before the hand-off */
     if (!s->closed) { /* closed from the callback: the reader was stopped and joined */
       pthread_mutex_lock(&s->mu);
       s->js_done = 1;

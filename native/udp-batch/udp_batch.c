@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/filter.h>
 #include "udp_batch.h"
 
 /* Batches per wake-up in poll mode: the socket stays readable (level-triggered), so the
@@ -105,9 +106,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     unsigned count = (unsigned)r;
     if (batch_classify(s, count) > 0) {
       uint32_t gen = s->pc ? s->pc->gen : 0;
-      napi_value argv[1];
-      napi_create_uint32(s->env, count, &argv[0]);
-      batch_call_js(s, s->on_batch, 1, argv);
+      batch_call_on_batch(s, count);
       if (s->closed) break; /* closed from the callback: buffers are no longer ours */
       batch_insert(s, count, gen);
     }
@@ -158,7 +157,8 @@ static int get_buffer(napi_env env, napi_value v, size_t want, void **data) {
 
 /* open(host, port, family, in, out, meta, onBatch, onError[, reusePort[, hits[, reader]]]) → handle
  * reusePort: SO_REUSEPORT before bind, so several threads' sockets share one address and
- * the kernel spreads datagrams over them by 4-tuple hash (each socket has its own queue).
+ * the kernel spreads datagrams over them (each socket has its own queue): true = by 4-tuple
+ * hash; a number N > 1 = the group's size, each datagram to a random one (below).
  * hits: a Buffer of uint32 hit counters, one per stats tag: turns the packet cache on.
  * reader: read on a thread of ours (reader.c) instead of polling on the JS thread. */
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -186,11 +186,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   napi_typeof(env, argv[7], &t2);
   if (t1 != napi_function || t2 != napi_function) { napi_throw_type_error(env, NULL, "open: callbacks expected"); return NULL; }
   bool reuse_port = false;
+  uint32_t spread = 0;
   if (argc >= 9) {
     napi_valuetype t3;
     napi_typeof(env, argv[8], &t3);
-    if (t3 != napi_undefined && napi_get_value_bool(env, argv[8], &reuse_port) != napi_ok) {
-      napi_throw_type_error(env, NULL, "open: reusePort must be a boolean"); return NULL;
+    if (t3 == napi_number) {
+      if (napi_get_value_uint32(env, argv[8], &spread) != napi_ok || spread > 1024) {
+        napi_throw_type_error(env, NULL, "open: reusePort must be a boolean or a group size"); return NULL;
+      }
+      reuse_port = spread > 0;
+    } else if (t3 != napi_undefined && napi_get_value_bool(env, argv[8], &reuse_port) != napi_ok) {
+      napi_throw_type_error(env, NULL, "open: reusePort must be a boolean or a group size"); return NULL;
     }
   }
   void *hits = NULL;
@@ -242,6 +248,21 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
   }
   if (bind(fd, (struct sockaddr *)&sa, sa_len) < 0) { int e = errno; close(fd); return throw_errno(env, "bind", e); }
+  /* A group of `spread` sockets: each datagram goes to a random one (cBPF, SKF_AD_RANDOM)
+   * instead of the kernel's 4-tuple hash, which keeps each client port on one socket and
+   * can leave one thread with most of the load (seen: 88/12 with dnsperf's 8 ports). An
+   * index past the group's current size (a worker being restarted) falls back to the hash. */
+  if (spread > 1) {
+    struct sock_filter code[] = {
+      { BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM) }, /* A = random */
+      { BPF_ALU | BPF_MOD | BPF_K, 0, 0, spread },                                 /* A %= spread */
+      { BPF_RET | BPF_A, 0, 0, 0 },
+    };
+    struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0) {
+      int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
+    }
+  }
 
   batch_sock *s = calloc(1, sizeof(batch_sock));
   if (!s) { close(fd); napi_throw_error(env, NULL, "open: out of memory"); return NULL; }
@@ -255,6 +276,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (!s->pc) { close(fd); free(s); napi_throw_error(env, NULL, "open: out of memory"); return NULL; }
     s->hits = hits;
     s->ntags = (uint32_t)(hits_len / 4);
+    s->epoch = batch_epoch();
     napi_create_reference(env, argv[9], 1, &s->hits_ref);
   }
   napi_create_reference(env, argv[3], 1, &s->in_ref);
@@ -344,6 +366,17 @@ static napi_value js_cache_clear(napi_env env, napi_callback_info info) {
   return u;
 }
 
+/* cacheClearAll(): every socket of the process (any thread) empties its packet cache before
+ * its next batch, and that batch's onBatch gets changed = true. The DNS workers' main thread
+ * calls it after posting a change: a query sent after that misses, and the worker pulls the
+ * change message before answering it (worker-entry.ts). */
+static napi_value js_cache_clear_all(napi_env env, napi_callback_info info) {
+  batch_epoch_bump();
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 static napi_value add_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -356,6 +389,7 @@ NAPI_MODULE_INIT() {
   add_fn(env, exports, "port", js_port);
   add_fn(env, exports, "close", js_close);
   add_fn(env, exports, "cacheClear", js_cache_clear);
+  add_fn(env, exports, "cacheClearAll", js_cache_clear_all);
   napi_value v;
   napi_create_uint32(env, BATCH, &v); napi_set_named_property(env, exports, "BATCH", v);
   napi_create_uint32(env, IN_SLOT, &v); napi_set_named_property(env, exports, "IN_SLOT", v);

@@ -38,6 +38,8 @@ typedef struct batch_sock {
   packet_cache *pc;  /* NULL: no cache */
   uint32_t *hits;    /* per stats tag, only ever incremented here (JS keeps what it saw) */
   uint32_t ntags;
+  uint32_t epoch;    /* batch_epoch() when the cache was last emptied for it */
+  int epoch_news;    /* emptied for a new epoch since JS last got a batch: onBatch's 2nd argument */
   uint64_t hash[BATCH];
   uint8_t keyable[BATCH];
   napi_async_context async_ctx;
@@ -64,6 +66,10 @@ typedef struct batch_sock {
 
 /* batch.c */
 void batch_prepare_recv(batch_sock *s);
+/* Process-wide: a bump empties every socket's cache before its next batch, from any thread
+ * (the DNS workers' main thread, at each change it ships to them). */
+void batch_epoch_bump(void);
+uint32_t batch_epoch(void);
 /* Fills meta for `count` datagrams and answers packet-cache hits; returns the misses. */
 unsigned batch_classify(batch_sock *s, unsigned count);
 /* Caches the responses JS marked cacheable, unless the cache was emptied since `gen`. */
@@ -71,6 +77,9 @@ void batch_insert(batch_sock *s, unsigned count, uint32_t gen);
 /* Sends the responses in out/meta; returns how many could not be sent. */
 int batch_send(batch_sock *s, unsigned count, int *last_errno);
 void batch_call_js(batch_sock *s, napi_ref fn_ref, size_t argc, napi_value *argv);
+/* onBatch(count, changed): `changed` when another thread emptied the caches (cacheClearAll)
+ * since JS's last batch, so JS first applies the changes queued for it. */
+void batch_call_on_batch(batch_sock *s, unsigned count);
 void batch_report_send_error(batch_sock *s, int failed, int err);
 
 /* reader.c */

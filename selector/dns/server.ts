@@ -42,9 +42,10 @@ export interface DnsServerOptions {
   wrapResponder?: (inner: Responder) => Responder;
   /**
    * SO_REUSEPORT on the UDP sockets (batch engine only): DNS worker threads each bind their
-   * own socket to the same address and the kernel spreads datagrams by 4-tuple. Default false.
+   * own socket to the same address. true: the kernel spreads datagrams by 4-tuple; N > 1 (the
+   * number of threads): each datagram to a random socket, evenly whatever the clients' ports. Default false.
    */
-  reusePort?: boolean;
+  reusePort?: boolean | number;
   /** Serve TCP too (default true). Node 20's net has no SO_REUSEPORT: one thread owns TCP. */
   tcp?: boolean;
   /**
@@ -53,6 +54,11 @@ export interface DnsServerOptions {
    * anything else an answer depends on, before the next datagram. Default false.
    */
   packetCache?: boolean;
+  /**
+   * With the packet cache: applies the changes another thread queued for this server (a DNS
+   * worker's delta messages), called before a batch when that thread emptied the caches.
+   */
+  pullChanges?: () => void;
 }
 
 export interface DnsAddress {
@@ -114,11 +120,12 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const onError = (err: Error): void => log.warn({ err }, 'dns socket error');
   const udpEngine = pickUdpEngine(opts.dns.udpEngine ?? 'auto', exclusive);
   const addon = udpEngine === 'batch' ? loadUdpBatch() : undefined;
-  if (opts.reusePort === true && udpEngine !== 'batch') throw new ConfigError('dns.workers', 'SO_REUSEPORT needs the batch UDP engine (node:dgram has none)');
+  const reusePort = opts.reusePort === true || (typeof opts.reusePort === 'number' && opts.reusePort > 0);
+  if (reusePort && udpEngine !== 'batch') throw new ConfigError('dns.workers', 'SO_REUSEPORT needs the batch UDP engine (node:dgram has none)');
 
   const cacheTags = opts.packetCache === true && opts.dns.packetCache !== false && !limiter && addon !== undefined && hasPacketCache(addon) &&
     !opts.resolve && !opts.wrapResponder && base.last ? new PacketCacheTags(counters) : undefined;
-  const cache: BatchCache | undefined = cacheTags && base.last ? { tags: cacheTags, last: base.last } : undefined;
+  const cache: BatchCache | undefined = cacheTags && base.last ? { tags: cacheTags, last: base.last, pullChanges: opts.pullChanges } : undefined;
 
   const udpAnswer = (msg: Buffer, family: Family, src: Uint8Array): Buffer | undefined => responder.answer(msg, family, src, OUR_UDP_SIZE);
   const udpAnswerInto = (msg: Buffer, family: Family, src: Uint8Array, out: Buffer): number => responder.answerInto(msg, family, src, OUR_UDP_SIZE, out);
@@ -153,7 +160,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   async function bindUdp(host: string, family: Family, port: number): Promise<UdpListener> {
     const udpOpts = { host, port, family, counters, limiter, answer: udpAnswer, answerInto: udpAnswerInto, onError };
     if (addon) {
-      const sock = createBatchUdpSocket(addon, udpOpts, opts.reusePort === true, cache);
+      const sock = createBatchUdpSocket(addon, udpOpts, reusePort ? opts.reusePort as true | number : false, cache);
       return { port: sock.port, close: async () => sock.close() };
     }
     const udp = createUdpSocket(udpOpts);

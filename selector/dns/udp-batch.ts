@@ -10,12 +10,14 @@ import type { LastAnswer } from './responder.js';
 
 interface UdpBatchAddon {
   open(host: string, port: number, family: number, inBuf: Buffer, outBuf: Buffer, meta: Buffer,
-    onBatch: (count: number) => void, onSendError: (failed: number, code: string) => void, reusePort?: boolean, hits?: Buffer,
+    onBatch: (count: number, changed?: boolean) => void, onSendError: (failed: number, code: string) => void, reusePort?: boolean | number, hits?: Buffer,
     reader?: boolean): unknown;
   port(handle: unknown): number;
   close(handle: unknown): void;
   /** Empties the socket's packet cache (absent in an addon built before the cache). */
   cacheClear?(handle: unknown): void;
+  /** Every socket of the process, on any thread, empties its cache before its next batch. */
+  cacheClearAll?(): void;
   readonly BATCH: number;
   readonly IN_SLOT: number;
   readonly OUT_SLOT: number;
@@ -27,6 +29,11 @@ interface UdpBatchAddon {
 export interface BatchCache {
   tags: PacketCacheTags;
   last: LastAnswer;
+  /**
+   * Called before a batch is answered when another thread emptied the caches (the addon's
+   * cacheClearAll, after posting a change): apply the changes queued for this server now.
+   */
+  pullChanges?: () => void;
 }
 
 /** Whether this addon build has the packet cache (an older build: no cache, same behaviour). */
@@ -62,14 +69,16 @@ export interface BatchUdpSocket {
 
 /**
  * Binds host:port now (throws with code EADDRINUSE etc. like dgram) and serves until close().
- * `reusePort`: SO_REUSEPORT, so DNS worker threads each own a socket on the same address.
+ * `reusePort`: SO_REUSEPORT, so DNS worker threads each own a socket on the same address;
+ * a number N > 1 is the group's size: each datagram goes to a random socket of it (a cBPF
+ * program) rather than by the 4-tuple hash, which keeps each client port on one socket.
  * `cache`: answer repeated queries from the addon's packet cache (never with a rate limiter:
  * each response must pass it). With the cache, the socket is read by a thread of the addon
  * (reader mode, native/udp-batch/reader.c): hits are answered there without an event-loop
  * turn, and onBatch runs here for batches with a miss while that thread waits for it.
  * VANTAGE_UDP_READER=0 keeps the JS thread polling the socket (for comparison in bench:dns).
  */
-export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reusePort = false, cache?: BatchCache): BatchUdpSocket {
+export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reusePort: boolean | number = false, cache?: BatchCache): BatchUdpSocket {
   const pc = cache && !opts.limiter && hasPacketCache(addon) ? cache : undefined;
   const { counters } = opts;
   const { BATCH, IN_SLOT, OUT_SLOT, META_WORDS } = addon;
@@ -90,7 +99,8 @@ export function createBatchUdpSocket(addon: UdpBatchAddon, opts: UdpOptions, reu
     outSlots.push(outBuf.subarray(i * OUT_SLOT, (i + 1) * OUT_SLOT));
   }
 
-  const onBatch = (count: number): void => {
+  const onBatch = (count: number, changed?: boolean): void => {
+    if (changed === true) pc?.pullChanges?.();
     const n = Math.min(count, BATCH);
     for (let i = 0; i < n; i++) {
       const m = i * META_WORDS;

@@ -2,7 +2,7 @@
 // mapper from the main thread's snapshot, serves DNS on its own sockets (UDP with
 // SO_REUSEPORT; TCP only in worker 0) and applies the deltas the main thread posts.
 // Messages out: ready | failed | stats | counts | closed. In: delta | close.
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { LevelWithSilent } from 'pino';
 import type { ClientMapper } from './contract.js';
 import type { DnsConfig } from './config.js';
@@ -22,7 +22,8 @@ export interface WorkerInit {
   services: string[];
   serial: number;
   child: ChildZones | undefined;
-  reusePort: boolean;
+  /** The number of DNS worker threads sharing the UDP address (SO_REUSEPORT group), or false. */
+  reusePort: false | number;
   tcp: boolean;
   logLevel: LevelWithSilent;
   statsEveryMs: number;
@@ -40,8 +41,8 @@ export type FromWorker =
 export type ToWorker = { type: 'delta'; delta: Delta } | { type: 'close' };
 
 async function main(): Promise<void> {
-  const port = parentPort;
-  if (!port) throw new Error('worker-entry.ts runs only as a worker thread');
+  if (!parentPort) throw new Error('worker-entry.ts runs only as a worker thread');
+  const port: MessagePort = parentPort;
   const init = workerData as WorkerInit;
   const send = (m: FromWorker): void => port.postMessage(m);
   const log = createLogger({ level: init.logLevel }).child({ component: 'dns', worker: init.index });
@@ -55,9 +56,20 @@ async function main(): Promise<void> {
     const table = new MemoryAnswerTable();
     const mapper = new Mapper();
     applySnapshot(table, mapper, init.snapshot);
+    // Deltas posted before the main thread emptied the caches (cacheClearAll) are applied
+    // before the batch that noticed it is answered, not when the port's wake-up comes: the
+    // addon's reader answers hits without this thread, so the usual order of events is gone.
+    const pullChanges = (): void => {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+        const msg = m.message as ToWorker;
+        if (msg.type === 'delta') applyDeltaMessage(msg);
+        else setImmediate(() => onMessage(msg)); // close: not from inside a batch
+      }
+    };
     server = createDnsServer({
       dns: init.dns, table, mapper, log, services: init.services, serial: init.serial, child: init.child, reusePort: init.reusePort, tcp: init.tcp,
       packetCache: true, // invalidated below on every delta
+      pullChanges,
     });
     const s = server;
     const sendCounts = (): void => {
@@ -65,17 +77,20 @@ async function main(): Promise<void> {
       const counts = drainCounts(table);
       if (counts.length) send({ type: 'counts', counts });
     };
-    port.on('message', (m: ToWorker) => {
+    function applyDeltaMessage(m: Extract<ToWorker, { type: 'delta' }>): void {
+      try {
+        s.foldCacheHits?.(); // into the counts maps as they are before the change
+        applyDelta(table, mapper, m.delta);
+      } catch (err) {
+        log.error({ err }, 'dns worker: a table update failed');
+      } finally {
+        // Before the next datagram: no cached answer from before the change is served.
+        s.invalidateCache?.();
+      }
+    }
+    function onMessage(m: ToWorker): void {
       if (m.type === 'delta') {
-        try {
-          s.foldCacheHits?.(); // into the counts maps as they are before the change
-          applyDelta(table, mapper, m.delta);
-        } catch (err) {
-          log.error({ err }, 'dns worker: a table update failed');
-        } finally {
-          // Before the next datagram: no cached answer from before the change is served.
-          s.invalidateCache?.();
-        }
+        applyDeltaMessage(m);
       } else if (m.type === 'close') {
         if (statsTimer) clearInterval(statsTimer);
         if (countsTimer) clearInterval(countsTimer);
@@ -86,7 +101,8 @@ async function main(): Promise<void> {
           port.close();
         });
       }
-    });
+    }
+    port.on('message', onMessage);
     await s.start();
     send({ type: 'ready', addresses: s.addresses(), udpEngine: s.udpEngine });
     // Counters go to the main thread when they moved (for /metrics and stats()).

@@ -78,7 +78,8 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
   const mainCounters = new DnsCounters();
   // explain: the same decision on the main thread, over the same table and mapper.
   const responder = createResponder({ zones: opts.dns.zones, table: opts.table, mapper: opts.mapper, services, counters: mainCounters, serial, child: opts.child, log });
-  const batch = opts.dns.udpEngine !== 'dgram' && loadUdpBatch() !== undefined;
+  const addon = opts.dns.udpEngine !== 'dgram' ? loadUdpBatch() : undefined;
+  const batch = addon !== undefined;
   const count = batch ? Math.max(1, opts.workers) : 1;
   const udpEngine: UdpEngine = batch ? 'batch' : 'dgram';
   const slots: Slot[] = [];
@@ -97,6 +98,10 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
     flushTimer = undefined;
     const msg: ToWorker = { type: 'delta', delta: { ops: opts.table.takeOps(), mapper: opts.mapper.takeInputs() } };
     for (const s of slots) s.worker?.postMessage(msg);
+    // The workers' readers answer cache hits without their JS thread (reader mode). Once the
+    // message is queued, empty every cache: a query sent after this turn misses, and the worker
+    // pulls this message before it answers that batch (worker-entry.ts, pullChanges).
+    addon?.cacheClearAll?.();
   }
   // A burst of writes in one turn (rankAll) becomes one message, posted before the turn ends
   // (a microtask), so a query sent after the change reaches a worker after the change too.
@@ -118,7 +123,7 @@ export function createDnsWorkers(opts: DnsWorkersOptions): DnsWorkers {
     const init: WorkerInit = {
       index, dns, snapshot: { services: opts.table.exportAll(), mapper: opts.mapper.exportAll(), counting: opts.table.exportCounting() },
       mapperModule: runnable(opts.mapperModule), mapperExport: opts.mapperExport, services, serial, child: opts.child,
-      reusePort: count > 1, tcp: index === 0, logLevel: log.level as WorkerInit['logLevel'],
+      reusePort: count > 1 ? count : false, tcp: index === 0, logLevel: log.level as WorkerInit['logLevel'],
       statsEveryMs: STATS_EVERY_MS, countsEveryMs: COUNTS_EVERY_MS,
     };
     const worker = new Worker(new URL(runnable(new URL('./worker-entry.js', import.meta.url).href)), { workerData: init });

@@ -94,6 +94,24 @@ describe.skipIf(!CACHE)('packet cache on dns.workers: 2', () => {
     expect(new Set(await many(port, 100))).toEqual(new Set(['192.0.2.9']));
   });
 
+  it('a query sent after the turn of a change gets the new answer, every time (the readers answer hits off the JS thread)', async () => {
+    const { dns, table } = start();
+    await dns.start();
+    const port = dns.addresses()[0]?.port as number;
+    await many(port, 40);
+    await until(() => dns.stats().packetCacheHits > 0, 3000, 'cache hits');
+    for (let i = 0; i < 30; i++) {
+      const next = `192.0.2.${10 + (i % 2)}`;
+      table.setAnswer(SERVICE, DEFAULT_KEY, [next]);
+      // The delta is posted at the end of this turn. No waiting for the workers to apply it:
+      // the first query sent after the turn must see the change.
+      await new Promise((r) => setTimeout(r, 0));
+      expect(await ask(port)).toBe(next);
+      expect(await many(port, 4)).toEqual(Array(4).fill(next)); // cached again meanwhile, then hits
+    }
+    expect(dns.stats().packetCacheHits).toBeGreaterThan(0);
+  });
+
   it('dns.packetCache: false turns it off', async () => {
     const { dns } = start(false);
     await dns.start();
