@@ -25,9 +25,9 @@ const OUTSTANDING = Number(process.env.BENCH_OUTSTANDING ?? 100);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const NAMES = Number(process.env.BENCH_NAMES ?? 1);
 /**
- * dnsperf clients (-c: one socket, one source port each). SO_REUSEPORT (our workers and
- * gdnsd's udp_threads alike) spreads by 4-tuple, so one client reaches one thread only:
- * default 8 when either side runs several threads, else 1.
+ * dnsperf clients (-c: one socket, one source port each). gdnsd's udp_threads share the port
+ * with SO_REUSEPORT's 4-tuple hash, so one client reaches one thread only (our workers spread
+ * at random): default 8 when either side runs several threads, else 1.
  */
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? (Math.max(WORKERS, GDNSD_THREADS) > 1 ? 8 : 1));
 

@@ -68,7 +68,7 @@ describe.skipIf(!BATCH)('dns.workers: 2', () => {
     expect(sel.dnsStats()?.udpEngine).toBe('batch');
     await feed(sel, [10, 80, 200], 1);
     await until(() => sel.agentStates().get('pop-nyc') === 'fresh', 5000, 'pop-nyc fresh');
-    // From many source ports, so SO_REUSEPORT's 4-tuple hash reaches both workers' sockets.
+    // Many queries, so both workers' sockets get some (each datagram goes to a random one).
     const first = await eventually(async () => {
       const got = await Promise.all(Array.from({ length: 40 }, () => ask(port)));
       return got.every((a) => a[0] === '127.2.0.1') && got;
