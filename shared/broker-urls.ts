@@ -7,6 +7,11 @@ import { z } from 'zod';
 
 export const zMqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
 export const zMqttUrls = z.array(zMqttUrl).min(1, 'expected at least one broker URL').max(32);
+/**
+ * `mqtt.stallTimeoutMs`: with several URLs, a CONNECT or QoS 1 publish a broker leaves
+ * unanswered this long drops the connection and the next URL is tried (broker-failover.ts).
+ */
+export const zStallTimeoutMs = z.number().int().min(200).max(60_000).default(1500);
 
 export interface BrokerServer {
   protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss';
