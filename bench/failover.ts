@@ -1,4 +1,4 @@
-// npm run bench:failover [-- --rounds 3 --agents 3]
+// npm run bench:failover [-- --rounds 3 --agents 3 --trace]
 // A real 3-node NATS cluster (nats-server: routes, JetStream, MQTT per node), two selector
 // replicas and AGENTS agents (in this process, the real createSelector/createAgent) with
 // `mqtt.urls` starting on different nodes, probing one local HTTP site every second.
@@ -6,7 +6,8 @@
 // another node, (b) until a result pop-0 measured after the kill is in each replica's
 // SQLite; then a drain (or undrain) through replica r1's admin API, timed until r2 applied
 // it. The killed node is restarted before the next round. Prints every round and the
-// median and max of each. No thresholds: the numbers are the output.
+// median and max of each. No thresholds: the numbers are the output. --trace prints each
+// round's timeline (nats-server and client logs, bench/failover-trace.ts).
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { createAgent, type Agent } from '../agent/agent.js';
 import { parseAgentConfig } from '../agent/config.js';
 import { parseSelectorConfig } from '../selector/config.js';
 import { createSelector, type Selector } from '../selector/selector.js';
+import { createFailoverTrace } from './failover-trace.js';
 import { startNatsCluster, waitForMqtt } from './nats-cluster.js';
 
 function arg(name: string, dflt: number): number {
@@ -29,6 +31,7 @@ const ROUNDS = arg('rounds', 3);
 const AGENTS = arg('agents', 3);
 const SERVICE = 'www.example.test';
 const SITE = '127.2.8.1';
+const TRACE = process.argv.includes('--trace');
 
 async function until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -44,7 +47,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-failover-'));
-  const cluster = await startNatsCluster();
+  const trace = createFailoverTrace(TRACE, (o) => o.agent === 'pop-0' || o.replica !== undefined);
+  const cluster = await startNatsCluster({ onLog: trace.natsLine });
   const site = http.createServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => site.listen(0, SITE, () => r()));
   const sitePort = (site.address() as { port: number }).port;
@@ -58,12 +62,12 @@ async function main(): Promise<void> {
         dns: { listen: ['127.0.0.1:0'], zones: [{ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'h.example.test' }] },
         mqtt: { urls: rotate(k) }, http: { listen: '127.0.0.1:0' }, db: join(dir, `r${k + 1}.db`), auth: { agents: 'off' },
         services: [{ name: SERVICE, probe: { port: sitePort, timeoutMs: 1000 }, sites: [{ id: 'a', address: SITE }, { id: 'b', address: '127.2.8.2' }] }],
-      }));
+      }), { log: trace.log.child({ replica: `r${k + 1}` }) });
       await sel.start();
       selectors.push(sel);
     }
     for (let k = 0; k < AGENTS; k++) {
-      const agent = createAgent(parseAgentConfig({ id: `pop-${k}`, mqtt: { urls: rotate(k) }, bindAddress: '127.0.0.1', prefixes: [], resolvers: [], intervalS: 1 }));
+      const agent = createAgent(parseAgentConfig({ id: `pop-${k}`, mqtt: { urls: rotate(k) }, bindAddress: '127.0.0.1', prefixes: [], resolvers: [], intervalS: 1 }), { log: trace.log });
       await agent.start();
       agents.push(agent);
     }
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
       moved.push(movedMs);
       arrived.push(arrivedMs);
       drained.push(drainMs);
+      trace.print(t0, t0 - 200);
       console.log(`round ${round}: killed ${node.name}; pop-0 on another node after ${movedMs} ms, its new results at both replicas after ${arrivedMs} ms; ${drain ? 'drain' : 'undrain'} r1 → r2 in ${drainMs} ms`);
       await node.start();
       await waitForMqtt(node.mqttUrl, undefined, 30_000);
