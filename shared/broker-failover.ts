@@ -6,23 +6,23 @@
 // answers a CONNECT only once it has read the client's session record from the replicated
 // `$MQTT_sess` stream, and acknowledges a QoS 1 PUBLISH only once it is stored in
 // `$MQTT_msgs` (a retained one in `$MQTT_rmsgs` first). When the node that led such a
-// stream dies, the survivors elect a new RAFT leader 4-9 s later (server/raft.go, not
-// configurable); a request sent before that is dropped, the node holds the client for its
-// 4 s JetStream API timeout (mqttJSAPITimeout) and then closes the connection, and while a
-// CONNECT is held the client ID stays locked on that node (mqttProcessConnect: another
-// CONNECT with it waits up to 1 s, then fails). A request sent after the election is
-// answered at once. So, with several URLs, a CONNECT or QoS 1 PUBLISH left unanswered for
-// `stallMs` drops the connection and the next node is tried after HOP_MS: the client then
-// alternates between the surviving nodes and reaches the new leader within about
-// stallMs + HOP_MS of the election instead of up to 4 s + the reconnect delay later.
-// An attempt the node held and then closed itself without a CONNACK (its lock wait or its
-// JetStream timeout) counts as a stall too. A connection that worked for a while and
-// dropped also moves to the next node after HOP_MS, and so does the first round of
-// refused attempts (a dead node in the list);
-// failures after that back off as before (reconnectDelayMs). With one URL there is
-// nowhere else to go: mqtt.js's 10 s CONNACK timeout and no PUBACK watchdog.
-// stallMs grows (doubling, up to LONG_MS) after three whole rounds of the list stalled in
-// a row, so a link slower than stallMs still connects and delivers.
+// stream dies, the survivors elect a new RAFT leader 3-9 s later (server/raft.go: a random
+// 4-9 s election timeout from the last heartbeat, not configurable). A request sent before
+// that is dropped: the node holds the client for its 4 s JetStream API timeout
+// (mqttJSAPITimeout), then closes the connection, and while a CONNECT is held the client
+// ID stays locked on that node (mqttProcessConnect: another CONNECT with it waits up to
+// 1 s, then fails). A request sent after the election is answered at once.
+//
+// So, with several URLs: a CONNECT or QoS 1 PUBLISH left unanswered for `stallMs` drops the
+// connection, and the next node is tried after HOP_MS; the client alternates between the
+// surviving nodes and reaches the new leader about 2 s after the election at most, instead
+// of up to 4 s + the reconnect delay. An attempt the node held and closed itself without a
+// CONNACK (its lock wait, its JetStream timeout) counts as a stall too. A connection that
+// worked for a while and dropped, and the first round of refused attempts (a dead node in
+// the list), also go on after HOP_MS; refusals after that back off as before
+// (reconnectDelayMs). stallMs doubles, up to LONG_MS, after three whole rounds of the list
+// stalled in a row, so a link slower than stallMs still connects and delivers. With one
+// URL there is nowhere else to go: mqtt.js's 10 s CONNACK timeout, no PUBACK watchdog.
 import type { MqttClient } from 'mqtt';
 import type { Logger } from './log.js';
 import { reconnectDelayMs } from './broker-urls.js';
