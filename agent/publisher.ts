@@ -14,8 +14,9 @@
 //   A node that holds our CONNECT or a publish unanswered for mqtt.stallTimeoutMs (NATS
 //   during a JetStream leader election) is left for the next one (shared/broker-failover.ts);
 // - after each connect the queued metrics go first and status/announce once the queue is
-//   empty: a retained publish waits for one more replicated stream on a clustered broker
-//   (NATS $MQTT_rmsgs), and the broker handles a connection's packets in order.
+//   empty (or PRESENCE_AFTER of them went out, for a long backlog on a slow link): a
+//   retained publish waits for one more replicated stream on a clustered broker (NATS
+//   $MQTT_rmsgs), and the broker handles a connection's packets in order.
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createBrokerFailover } from '../shared/broker-failover.js';
@@ -73,6 +74,8 @@ interface Pending {
 }
 
 const CLOSE_ACK_TIMEOUT_MS = 2000;
+/** Metrics messages acknowledged on a connection before its status/announce go out anyway. */
+const PRESENCE_AFTER = 10;
 
 function checkedTopic(agent: string, kind: 'status' | 'announce' | 'metrics'): string {
   const topic = agentTopic(agent, kind);
@@ -105,15 +108,14 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   let url: string | undefined;
   /** Status and announce of this connection are still to be published (after the queue). */
   let presencePending = false;
+  let ackedOnConnection = 0;
 
   function drain(): void {
     const c = client;
     if (!c || !c.connected || inFlight || closing) return;
     const next = queue[0];
-    if (!next) {
-      if (presencePending) publishPresence(c);
-      return;
-    }
+    if (presencePending && (!next || ackedOnConnection >= PRESENCE_AFTER)) publishPresence(c);
+    if (!next) return;
     inFlight = next;
     next.attempts++;
     c.publish(topics.metrics, next.payload, { qos: 1 }, failover.track((err?: Error) => {
@@ -122,6 +124,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       if (!err) {
         if (at >= 0) queue.splice(at, 1);
         counters.published++;
+        ackedOnConnection++;
       } else if (failover.lastStall() !== null && err.message === 'Message removed') {
         // We left a node that held the connection (failover): not a refusal, no attempt used.
         next.attempts--;
@@ -143,6 +146,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     // catalogue, which also covers a broker that restarted and lost nothing else.
     subscribeCatalogue(c, counters.connects);
     presencePending = true;
+    ackedOnConnection = 0;
     drain();
   }
 

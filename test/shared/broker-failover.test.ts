@@ -131,6 +131,21 @@ describe('failover over mqtt.urls', () => {
     expect(pub.stats()).toMatchObject({ published: 1, rejected: 0, queueDepth: 0 });
   });
 
+  it('agent: after a connect the queued metrics go before status and announce', async () => {
+    const live = await aedesNode();
+    const watcher: Watcher = await watch(live.urls[0] as string, 'vantage/v1/agents/#');
+    cleanups.push(() => watcher.close());
+    const config = parseAgentConfig({ id: 'pop-q', mqtt: { url: live.urls[0] }, resolvers: [], prefixes: [] });
+    const pub = createPublisher({ config, log: silentLogger(), announce: () => ({ v: 1, agent: 'pop-q', pop: 'x', addresses: [], prefixes: [], resolvers: [], ts: Date.now() }), onCatalogue: () => undefined });
+    cleanups.push(() => pub.close());
+    for (const seq of [1, 2, 3]) pub.enqueueMetrics({ v: 1, agent: 'pop-q', seq, ts: Date.now(), intervalS: 10, results: [] });
+    pub.start();
+    await watcher.waitFor((m) => m.topic === agentTopic('pop-q', 'announce'), 5000, 'announce');
+    // A retained publish can wait for one more replicated stream (NATS $MQTT_rmsgs) and the
+    // broker handles a connection's packets in order: the backlog must not queue behind it.
+    expect(watcher.seen.map((m) => m.topic.split('/').pop())).toEqual(['metrics', 'metrics', 'metrics', 'status', 'announce']);
+  });
+
   it('selector: a retained publish goes on a connection of its own, after a QoS 0 copy', async () => {
     const live = await aedesNode(2);
     const cfg = parseSelectorConfig({
