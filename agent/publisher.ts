@@ -56,6 +56,8 @@ export interface PublisherStats {
   rejected: number;
   cataloguesRejected: number;
   connects: number;
+  /** Connections or attempts left because the broker held our CONNECT or a publish (mqtt.stallTimeoutMs). */
+  stalls: number;
 }
 
 export interface Publisher {
@@ -272,6 +274,6 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         await c.endAsync(true).catch(() => undefined);
       }
     },
-    stats: () => ({ connected: client?.connected ?? false, broker: client?.connected ? url ?? null : null, queueDepth: queue.length, ...counters }),
+    stats: () => ({ connected: client?.connected ?? false, broker: client?.connected ? url ?? null : null, queueDepth: queue.length, ...counters, stalls: failover.stalls() }),
   };
 }

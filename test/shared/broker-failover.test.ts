@@ -128,7 +128,7 @@ describe('failover over mqtt.urls', () => {
     expect(parseMetrics(got.payload).seq).toBe(1);
     expect(held.connections()).toBe(1);
     // Leaving a node that held it is not a refusal: the message was not dropped or counted.
-    expect(pub.stats()).toMatchObject({ published: 1, rejected: 0, queueDepth: 0 });
+    expect(pub.stats()).toMatchObject({ published: 1, rejected: 0, queueDepth: 0, stalls: 1 });
   });
 
   it('agent: after a connect the queued metrics go before status and announce', async () => {
