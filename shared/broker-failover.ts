@@ -17,9 +17,9 @@
 // connection, and the next node is tried after HOP_MS; the client alternates between the
 // surviving nodes and reaches the new leader about 2 s after the election at most, instead
 // of up to 4 s + the reconnect delay. An attempt the node held and closed itself without a
-// CONNACK (its lock wait, its JetStream timeout) counts as a stall too. A connection that
-// worked for a while and dropped, and the first round of refused attempts (a dead node in
-// the list), also go on after HOP_MS; refusals after that back off as before
+// CONNACK (its lock wait, its JetStream timeout) is logged as 'held'. A connection that
+// worked for a while and dropped, and the first two rounds of refused or held attempts (a
+// dead node in the list), also go on after HOP_MS; failures after that back off as before
 // (reconnectDelayMs). stallMs doubles, up to LONG_MS, after three whole rounds of the list
 // stalled in a row, so a link slower than stallMs still connects and delivers. With one
 // URL there is nowhere else to go: mqtt.js's 10 s CONNACK timeout, no PUBACK watchdog.
@@ -113,20 +113,24 @@ export function createBrokerFailover(opts: BrokerFailoverOptions): BrokerFailove
     // A connection that lasted: what follows is a new outage.
     if (upMs >= STEADY_MS) failures = 0;
     let delay: number;
-    if (stalled) {
-      total++;
+    if (stalled) total++;
+    if (stalled === 'connect' || stalled === 'publish') {
       if (stalled === 'connect') connectStalls++;
-      else if (stalled === 'publish') ackStalls++;
+      else ackStalls++;
       delay = hopMs;
-      // The node answered (it accepted the connection): the cluster is up, not refusing us.
+      // The node took our connection and kept it: the cluster is up (electing), not refusing
+      // us; the stall timeout itself grows if this goes on (stallTimeoutMs).
       failures = 0;
     } else if (several && upMs >= STEADY_MS) {
       delay = hopMs;
     } else {
+      // Refused, or held and closed by the node ('held': its lock wait, or a TLS failure on a
+      // slow link): with several URLs two rounds of the list at once (during an election these
+      // alternate with stalls, which reset the count), then the backoff of a list that keeps
+      // failing (one URL: minMs doubled per failure, as before).
       failures++;
-      // With several URLs the rest of the list is tried at once, then the backoff of a
-      // list that keeps failing (one URL: minMs doubled per failure, as before).
-      delay = several && failures < servers ? hopMs : reconnectDelayMs(several ? failures - servers : failures - 1, servers, minMs, maxMs);
+      const quick = several ? 2 * servers : 1;
+      delay = failures < quick ? hopMs : reconnectDelayMs(failures - quick, servers, minMs, maxMs);
     }
     stalled = null;
     attemptAt = now + delay;
