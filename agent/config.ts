@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { AGENT_ID_RE } from '../shared/protocol.js';
 import { ProxyConfigSchema } from './proxy/config.js';
-import { zMqttUrl, zMqttUrls } from '../shared/broker-urls.js';
+import { zMqttUrl, zMqttUrls, zStallTimeoutMs } from '../shared/broker-urls.js';
 import { readConfigFile, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 
@@ -18,6 +18,8 @@ export const AgentConfigSchema = z.strictObject({
     /** CA certificate file (PEM) pinned for mqtts. */
     ca: z.string().min(1).optional(),
     keepaliveS: z.number().int().min(5).max(3600).default(30),
+    /** With several urls: an unanswered CONNECT or metrics publish moves to the next URL after this. */
+    stallTimeoutMs: zStallTimeoutMs,
   }),
   /** Source address for probes, and the address announced for this agent. */
   bindAddress: zAddress.optional(),

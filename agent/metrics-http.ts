@@ -15,7 +15,7 @@ export interface AgentMetrics {
   registry: Registry;
 }
 
-interface StatsView { connected: boolean; broker: string | null; queueDepth: number; dropped: number; rejected: number; published: number; connects: number }
+interface StatsView { connected: boolean; broker: string | null; queueDepth: number; dropped: number; rejected: number; published: number; connects: number; stalls: number }
 
 export function createAgentMetrics(listen: HostPort, stats: () => StatsView): AgentMetrics {
   const registry = new Registry();
@@ -33,6 +33,8 @@ export function createAgentMetrics(listen: HostPort, stats: () => StatsView): Ag
     collect() { this.reset(); this.inc(stats().published); } });
   new Counter({ name: 'vantage_agent_broker_connects_total', help: 'Successful broker connections', registers: [registry],
     collect() { this.reset(); this.inc(stats().connects); } });
+  new Counter({ name: 'vantage_agent_broker_stalls_total', help: 'Connections left for the next broker URL because the broker held our CONNECT or a publish (mqtt.stallTimeoutMs)', registers: [registry],
+    collect() { this.reset(); this.inc(stats().stalls); } });
   new Gauge({ name: 'vantage_agent_queue_depth', help: 'Metrics messages waiting for the broker', registers: [registry],
     collect() { this.set(stats().queueDepth); } });
   // A counter (it only grows): the publisher's own counts are folded in at scrape time.

@@ -11,9 +11,16 @@
 //   retry them ourselves a bounded number of times, then drop and log them;
 // - `mqtt.urls` (a cluster): each reconnect goes to the next URL of the list, so the
 //   agent leaves a failed node at once; the backoff grows per failed round of the list.
+//   A node that holds our CONNECT or a publish unanswered for mqtt.stallTimeoutMs (NATS
+//   during a JetStream leader election) is left for the next one (shared/broker-failover.ts);
+// - after each connect the queued metrics go first and status/announce once the queue is
+//   empty (or PRESENCE_AFTER of them went out, for a long backlog on a slow link): a
+//   retained publish waits for one more replicated stream on a clustered broker (NATS
+//   $MQTT_rmsgs), and the broker handles a connection's packets in order.
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
-import { brokerServers, brokerUrls, reconnectDelayMs } from '../shared/broker-urls.js';
+import { createBrokerFailover } from '../shared/broker-failover.js';
+import { brokerServers, brokerUrls } from '../shared/broker-urls.js';
 import { VantageError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import {
@@ -49,6 +56,8 @@ export interface PublisherStats {
   rejected: number;
   cataloguesRejected: number;
   connects: number;
+  /** Connections or attempts left because the broker held our CONNECT or a publish (mqtt.stallTimeoutMs). */
+  stalls: number;
 }
 
 export interface Publisher {
@@ -67,6 +76,8 @@ interface Pending {
 }
 
 const CLOSE_ACK_TIMEOUT_MS = 2000;
+/** Metrics messages acknowledged on a connection before its status/announce go out anyway. */
+const PRESENCE_AFTER = 10;
 
 function checkedTopic(agent: string, kind: 'status' | 'announce' | 'metrics'): string {
   const topic = agentTopic(agent, kind);
@@ -95,44 +106,58 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   const counters = { published: 0, dropped: 0, rejected: 0, cataloguesRejected: 0, connects: 0 };
   const urls = brokerUrls(config.mqtt);
   const servers = brokerServers(urls);
-  let failures = 0;
+  const failover = createBrokerFailover({ servers: servers.length, reconnectMinMs: minMs, reconnectMaxMs: maxMs, stallMs: config.mqtt.stallTimeoutMs, log });
   let url: string | undefined;
+  /** Status and announce of this connection are still to be published (after the queue). */
+  let presencePending = false;
+  let ackedOnConnection = 0;
 
   function drain(): void {
     const c = client;
     if (!c || !c.connected || inFlight || closing) return;
     const next = queue[0];
+    if (presencePending && (!next || ackedOnConnection >= PRESENCE_AFTER)) publishPresence(c);
     if (!next) return;
     inFlight = next;
     next.attempts++;
-    c.publish(topics.metrics, next.payload, { qos: 1 }, (err) => {
+    c.publish(topics.metrics, next.payload, { qos: 1 }, failover.track((err?: Error) => {
       inFlight = undefined;
       const at = queue.indexOf(next);
       if (!err) {
         if (at >= 0) queue.splice(at, 1);
         counters.published++;
+        ackedOnConnection++;
+      } else if (failover.lastStall() !== null && err.message === 'Message removed') {
+        // We left a node that held the connection (failover): not a refusal, no attempt used.
+        next.attempts--;
       } else if (next.attempts >= maxAttempts) {
         if (at >= 0) queue.splice(at, 1);
         counters.rejected++;
         log.warn({ seq: next.seq, attempts: next.attempts, err: err.message }, 'metrics message refused by the broker; dropped');
       }
       setImmediate(drain);
-    });
+    }));
   }
 
   function onConnect(): void {
     const c = client as MqttClient;
     counters.connects++;
-    failures = 0;
-    c.options.reconnectPeriod = minMs;
     url = `${c.options.protocol ?? 'mqtt'}://${c.options.host ?? ''}:${c.options.port ?? ''}`;
     log.info({ url }, 'connected to broker');
     // Clean session: subscribe on every connect; the broker then re-sends the retained
     // catalogue, which also covers a broker that restarted and lost nothing else.
     subscribeCatalogue(c, counters.connects);
-    c.publish(topics.status, status('online'), { qos: 1, retain: true }, (err) => {
+    presencePending = true;
+    ackedOnConnection = 0;
+    drain();
+  }
+
+  /** The retained online status and announce of this connection. */
+  function publishPresence(c: MqttClient): void {
+    presencePending = false;
+    c.publish(topics.status, status('online'), { qos: 1, retain: true }, failover.track((err?: Error) => {
       if (err) log.warn({ err: err.message }, 'status publish failed');
-    });
+    }));
     let announce: Announce | undefined;
     try {
       announce = opts.announce();
@@ -140,11 +165,10 @@ export function createPublisher(opts: PublisherOptions): Publisher {
       log.error({ err }, 'cannot build announce');
     }
     if (announce) {
-      c.publish(topics.announce, JSON.stringify(announce), { qos: 1, retain: true }, (err) => {
+      c.publish(topics.announce, JSON.stringify(announce), { qos: 1, retain: true }, failover.track((err?: Error) => {
         if (err) log.warn({ err: err.message }, 'announce publish failed');
-      });
+      }));
     }
-    drain();
   }
 
   /**
@@ -173,13 +197,13 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     for (const [id, entry] of Object.entries(outgoing)) {
       if (entry.cmd === 'publish') c.removeOutgoingMessage(Number(id));
     }
+    presencePending = false;
     if (closing) return;
     // mqtt.js sets the TLS servername from the first host and keeps it: the next node
     // of the list must be verified under its own name.
     if (servers.length > 1) delete c.options.servername;
-    failures++;
-    c.options.reconnectPeriod = reconnectDelayMs(failures, servers.length, minMs, maxMs);
-    log.warn({ url, retryMs: c.options.reconnectPeriod, queued: queue.length }, 'broker connection closed');
+    // failover (attached first) has set reconnectPeriod for this reconnect.
+    log.warn({ url, retryMs: c.options.reconnectPeriod, queued: queue.length, stall: failover.lastStall() }, 'broker connection closed');
   }
 
   function onMessage(topic: string, payload: Buffer): void {
@@ -204,12 +228,12 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         password: config.mqtt.password,
         ca: config.mqtt.ca ? readFileSync(config.mqtt.ca) : undefined,
         keepalive: config.mqtt.keepaliveS,
-        reconnectPeriod: minMs,
-        connectTimeout: 10_000,
+        ...failover.options(),
         queueQoSZero: false,
         resubscribe: false,
         will: { topic: topics.status, payload: Buffer.from(status('offline')), qos: 1, retain: true },
       });
+      failover.attach(client);
       client.on('connect', onConnect);
       client.on('close', onClose);
       client.on('message', onMessage);
@@ -228,12 +252,13 @@ export function createPublisher(opts: PublisherOptions): Publisher {
     refreshStatus() {
       const c = client;
       if (!c?.connected || closing) return;
-      c.publish(topics.status, status('online'), { qos: 1, retain: true }, (err) => {
+      c.publish(topics.status, status('online'), { qos: 1, retain: true }, failover.track((err?: Error) => {
         if (err) log.warn({ err: err.message }, 'status publish failed');
-      });
+      }));
     },
     async close() {
       closing = true;
+      failover.close();
       const c = client;
       if (!c) return;
       if (c.connected) {
@@ -249,6 +274,6 @@ export function createPublisher(opts: PublisherOptions): Publisher {
         await c.endAsync(true).catch(() => undefined);
       }
     },
-    stats: () => ({ connected: client?.connected ?? false, broker: client?.connected ? url ?? null : null, queueDepth: queue.length, ...counters }),
+    stats: () => ({ connected: client?.connected ?? false, broker: client?.connected ? url ?? null : null, queueDepth: queue.length, ...counters, stalls: failover.stalls() }),
   };
 }

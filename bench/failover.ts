@@ -1,4 +1,4 @@
-// npm run bench:failover [-- --rounds 3 --agents 3]
+// npm run bench:failover [-- --rounds 3 --agents 3 --trace]
 // A real 3-node NATS cluster (nats-server: routes, JetStream, MQTT per node), two selector
 // replicas and AGENTS agents (in this process, the real createSelector/createAgent) with
 // `mqtt.urls` starting on different nodes, probing one local HTTP site every second.
@@ -6,7 +6,8 @@
 // another node, (b) until a result pop-0 measured after the kill is in each replica's
 // SQLite; then a drain (or undrain) through replica r1's admin API, timed until r2 applied
 // it. The killed node is restarted before the next round. Prints every round and the
-// median and max of each. No thresholds: the numbers are the output.
+// median and max of each. No thresholds: the numbers are the output. --trace prints each
+// round's timeline (nats-server and client logs, bench/failover-trace.ts).
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import { createAgent, type Agent } from '../agent/agent.js';
 import { parseAgentConfig } from '../agent/config.js';
 import { parseSelectorConfig } from '../selector/config.js';
 import { createSelector, type Selector } from '../selector/selector.js';
+import { createFailoverTrace } from './failover-trace.js';
 import { startNatsCluster, waitForMqtt } from './nats-cluster.js';
 
 function arg(name: string, dflt: number): number {
@@ -29,6 +31,7 @@ const ROUNDS = arg('rounds', 3);
 const AGENTS = arg('agents', 3);
 const SERVICE = 'www.example.test';
 const SITE = '127.2.8.1';
+const TRACE = process.argv.includes('--trace');
 
 async function until<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -44,7 +47,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-bench-failover-'));
-  const cluster = await startNatsCluster();
+  const trace = createFailoverTrace(TRACE, (o) => o.agent === 'pop-0' || o.replica !== undefined);
+  const cluster = await startNatsCluster({ onLog: trace.natsLine });
   const site = http.createServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => site.listen(0, SITE, () => r()));
   const sitePort = (site.address() as { port: number }).port;
@@ -58,12 +62,12 @@ async function main(): Promise<void> {
         dns: { listen: ['127.0.0.1:0'], zones: [{ name: 'example.test', ns: ['ns1.example.test'], hostmaster: 'h.example.test' }] },
         mqtt: { urls: rotate(k) }, http: { listen: '127.0.0.1:0' }, db: join(dir, `r${k + 1}.db`), auth: { agents: 'off' },
         services: [{ name: SERVICE, probe: { port: sitePort, timeoutMs: 1000 }, sites: [{ id: 'a', address: SITE }, { id: 'b', address: '127.2.8.2' }] }],
-      }));
+      }), { log: trace.log.child({ replica: `r${k + 1}` }) });
       await sel.start();
       selectors.push(sel);
     }
     for (let k = 0; k < AGENTS; k++) {
-      const agent = createAgent(parseAgentConfig({ id: `pop-${k}`, mqtt: { urls: rotate(k) }, bindAddress: '127.0.0.1', prefixes: [], resolvers: [], intervalS: 1 }));
+      const agent = createAgent(parseAgentConfig({ id: `pop-${k}`, mqtt: { urls: rotate(k) }, bindAddress: '127.0.0.1', prefixes: [], resolvers: [], intervalS: 1 }), { log: trace.log });
       await agent.start();
       agents.push(agent);
     }
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
     const moved: number[] = [];
     const arrived: number[] = [];
     const drained: number[] = [];
-    console.log(`3 NATS nodes, 2 replicas, ${AGENTS} agents (intervalS 1, reconnect 1 s); ${ROUNDS} rounds`);
+    console.log(`3 NATS nodes, 2 replicas, ${AGENTS} agents (intervalS 1, mqtt.stallTimeoutMs 1800); ${ROUNDS} rounds`);
     for (let round = 1; round <= ROUNDS; round++) {
       await until(() => pop0.stats().connected && stored(r1, Date.now() - 1500) && stored(r2, Date.now() - 1500), 30_000, 'steady state');
       const from = pop0.stats().broker;
@@ -95,15 +99,20 @@ async function main(): Promise<void> {
       const arrivedMs = Date.now() - t0;
       const drain = round % 2 === 1;
       const a = r1.adminAddress() as { host: string; port: number };
+      // r2 is watched from the moment the request is made: r1 applies the change at once and
+      // answers the request once its broker acknowledged the retained publish (or it was
+      // kept for the next connection), which may be after r2 had it.
       const t1 = Date.now();
+      const atR2 = until(() => r2.engine()?.serviceList()[0]?.sites.find((s) => s.id === 'b')?.drained === drain, 10_000, 'drain at r2').then(() => Date.now() - t1);
       const res = await fetch(`http://${a.host}:${a.port}/api/services/${SERVICE}/sites/b/${drain ? 'drain' : 'undrain'}`, { method: 'POST' });
       if (res.status !== 200) throw new Error(`drain: HTTP ${res.status}`);
-      await until(() => r2.engine()?.serviceList()[0]?.sites.find((s) => s.id === 'b')?.drained === drain, 10_000, 'drain at r2');
-      const drainMs = Date.now() - t1;
+      const answeredMs = Date.now() - t1;
+      const drainMs = await atR2;
       moved.push(movedMs);
       arrived.push(arrivedMs);
       drained.push(drainMs);
-      console.log(`round ${round}: killed ${node.name}; pop-0 on another node after ${movedMs} ms, its new results at both replicas after ${arrivedMs} ms; ${drain ? 'drain' : 'undrain'} r1 → r2 in ${drainMs} ms`);
+      trace.print(t0, t0 - 200);
+      console.log(`round ${round}: killed ${node.name}; pop-0 on another node after ${movedMs} ms, its new results at both replicas after ${arrivedMs} ms; ${drain ? 'drain' : 'undrain'} r1 → r2 in ${drainMs} ms (r1 answered the request after ${answeredMs} ms)`);
       await node.start();
       await waitForMqtt(node.mqttUrl, undefined, 30_000);
       // Killing a second node before the restarted one has caught up would leave the

@@ -67,6 +67,8 @@ export interface NatsClusterOptions {
   probeUser?: { username: string; password: string };
   /** Extra lines inside each node's `mqtt { }` block (experiments: stream_replicas, consumer_replicas...). */
   mqttExtra?: string;
+  /** Every line a node writes to stderr (its log), as it arrives: bench:failover --trace. */
+  onLog?: (node: string, line: string) => void;
 }
 
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
@@ -111,7 +113,14 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       async start() {
         log = '';
         child = spawn('nats-server', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-        child.stderr?.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-20_000); });
+        let partial = '';
+        child.stderr?.on('data', (d: Buffer) => {
+          log = (log + d.toString()).slice(-20_000);
+          if (!opts.onLog) return;
+          const lines = (partial + d.toString()).split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines) opts.onLog(name, line);
+        });
         try {
           await waitForTcp(host, p.mqtt, 15_000);
         } catch (err) {

@@ -2,7 +2,7 @@
 // loading with CLI overrides. Everything inside the selector trusts these types.
 import { z } from 'zod';
 import { AGENT_ID_RE, ProbeSpecSchema } from '../shared/protocol.js';
-import { zMqttUrl, zMqttUrls } from '../shared/broker-urls.js';
+import { zMqttUrl, zMqttUrls, zStallTimeoutMs } from '../shared/broker-urls.js';
 import { ConfigError } from '../shared/errors.js';
 import { formatHostPort, readConfigFile, type HostPort, setPath, validateConfig, zAddress, zHostPort, zLogLevel, zPrefix } from '../shared/config.js';
 import { DnsConfigSchema, dnsName, zoneOf } from './dns/config.js';
@@ -97,6 +97,8 @@ export const SelectorConfigSchema = z.strictObject({
     ca: z.string().min(1).optional(),
     /** External broker: keep our session (client id = replica id) so nothing published while we reconnect is lost. */
     persistentSession: z.boolean().default(true),
+    /** With several urls: an unanswered CONNECT or catalogue publish moves to the next URL after this. */
+    stallTimeoutMs: zStallTimeoutMs,
     /** Embedded broker TLS (mqtts): certificate and key files. */
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
   }).prefault({}),

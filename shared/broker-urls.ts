@@ -7,6 +7,16 @@ import { z } from 'zod';
 
 export const zMqttUrl = z.string().refine((s) => /^(mqtts?|wss?):\/\/[^/]+/.test(s), 'expected mqtt://host:port or mqtts://host:port');
 export const zMqttUrls = z.array(zMqttUrl).min(1, 'expected at least one broker URL').max(32);
+/**
+ * `mqtt.stallTimeoutMs`: with several URLs, a CONNECT or QoS 1 publish a broker leaves
+ * unanswered this long drops the connection and the next URL is tried (broker-failover.ts).
+ * 1.8 s: a NATS node holds a CONNECT 4 s and keeps the client ID locked meanwhile (another
+ * CONNECT waits up to 1 s for it); with two surviving nodes, abandoning after 1.8 s lands
+ * each attempt on a node when its previous hold ends, so a CONNECT goes out about every 2 s
+ * (a model of nats-server 2.9.10's timers: the first answered CONNECT came at most 2.1 s
+ * after the election with 1.8 s, 3.3 s with 1.5 s, 2.4 s with 2.2 s).
+ */
+export const zStallTimeoutMs = z.number().int().min(200).max(60_000).default(1800);
 
 export interface BrokerServer {
   protocol: 'mqtt' | 'mqtts' | 'ws' | 'wss';

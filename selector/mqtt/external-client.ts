@@ -4,18 +4,26 @@
 // systemd/nats-vantage.conf). DESIGN.md: DNS never waits for the bus — start()
 // returns at once and connects in the background, moving to the next URL of the
 // list when a node fails; retained publishes made while no broker is reachable are
-// kept (the latest per topic) and sent on the next connect.
+// kept (the latest per topic) and sent on the next connect — over a second connection of
+// their own (retained-publisher.ts), so a broker holding one never holds up ingest.
+// With several URLs (a cluster): a node that holds our CONNECT unanswered for
+// mqtt.stallTimeoutMs is left for the next one (shared/broker-failover.ts), and each
+// retained publish is preceded by a QoS 0 non-retained copy on this connection: a NATS
+// node stores a retained message in a replicated stream before delivering it (up to 4 s
+// during a leader election), the copy goes straight to the other replicas. The retained
+// message stays the source of truth; receivers drop the repeat by its revision.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
-import { brokerServers, brokerUrls, reconnectDelayMs } from '../../shared/broker-urls.js';
+import { createBrokerFailover } from '../../shared/broker-failover.js';
+import { brokerServers, brokerUrls } from '../../shared/broker-urls.js';
 import { VantageError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { CATALOGUE_TOPIC } from '../../shared/protocol.js';
 import { INGEST_TOPIC, type BrokerStatus, type MessageBus, type MessageHandler } from './bus.js';
+import { createRetainedPublisher } from './retained-publisher.js';
 import type { SelectorConfig } from '../config.js';
 
-const PUBLISH_TIMEOUT_MS = 10_000;
 /**
  * A broker that shuts down (Mosquitto on SIGTERM) sends every connected agent's last
  * will to us just before it drops our connection too: an "offline" status is held this
@@ -54,12 +62,18 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
   const servers = brokerServers(urls);
   const minMs = opts.reconnectMinMs ?? 1000;
   const maxMs = opts.reconnectMaxMs ?? 30_000;
+  const failover = createBrokerFailover({ servers: servers.length, reconnectMinMs: minMs, reconnectMaxMs: maxMs, stallMs: cfg.stallTimeoutMs, log });
   let client: MqttClient | undefined;
-  let failures = 0;
-  const pending = new Map<string, string>();
+  /** Failed attempts since the last connection was lost: one log line per round of the list. */
+  let failedInOutage = 0;
   const st: Omit<BrokerStatus, 'pendingPublishes'> = { mode: 'external', connected: false, url: null, sinceMs: Date.now(), connects: 0, lastError: null };
   const held = new Map<string, { payload: Buffer; timer: NodeJS.Timeout }>();
   let subscribed = false;
+  const clientId = opts.clientId && cfg.persistentSession ? opts.clientId : `vantage-selector-${randomBytes(4).toString('hex')}`;
+  const publisher = createRetainedPublisher(cfg, {
+    clientId: `${clientId}-pub`, reconnectMinMs: minMs, reconnectMaxMs: maxMs, ready: () => subscribed,
+    onError: (message) => { st.lastError = message; },
+  }, log.child({ connection: 'catalogue' }));
   const waiters = new Set<(ok: boolean) => void>();
 
   const currentUrl = (c: MqttClient): string => `${c.options.protocol ?? 'mqtt'}://${c.options.host ?? ''}:${c.options.port ?? ''}`;
@@ -71,34 +85,19 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
     opts.onMessage(topic, h.payload);
   };
 
-  /** Publishes one kept payload; it stays kept until the broker acknowledges it. */
-  function send(c: MqttClient, topic: string, payload: string): Promise<void> {
-    return new Promise((resolve) => {
-      // A broker ACL that refuses us drops the connection (MQTT 3.1.1 has no PUBACK
-      // reason code): bound the wait so the caller is never stuck on it.
-      const timer = setTimeout(() => {
-        st.lastError = `no PUBACK for ${topic} within ${PUBLISH_TIMEOUT_MS} ms (is the selector allowed to publish it?)`;
-        log.error({ topic }, st.lastError);
-        resolve();
-      }, PUBLISH_TIMEOUT_MS);
-      c.publish(topic, payload, { qos: 1, retain: true }, (err) => {
-        clearTimeout(timer);
-        if (err) log.warn({ topic, err: err.message }, 'retained publish failed; kept for the next connect');
-        else if (pending.get(topic) === payload) pending.delete(topic);
-        resolve();
-      });
-    });
+  /** QoS 0 copy of a retained publish (several URLs: see the header). */
+  function copy(topic: string, payload: string): void {
+    const c = client;
+    if (servers.length > 1 && c?.connected) c.publish(topic, payload, { qos: 0, retain: false });
   }
 
   function onConnect(c: MqttClient): void {
-    failures = 0;
-    c.options.reconnectPeriod = minMs;
     st.connected = true;
     st.sinceMs = Date.now();
     st.connects++;
     st.url = currentUrl(c);
     st.lastError = null;
-    log.info({ url: st.url, pending: pending.size }, 'connected to external MQTT broker');
+    log.info({ url: st.url, pending: publisher.kept().length }, 'connected to external MQTT broker');
     subscribe(c, st.connects, 1);
   }
 
@@ -127,13 +126,15 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
       subscribed = true;
       for (const w of waiters) w(true);
       waiters.clear();
-      for (const [topic, payload] of pending) void send(c, topic, payload);
+      for (const [topic, payload] of publisher.kept()) copy(topic, payload);
+      publisher.flush();
       opts.onConnect?.();
     });
   }
 
   function onClose(c: MqttClient): void {
     subscribed = false;
+    if (st.connected) failedInOutage = 0;
     if (held.size) log.info({ agents: held.size }, 'broker connection lost: offline statuses just received are ignored');
     for (const h of held.values()) clearTimeout(h.timer);
     held.clear();
@@ -141,13 +142,12 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
     // mqtt.js sets the TLS servername from the first host and keeps it: the next node
     // of the list must be verified under its own name.
     if (servers.length > 1) delete c.options.servername;
-    failures++;
-    c.options.reconnectPeriod = reconnectDelayMs(failures, servers.length, minMs, maxMs);
+    // failover (attached first) has set reconnectPeriod for this reconnect.
     if (st.connected) {
       st.connected = false;
       st.sinceMs = Date.now();
       log.warn({ url: st.url, retryMs: c.options.reconnectPeriod }, 'broker connection lost; DNS keeps answering, reconnecting');
-    } else if (failures % servers.length === 0) {
+    } else if (++failedInOutage % servers.length === 0) {
       log.warn({ urls, retryMs: c.options.reconnectPeriod, err: st.lastError }, 'no broker reachable; DNS keeps answering, retrying');
     }
   }
@@ -157,7 +157,7 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
       if (client) return;
       const c = mqtt.connect(urls[0] as string, {
         servers: servers.length > 1 ? servers : undefined,
-        clientId: opts.clientId && cfg.persistentSession ? opts.clientId : `vantage-selector-${randomBytes(4).toString('hex')}`,
+        clientId,
         username: cfg.username,
         password: cfg.password,
         ca: cfg.ca ? readFileSync(cfg.ca) : undefined,
@@ -165,10 +165,11 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
         // delivered afterwards; repeats are dropped by ingest's (agent, seq) check.
         clean: !(opts.clientId && cfg.persistentSession),
         resubscribe: false,
-        reconnectPeriod: minMs,
-        connectTimeout: 10_000,
+        ...failover.options(),
       });
       client = c;
+      failover.attach(c);
+      publisher.start();
       c.on('connect', () => onConnect(c));
       c.on('close', () => onClose(c));
       c.on('error', (err) => {
@@ -190,8 +191,8 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
     },
     async publishRetained(topic, payload) {
       if (!client) throw new VantageError('BROKER_ERR', 'not started');
-      pending.set(topic, payload);
-      if (client.connected) await send(client, topic, payload);
+      copy(topic, payload);
+      await publisher.publish(topic, payload);
     },
     address: () => undefined,
     // Credentials and ACLs are the external broker's; the selector cannot close others' connections.
@@ -208,13 +209,15 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
         waiters.add(done);
       });
     },
-    status: () => ({ ...st, pendingPublishes: pending.size }),
+    status: () => ({ ...st, pendingPublishes: publisher.kept().length }),
     async close() {
       const c = client;
       client = undefined;
       for (const h of held.values()) clearTimeout(h.timer);
       held.clear();
       for (const w of [...waiters]) w(false);
+      failover.close();
+      await publisher.close();
       if (c) await c.endAsync(!c.connected).catch(() => undefined);
     },
   };
