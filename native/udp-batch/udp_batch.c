@@ -52,6 +52,7 @@ static void maybe_free(batch_sock *s) {
 
 static void on_handle_closed(uv_handle_t *h) {
   batch_sock *s = (batch_sock *)h->data;
+  if (--s->handles_open > 0) return;
   s->handle_closed = 1;
   maybe_free(s);
 }
@@ -75,7 +76,10 @@ static void close_sock(batch_sock *s, int from_hook) {
   if (s->closed) return;
   s->closed = 1;
   if (!from_hook) napi_remove_env_cleanup_hook(s->env, on_env_cleanup, s);
-  if (s->threaded) reader_stop(s); /* joined: nothing reads the socket or the cache now */
+  if (s->threaded) { /* joined, not polled: nothing reads the socket or the cache now */
+    reader_stop(s);
+    reader_stop_polling(s);
+  }
   else uv_poll_stop(&s->h.poll);
   close(s->fd);
   s->fd = -1;
@@ -88,6 +92,7 @@ static void close_sock(batch_sock *s, int from_hook) {
    * unloaded before the loop runs close callbacks: no callback then, and `s` is left
    * allocated (a few KiB per socket, once per ending thread). */
   uv_close(&s->h.handle, from_hook ? NULL : on_handle_closed);
+  if (s->threaded && s->rpoll_inited) uv_close((uv_handle_t *)&s->rpoll, from_hook ? NULL : on_handle_closed);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events) {
@@ -294,6 +299,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (use_reader) e = reader_start(s, loop, &inited);
     else if ((e = uv_poll_init(loop, &s->h.poll, fd)) == 0) {
       inited = 1;
+      s->handles_open = 1;
       s->h.handle.data = s;
       e = uv_poll_start(&s->h.poll, UV_READABLE, on_readable);
     }

@@ -30,7 +30,8 @@ typedef struct batch_sock {
   } h;
   int fd;
   int closed;        /* close() called: no more I/O, refs released */
-  int handle_closed; /* uv_close finished */
+  int handle_closed; /* uv_close finished for every handle */
+  int handles_open;  /* handles to close: 1 (poll mode), 2 (reader mode: async + rpoll) */
   int finalized;     /* JS external collected */
   napi_ref on_batch; /* (count) => void: fills out/meta */
   napi_ref on_error; /* (failed, code) => void: sends that failed */
@@ -54,7 +55,12 @@ typedef struct batch_sock {
   pthread_cond_t cv;
   int closing;       /* atomic: the reader must stop */
   unsigned pending;  /* datagrams of the batch handed to JS (0: none) */
+  uint32_t handoff_gen; /* the cache generation when it was handed over */
   int js_done;       /* JS wrote the responses of `pending` */
+  uv_poll_t rpoll;   /* polls the socket while JS owns it (a run of misses) */
+  int rpoll_inited;
+  int js_owns;       /* JS reads the socket (rpoll started); the reader waits for js_done */
+  unsigned js_hit_batches; /* consecutive all-hit batches JS read: hand back at HAND_BACK */
   uint32_t send_failed;
   int send_errno;
   struct sockaddr_storage addrs[BATCH];
@@ -86,5 +92,7 @@ void batch_report_send_error(batch_sock *s, int failed, int err);
 /* 0, or an errno; *inited: the uv handle was initialised (close it with uv_close). */
 int reader_start(batch_sock *s, uv_loop_t *loop, int *inited);
 void reader_stop(batch_sock *s);
+/* Stops polling the socket on the JS thread (after reader_stop, before the fd is closed). */
+void reader_stop_polling(batch_sock *s);
 
 #endif
