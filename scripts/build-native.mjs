@@ -11,7 +11,7 @@ import path from 'node:path';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const dir = path.join(root, 'native', 'udp-batch');
 const addon = path.join(dir, 'build', 'Release', 'udp_batch.node');
-const sources = ['udp_batch.c', 'udp_batch.h', 'batch.c', 'reader.c', 'packet_cache.h', 'binding.gyp'].map((f) => path.join(dir, f));
+const sources = ['udp_batch.c', 'udp_batch.h', 'batch.c', 'poll.c', 'reader.c', 'socket.c', 'packet_cache.h', 'binding.gyp'].map((f) => path.join(dir, f));
 const force = process.argv.includes('--force');
 
 const mtime = (f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : -1);

@@ -32,12 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <linux/filter.h>
 #include "udp_batch.h"
-
-/* Batches per wake-up in poll mode: the socket stays readable (level-triggered), so the
- * rest is read on the next loop turn after timers and TCP had theirs. */
-#define MAX_BATCHES_PER_WAKE 8
 
 static void maybe_free(batch_sock *s) {
   if (s->handle_closed && s->finalized) {
@@ -93,34 +88,6 @@ static void close_sock(batch_sock *s, int from_hook) {
    * allocated (a few KiB per socket, once per ending thread). */
   uv_close(&s->h.handle, from_hook ? NULL : on_handle_closed);
   if (s->threaded && s->rpoll_inited) uv_close((uv_handle_t *)&s->rpoll, from_hook ? NULL : on_handle_closed);
-}
-
-static void on_readable(uv_poll_t *h, int status, int events) {
-  batch_sock *s = (batch_sock *)h->data;
-  if (s->closed) return;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
-  for (int b = 0; b < MAX_BATCHES_PER_WAKE && !s->closed; b++) {
-    batch_prepare_recv(s);
-    int r = recvmmsg(s->fd, s->msgs, BATCH, MSG_DONTWAIT, NULL);
-    if (r < 0) {
-      if (errno == EINTR) { b--; continue; }
-      break; /* EAGAIN: drained; anything else (ICMP errors) is retried on the next wake */
-    }
-    if (r == 0) break;
-    unsigned count = (unsigned)r;
-    if (batch_classify(s, count) > 0) {
-      uint32_t gen = s->pc ? s->pc->gen : 0;
-      batch_call_on_batch(s, count);
-      if (s->closed) break; /* closed from the callback: buffers are no longer ours */
-      batch_insert(s, count, gen);
-    }
-    int last_errno = 0;
-    int failed = batch_send(s, count, &last_errno);
-    if (failed > 0 && !s->closed) batch_report_send_error(s, failed, last_errno);
-    if (count < BATCH) break; /* short batch: the queue is empty */
-  }
-  napi_close_handle_scope(s->env, scope);
 }
 
 /* The environment is torn down (process exit, or a worker thread terminated while the
@@ -226,48 +193,12 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     }
   }
 
-  struct sockaddr_storage sa;
-  socklen_t sa_len;
-  memset(&sa, 0, sizeof(sa));
-  if (family == 4) {
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&sa;
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) { napi_throw_type_error(env, NULL, "open: bad IPv4 address"); return NULL; }
-    sa_len = sizeof(*a4);
-  } else {
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) { napi_throw_type_error(env, NULL, "open: bad IPv6 address"); return NULL; }
-    sa_len = sizeof(*a6);
+  const char *failed_call = NULL;
+  int fd = socket_open(host, port, family, reuse_port, spread, &failed_call);
+  if (fd == -EAFNOSUPPORT - 1000) {
+    napi_throw_type_error(env, NULL, family == 4 ? "open: bad IPv4 address" : "open: bad IPv6 address"); return NULL;
   }
-  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, "socket", errno);
-  int one = 1;
-  /* Like dgram's ipv6Only: an IPv6 wildcard must not take the IPv4 port too. */
-  if (family == 6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
-    int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
-  }
-  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
-    int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
-  }
-  if (bind(fd, (struct sockaddr *)&sa, sa_len) < 0) { int e = errno; close(fd); return throw_errno(env, "bind", e); }
-  /* A group of `spread` sockets: each datagram goes to a random one (cBPF, SKF_AD_RANDOM)
-   * instead of the kernel's 4-tuple hash, which keeps each client port on one socket and
-   * can leave one thread with most of the load (seen: 88/12 with dnsperf's 8 ports). An
-   * index past the group's current size (a worker being restarted) falls back to the hash. */
-  if (spread > 1) {
-    struct sock_filter code[] = {
-      { BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM) }, /* A = random */
-      { BPF_ALU | BPF_MOD | BPF_K, 0, 0, spread },                                 /* A %= spread */
-      { BPF_RET | BPF_A, 0, 0, 0 },
-    };
-    struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
-    if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) < 0) {
-      int e = errno; close(fd); return throw_errno(env, "setsockopt", e);
-    }
-  }
+  if (fd < 0) return throw_errno(env, failed_call, -fd);
 
   batch_sock *s = calloc(1, sizeof(batch_sock));
   if (!s) { close(fd); napi_throw_error(env, NULL, "open: out of memory"); return NULL; }
@@ -301,7 +232,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
       inited = 1;
       s->handles_open = 1;
       s->h.handle.data = s;
-      e = uv_poll_start(&s->h.poll, UV_READABLE, on_readable);
+      e = uv_poll_start(&s->h.poll, UV_READABLE, poll_on_readable);
     }
   }
   if (!inited) {

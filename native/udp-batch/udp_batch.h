@@ -1,11 +1,12 @@
 /*
- * The batch engine's socket and the per-batch steps both of its read modes share:
- *   poll mode   (udp_batch.c): libuv polls the non-blocking socket; on readable, up to
- *               MAX_BATCHES_PER_WAKE recvmmsg batches are read on the JS thread.
- *   reader mode (reader.c):    a thread of ours blocks in recvmmsg(MSG_WAITFORONE), answers
- *               packet-cache hits itself and hands a batch with misses to the JS thread
- *               (uv_async), waiting until JS wrote the responses: gdnsd's loop, no epoll.
- * The buffers are shared with JS (see udp_batch.c for their layout).
+ * The batch engine's socket and the per-batch steps both of its read modes share (batch.c):
+ *   poll mode   (poll.c):   libuv polls the non-blocking socket; on readable, up to 8
+ *               recvmmsg batches are read on the JS thread.
+ *   reader mode (reader.c): a thread of ours blocks in recvmmsg(MSG_WAITFORONE) and answers
+ *               packet-cache hits itself (gdnsd's loop, no epoll); a batch with a miss gives
+ *               the socket to the JS thread until the hits are back.
+ * socket.c binds the socket; udp_batch.c is the N-API side. The buffers are shared with JS
+ * (see udp_batch.c for their layout).
  */
 #ifndef VANTAGE_UDP_BATCH_H
 #define VANTAGE_UDP_BATCH_H
@@ -87,6 +88,12 @@ void batch_call_js(batch_sock *s, napi_ref fn_ref, size_t argc, napi_value *argv
  * since JS's last batch, so JS first applies the changes queued for it. */
 void batch_call_on_batch(batch_sock *s, unsigned count);
 void batch_report_send_error(batch_sock *s, int failed, int err);
+
+/* socket.c: a bound non-blocking UDP socket, or -errno (*failed_call: the call that failed). */
+int socket_open(const char *host, uint32_t port, uint32_t family, int reuse_port, uint32_t spread, const char **failed_call);
+
+/* poll.c: the uv_poll callback of poll mode. */
+void poll_on_readable(uv_poll_t *h, int status, int events);
 
 /* reader.c */
 /* 0, or an errno; *inited: the uv handle was initialised (close it with uv_close). */
