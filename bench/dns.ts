@@ -172,7 +172,7 @@ async function main(): Promise<void> {
       results.push(await measured('vantage', child.pid, info.port, dataFile));
       results.push(await measured('gdnsd', gd.pid, port, dataFile));
     }
-    // SO_REUSEPORT hashes each dnsperf client (one source port) to one socket: show the split.
+    // How the datagrams were spread over the workers' sockets (at random: about even).
     const split = await new Promise<number[] | undefined>((resolve) => {
       const timer = setTimeout(() => resolve(undefined), 2000);
       child.on('message', (m: { perWorker?: number[] }) => { if ('perWorker' in m) { clearTimeout(timer); resolve(m.perWorker); } });

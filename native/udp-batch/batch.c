@@ -1,4 +1,4 @@
-/* The per-batch steps shared by poll mode (udp_batch.c) and reader mode (reader.c). */
+/* The per-batch steps shared by poll mode (poll.c) and reader mode (reader.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>

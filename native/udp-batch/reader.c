@@ -2,10 +2,11 @@
  * Reader mode: one thread per socket blocks in recvmmsg(MSG_WAITFORONE), like gdnsd's
  * I/O threads, so a batch costs two syscalls (recvmmsg, sendmmsg) and no epoll or event
  * loop turn. Packet-cache hits are answered on this thread. A batch with a miss is
- * handed to the JS thread (uv_async_send) and this thread waits while JS writes the
- * responses, caches and sends them, and reads a few more batches itself while more are
- * queued (on_async): JS code only ever runs on its own thread, and it touches the
- * buffers and the socket only while the reader waits.
+ * handed to the JS thread (uv_async_send, on_async), which answers, caches and sends it
+ * and then keeps the socket, polling it as in poll mode (on_js_readable), until four
+ * all-hit batches in a row give it back; the reader waits meanwhile. JS code only ever
+ * runs on its own thread, and it touches the buffers and the socket only while the
+ * reader waits.
  *
  * Stopping (reader_stop, on the JS thread): `closing` is set, shutdown(2) wakes a
  * blocked recvmmsg (SO_RCVTIMEO bounds it anyway), `cv` wakes a reader waiting for JS,
@@ -43,7 +44,7 @@ static void *reader_main(void *arg) {
     unsigned count = (unsigned)r;
     pthread_mutex_lock(&s->mu);
     if (batch_classify(s, count) > 0) {
-      /* JS answers the misses, caches and sends this batch, and reads on while more is queued. */
+      /* JS answers this batch and keeps the socket until the hits are back (js_give_back). */
       s->handoff_gen = s->pc ? s->pc->gen : 0;
       s->pending = count;
       s->js_done = 0;
@@ -146,12 +147,8 @@ static void on_async(uv_async_t *h) {
   if (failed > 0) batch_report_send_error(s, (int)failed, err);
   if (count > 0 && !s->closed && js_batch(s, count, gen)) {
     s->js_hit_batches = 0;
-    if (uv_poll_start(&s->rpoll, UV_READABLE, on_js_readable) == 0) {
-      s->js_owns = 1;
-    } else {
-      s->js_owns = 1; /* not polled: give it straight back */
-      js_give_back(s);
-    }
+    s->js_owns = 1;
+    if (uv_poll_start(&s->rpoll, UV_READABLE, on_js_readable) != 0) js_give_back(s); /* not polled: give it straight back */
   }
   napi_close_handle_scope(s->env, scope);
 }
@@ -168,7 +165,6 @@ int reader_start(batch_sock *s, uv_loop_t *loop, int *inited) {
   /* uv_poll_init makes the fd non-blocking: before the reader's blocking mode is set. */
   if (uv_poll_init(loop, &s->rpoll, s->fd) != 0) return EINVAL;
   s->rpoll.data = s;
-  s->rpoll_inited = 1;
   s->handles_open = 2;
   /* Blocking reads, bounded so a missed wake-up cannot keep a closing socket's thread. */
   int fl = fcntl(s->fd, F_GETFL);

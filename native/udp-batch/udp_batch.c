@@ -10,7 +10,7 @@
  *                                [2] source port, [3] family (4|6), [4..7] address bytes,
  *                                [8] 1 = answered from the packet cache (JS skips it),
  *                                [9] JS: stats tag + 1 to cache this response, 0 = do not
- *   hits (optional) uint32 per stats tag: cache hits since JS last drained them
+ *   hits (optional) uint32 per stats tag: cache hits, only ever growing (JS counts the difference)
  * JS-provided out lengths are clamped: anything above OUT_SLOT is not sent.
  *
  * Packet cache (packet_cache.h, PowerDNS's technique): a query whose bytes after the
@@ -35,7 +35,7 @@
 #include "udp_batch.h"
 
 static void maybe_free(batch_sock *s) {
-  if (s->handle_closed && s->finalized) {
+  if (s->handles_open == 0 && s->finalized) {
     pc_free(s->pc);
     if (s->threaded) {
       pthread_mutex_destroy(&s->mu);
@@ -47,8 +47,7 @@ static void maybe_free(batch_sock *s) {
 
 static void on_handle_closed(uv_handle_t *h) {
   batch_sock *s = (batch_sock *)h->data;
-  if (--s->handles_open > 0) return;
-  s->handle_closed = 1;
+  s->handles_open--;
   maybe_free(s);
 }
 
@@ -87,7 +86,7 @@ static void close_sock(batch_sock *s, int from_hook) {
    * unloaded before the loop runs close callbacks: no callback then, and `s` is left
    * allocated (a few KiB per socket, once per ending thread). */
   uv_close(&s->h.handle, from_hook ? NULL : on_handle_closed);
-  if (s->threaded && s->rpoll_inited) uv_close((uv_handle_t *)&s->rpoll, from_hook ? NULL : on_handle_closed);
+  if (s->handles_open == 2) uv_close((uv_handle_t *)&s->rpoll, from_hook ? NULL : on_handle_closed);
 }
 
 /* The environment is torn down (process exit, or a worker thread terminated while the

@@ -31,10 +31,9 @@ typedef struct batch_sock {
   } h;
   int fd;
   int closed;        /* close() called: no more I/O, refs released */
-  int handle_closed; /* uv_close finished for every handle */
-  int handles_open;  /* handles to close: 1 (poll mode), 2 (reader mode: async + rpoll) */
+  int handles_open;  /* initialised and not closed yet: 1 (poll mode), 2 (reader mode: async + rpoll) */
   int finalized;     /* JS external collected */
-  napi_ref on_batch; /* (count) => void: fills out/meta */
+  napi_ref on_batch; /* (count, changed) => void: fills out/meta */
   napi_ref on_error; /* (failed, code) => void: sends that failed */
   napi_ref in_ref, out_ref, meta_ref, hits_ref;
   packet_cache *pc;  /* NULL: no cache */
@@ -57,9 +56,8 @@ typedef struct batch_sock {
   int closing;       /* atomic: the reader must stop */
   unsigned pending;  /* datagrams of the batch handed to JS (0: none) */
   uint32_t handoff_gen; /* the cache generation when it was handed over */
-  int js_done;       /* JS wrote the responses of `pending` */
+  int js_done;       /* JS answered `pending` and gave the socket back */
   uv_poll_t rpoll;   /* polls the socket while JS owns it (a run of misses) */
-  int rpoll_inited;
   int js_owns;       /* JS reads the socket (rpoll started); the reader waits for js_done */
   unsigned js_hit_batches; /* consecutive all-hit batches JS read: hand back at HAND_BACK */
   uint32_t send_failed;

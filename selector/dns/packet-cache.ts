@@ -42,25 +42,17 @@ export class PacketCacheTags {
 
   // The previous call's inputs and tag: a run of misses for the same name and type needs no lookup.
   private prevTag = -1;
-  private prevQtype = -1;
-  private prevRcode = -1;
-  private prevLabel = '';
-  private prevCounted: Map<string, number> | undefined;
-  private prevKey = '';
+  private readonly prev: LastAnswer = { cacheable: false, qtype: -1, rcode: -1, label: '', counted: undefined, countedKey: '' };
 
   /** The tag for what `last` counted, or -1 (not cacheable, or no tag left in this generation). */
   tagFor(last: LastAnswer): number {
     if (!last.cacheable) return -1;
-    if (this.prevTag >= 0 && last.qtype === this.prevQtype && last.rcode === this.prevRcode && last.label === this.prevLabel &&
-      last.counted === this.prevCounted && (last.counted === undefined || last.countedKey === this.prevKey)) return this.prevTag;
-    const tag = this.lookup(last);
-    this.prevTag = tag;
-    this.prevQtype = last.qtype;
-    this.prevRcode = last.rcode;
-    this.prevLabel = last.label;
-    this.prevCounted = last.counted;
-    this.prevKey = last.countedKey;
-    return tag;
+    const p = this.prev;
+    if (this.prevTag >= 0 && last.qtype === p.qtype && last.rcode === p.rcode && last.label === p.label &&
+      last.counted === p.counted && (last.counted === undefined || last.countedKey === p.countedKey)) return this.prevTag;
+    this.prevTag = this.lookup(last);
+    Object.assign(p, last);
+    return this.prevTag;
   }
 
   private lookup(last: LastAnswer): number {

@@ -120,8 +120,8 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const onError = (err: Error): void => log.warn({ err }, 'dns socket error');
   const udpEngine = pickUdpEngine(opts.dns.udpEngine ?? 'auto', exclusive);
   const addon = udpEngine === 'batch' ? loadUdpBatch() : undefined;
-  const reusePort = opts.reusePort === true || (typeof opts.reusePort === 'number' && opts.reusePort > 0);
-  if (reusePort && udpEngine !== 'batch') throw new ConfigError('dns.workers', 'SO_REUSEPORT needs the batch UDP engine (node:dgram has none)');
+  const reusePort = opts.reusePort ?? false;
+  if (reusePort !== false && reusePort !== 0 && udpEngine !== 'batch') throw new ConfigError('dns.workers', 'SO_REUSEPORT needs the batch UDP engine (node:dgram has none)');
 
   const cacheTags = opts.packetCache === true && opts.dns.packetCache !== false && !limiter && addon !== undefined && hasPacketCache(addon) &&
     !opts.resolve && !opts.wrapResponder && base.last ? new PacketCacheTags(counters) : undefined;
@@ -160,7 +160,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   async function bindUdp(host: string, family: Family, port: number): Promise<UdpListener> {
     const udpOpts = { host, port, family, counters, limiter, answer: udpAnswer, answerInto: udpAnswerInto, onError };
     if (addon) {
-      const sock = createBatchUdpSocket(addon, udpOpts, reusePort ? opts.reusePort as true | number : false, cache);
+      const sock = createBatchUdpSocket(addon, udpOpts, reusePort, cache);
       return { port: sock.port, close: async () => sock.close() };
     }
     const udp = createUdpSocket(udpOpts);
