@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createBrokerFailover } from '../shared/broker-failover.js';
-import { brokerServers, brokerUrls } from '../shared/broker-urls.js';
+import { brokerServers, brokerUrls, connectedUrl } from '../shared/broker-urls.js';
 import { VantageError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import {
@@ -142,7 +142,7 @@ export function createPublisher(opts: PublisherOptions): Publisher {
   function onConnect(): void {
     const c = client as MqttClient;
     counters.connects++;
-    url = `${c.options.protocol ?? 'mqtt'}://${c.options.host ?? ''}:${c.options.port ?? ''}`;
+    url = connectedUrl(c);
     log.info({ url }, 'connected to broker');
     // Clean session: subscribe on every connect; the broker then re-sends the retained
     // catalogue, which also covers a broker that restarted and lost nothing else.

@@ -49,3 +49,8 @@ export function reconnectDelayMs(failures: number, servers: number, minMs: numbe
   const rounds = Math.floor(failures / Math.max(1, servers));
   return Math.min(maxMs, minMs * 2 ** Math.min(rounds, 30));
 }
+
+/** The URL an mqtt.js client is connected (or connecting) to: mqtt.js rotates its `servers`. */
+export function connectedUrl(c: { options: { protocol?: string | undefined; host?: string | undefined; port?: number | undefined } }): string {
+  return `${c.options.protocol ?? 'mqtt'}://${c.options.host ?? ''}:${c.options.port ?? ''}`;
+}

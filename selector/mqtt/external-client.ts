@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createBrokerFailover } from '../../shared/broker-failover.js';
-import { brokerServers, brokerUrls } from '../../shared/broker-urls.js';
+import { brokerServers, brokerUrls, connectedUrl } from '../../shared/broker-urls.js';
 import { VantageError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import { CATALOGUE_TOPIC } from '../../shared/protocol.js';
@@ -76,7 +76,6 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
   }, log.child({ connection: 'catalogue' }));
   const waiters = new Set<(ok: boolean) => void>();
 
-  const currentUrl = (c: MqttClient): string => `${c.options.protocol ?? 'mqtt'}://${c.options.host ?? ''}:${c.options.port ?? ''}`;
   const flushHeld = (topic: string): void => {
     const h = held.get(topic);
     if (!h) return;
@@ -95,7 +94,7 @@ export function createExternalBus(cfg: SelectorConfig['mqtt'], opts: ExternalBus
     st.connected = true;
     st.sinceMs = Date.now();
     st.connects++;
-    st.url = currentUrl(c);
+    st.url = connectedUrl(c);
     st.lastError = null;
     log.info({ url: st.url, pending: publisher.kept().length }, 'connected to external MQTT broker');
     subscribe(c, st.connects, 1);

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createBrokerFailover } from '../../shared/broker-failover.js';
-import { brokerServers, brokerUrls } from '../../shared/broker-urls.js';
+import { brokerServers, brokerUrls, connectedUrl } from '../../shared/broker-urls.js';
 import type { Logger } from '../../shared/log.js';
 import type { SelectorConfig } from '../config.js';
 
@@ -93,7 +93,7 @@ export function createRetainedPublisher(cfg: SelectorConfig['mqtt'], opts: Retai
       client = c;
       failover.attach(c);
       c.on('connect', () => {
-        log.info({ url: `${c.options.protocol ?? 'mqtt'}://${c.options.host ?? ''}:${c.options.port ?? ''}`, pending: pending.size }, 'catalogue connection up');
+        log.info({ url: connectedUrl(c), pending: pending.size }, 'catalogue connection up');
         flush();
       });
       c.on('close', () => {
