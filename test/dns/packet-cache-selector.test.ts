@@ -2,13 +2,11 @@
 // selector's table and mapper report every change, so a new ranking is served by the very
 // next query although the old answer was cached.
 import packet from 'dns-packet';
-import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { hasPacketCache, loadUdpBatch } from '../../selector/dns/udp-batch.js';
-import { agentTopic } from '../../shared/protocol.js';
 import { query, udpA } from '../helpers/dns-client.js';
-import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
+import { feedNyc, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const addon = loadUdpBatch();
 const CACHE = addon !== undefined && hasPacketCache(addon) && process.env.VANTAGE_TEST_UDP_ENGINE !== 'dgram';
@@ -24,16 +22,7 @@ async function ask(port: number): Promise<string> {
   return (await udpA(port, MSG))[0] ?? '';
 }
 
-async function feed(sel: Selector, agentMs: [number, number, number], seq: number): Promise<void> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${sel.mqttAddress()?.port}`, { reconnectPeriod: 0 });
-  try {
-    await client.publishAsync(agentTopic('pop-nyc', 'announce'), announce('pop-nyc', ['198.51.100.0/24']), { qos: 1, retain: true });
-    const [a, b, c] = agentMs;
-    await client.publishAsync(agentTopic('pop-nyc', 'metrics'), metrics('pop-nyc', seq, [result('us-east', a), result('eu-west', b), result('ap-south', c)]), { qos: 1 });
-  } finally {
-    await client.endAsync();
-  }
-}
+const feed = (sel: Selector, agentMs: [number, number, number], seq: number): Promise<void> => feedNyc(sel.mqttAddress()?.port as number, agentMs, seq);
 
 async function boot(packetCache?: boolean): Promise<{ sel: Selector; port: number }> {
   const cfg = selectorConfig();

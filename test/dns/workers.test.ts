@@ -5,17 +5,15 @@
 import dgram from 'node:dgram';
 import { Worker } from 'node:worker_threads';
 import packet from 'dns-packet';
-import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
 import { loadUdpBatch } from '../../selector/dns/udp-batch.js';
-import { agentTopic } from '../../shared/protocol.js';
 import { createDnsWorkers } from '../../selector/dns/workers.js';
 import { TrackedAnswerTable, TrackedMapper } from '../../selector/dns/snapshot.js';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { query, tcpClient, frame, udpA } from '../helpers/dns-client.js';
-import { announce, metrics, result, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
+import { feedNyc, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
 const open: { close(): Promise<void> | void }[] = [];
 afterEach(async () => {
@@ -51,16 +49,7 @@ function ask(port: number, ecs = NYC): Promise<string[]> {
   return udpA(port, packet.encode(query(SERVICE, 'A', { ecs: `${ecs.ip}/${ecs.length}` })));
 }
 
-async function feed(sel: Selector, agentMs: [number, number, number], seq: number): Promise<void> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${sel.mqttAddress()?.port}`, { reconnectPeriod: 0 });
-  try {
-    await client.publishAsync(agentTopic('pop-nyc', 'announce'), announce('pop-nyc', ['198.51.100.0/24']), { qos: 1, retain: true });
-    const [a, b, c] = agentMs;
-    await client.publishAsync(agentTopic('pop-nyc', 'metrics'), metrics('pop-nyc', seq, [result('us-east', a), result('eu-west', b), result('ap-south', c)]), { qos: 1 });
-  } finally {
-    await client.endAsync();
-  }
-}
+const feed = (sel: Selector, agentMs: [number, number, number], seq: number): Promise<void> => feedNyc(sel.mqttAddress()?.port as number, agentMs, seq);
 
 describe.skipIf(!BATCH)('dns.workers: 2', () => {
   it('answers UDP on every worker and TCP, ships new rankings to every worker, sums counters, stops on close', async () => {

@@ -103,6 +103,18 @@ export async function until<T>(fn: () => T | undefined | false, timeoutMs = 5000
   }
 }
 
+/** pop-nyc (198.51.100.0/24) announces itself and reports one round: us-east, eu-west, ap-south in ms. */
+export async function feedNyc(mqttPort: number, agentMs: [number, number, number], seq: number): Promise<void> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 });
+  try {
+    await client.publishAsync(agentTopic('pop-nyc', 'announce'), announce('pop-nyc', ['198.51.100.0/24']), { qos: 1, retain: true });
+    const [a, b, c] = agentMs;
+    await client.publishAsync(agentTopic('pop-nyc', 'metrics'), metrics('pop-nyc', seq, [result('us-east', a), result('eu-west', b), result('ap-south', c)]), { qos: 1 });
+  } finally {
+    await client.endAsync();
+  }
+}
+
 /**
  * A small world: pop-nyc (198.51.100.0/24) sees us-east best; pop-lon (203.0.113.0/24,
  * resolver 127.0.0.53) sees eu-west best and ap-south down (2 resets); pop-old
