@@ -71,9 +71,30 @@ export interface NatsClusterOptions {
   onLog?: (node: string, line: string) => void;
 }
 
+/** A loopback address of its own for each cluster (127.9.x.y): the ports it picks are free
+ * there between the pick and nats-server's bind, whatever other tests do on 127.0.0.1
+ * (a CI run once lost a port to another process in that window). */
+function clusterHost(): string {
+  return `127.9.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
+}
+
+const ADDRESS_IN_USE = /address already in use/i;
+
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
+  // A port taken between the pick and the bind (EADDRINUSE) is a lost race, not a failure of
+  // the cluster: start again on new ports (and, by default, a new address).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !ADDRESS_IN_USE.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: NatsClusterOptions): Promise<NatsCluster> {
   const n = opts.nodes ?? 3;
-  const host = opts.host ?? '127.0.0.1';
+  const host = opts.host ?? clusterHost();
   const dir = mkdtempSync(join(tmpdir(), 'vantage-nats-'));
   const ports = [];
   for (let i = 0; i < n; i++) ports.push({ client: await freeTcpPort(host), route: await freeTcpPort(host), mqtt: await freeTcpPort(host), monitor: await freeTcpPort(host) });
@@ -138,7 +159,13 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
     };
     return node;
   });
-  await Promise.all(nodes.map((x) => x.start()));
+  const started = await Promise.allSettled(nodes.map((x) => x.start()));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    for (const x of nodes) await x.kill();
+    rmSync(dir, { recursive: true, force: true });
+    throw failed.reason;
+  }
   // Ready when every node accepts an MQTT session: that needs the JetStream meta leader
   // (elected over the routes) and the MQTT streams created.
   for (const node of nodes) await waitForMqtt(node.mqttUrl, opts.probeUser, 30_000);
