@@ -11,17 +11,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
-
-async function freeTcpPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { pickPort } from './free-port.js';
 
 async function waitForTcp(host: string, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -97,7 +87,7 @@ async function startOnce(opts: NatsClusterOptions): Promise<NatsCluster> {
   const host = opts.host ?? clusterHost();
   const dir = mkdtempSync(join(tmpdir(), 'vantage-nats-'));
   const ports = [];
-  for (let i = 0; i < n; i++) ports.push({ client: await freeTcpPort(host), route: await freeTcpPort(host), mqtt: await freeTcpPort(host), monitor: await freeTcpPort(host) });
+  for (let i = 0; i < n; i++) ports.push({ client: await pickPort(host), route: await pickPort(host), mqtt: await pickPort(host), monitor: await pickPort(host) });
   const routes = ports.map((p) => `nats-route://${host}:${p.route}`).join(', ');
   const nodes: NatsNode[] = ports.map((p, i) => {
     const name = `n${i + 1}`;

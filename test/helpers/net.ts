@@ -1,37 +1,17 @@
 // Small network helpers for tests: free ports on a loopback address, waiting for a TCP
 // listener to come up (waiting for a DNS server: dns-client.ts).
-import dgram from 'node:dgram';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pickPort } from '../../bench/free-port.js';
 
-/** A port free for both UDP and TCP on `host` (bound then released). */
+/** A port free for both UDP and TCP on `host`, below the ephemeral range (bench/free-port.ts says why). */
 export async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    const port = await new Promise<number>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(0, host, () => resolve(sock.address().port));
-    });
-    sock.close();
-    const tcpFree = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, host, () => srv.close(() => resolve(true)));
-    });
-    if (tcpFree) return port;
-  }
-  throw new Error(`no free port on ${host}`);
+  return pickPort(host, true);
 }
 
+/** A TCP port free on `host`, below the ephemeral range. */
 export async function freeTcpPort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
+  return pickPort(host);
 }
 
 /** Waits until a TCP connect to `host:port` succeeds. */
