@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Aedes } from 'aedes';
 import { CATALOGUE_TOPIC, agentTopic, parseMetrics } from '../shared/protocol.js';
+import { pickPort } from './free-port.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,20 +49,12 @@ function statusKb(pid: number, key: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => { const { port } = s.address() as net.AddressInfo; s.close(() => resolve(port)); });
-  });
-}
-
 async function main(): Promise<void> {
   const handler: http.RequestListener = (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html', 'content-length': BODY.length });
     res.end(BODY);
   };
-  const sitePort = await freePort(siteAddress(0));
+  const sitePort = await pickPort(siteAddress(0));
   const servers: http.Server[] = [];
   for (let i = 0; i < SITES; i++) {
     const server = http.createServer({ keepAliveTimeout: 1000 }, handler);

@@ -14,9 +14,9 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import dgram from 'node:dgram';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parsePrefix } from '../shared/prefix.js';
+import { pickPort } from './free-port.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const GDNSD_THREADS = Number(process.env.BENCH_GDNSD_THREADS ?? 1);
@@ -59,17 +59,6 @@ function ecsOption(text: string): string {
   const addr = Buffer.from(p.bytes.subarray(0, (p.length + 7) >> 3));
   const body = Buffer.concat([Buffer.from([0, p.family === 4 ? 1 : 2, p.length, 0]), addr]);
   return `8:${body.toString('hex')}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
 }
 
 /** Sends one A query until an answer arrives (the server is up). */
@@ -153,7 +142,7 @@ async function main(): Promise<void> {
   writeFileSync(dataFile, NAMES > 1 ? Array.from({ length: NAMES }, (_, i) => `n${i}.example.test A\n`).join('') : 'www.example.test A\n'.repeat(5000));
   const results: PerfResult[] = [];
   const child = fork(fileURLToPath(new URL('./dns/server-child.js', import.meta.url)), [], { execArgv: (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const port = await freePort();
+  const port = await pickPort('127.0.0.1', true);
   gdnsdConfig(dir, port);
   let gd: ReturnType<typeof spawn> | undefined;
   let gdLog = '';

@@ -7,7 +7,6 @@
 // second half: the ranking windows fill for windowS, then memory should stay flat).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { agentTopic } from '../shared/protocol.js';
 import { runDnsperf } from './dnsperf.js';
+import { pickPort } from './free-port.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,17 +35,6 @@ const WINDOW_S = Number(args['window-s']);
 const SERVICE = 'www.example.test';
 const SITES = Array.from({ length: 4 }, (_, i) => ({ id: `site-${i}`, address: `127.2.0.${i + 1}` }));
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'selector', 'cli.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -139,7 +128,7 @@ function slope(points: [number, number][]): number {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vantage-soak-'));
-  const ports = { dns: await freePort(), mqtt: await freePort(), http: await freePort() };
+  const ports = { dns: await pickPort('127.0.0.1', true), mqtt: await pickPort(), http: await pickPort() };
   const selector = startSelector(dir, ports);
   const exited = new Promise<number | null>((r) => selector.on('exit', (code) => r(code)));
   for (let i = 0; ; i++) {
