@@ -4,12 +4,10 @@
 import packet from 'dns-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSelector, type Selector } from '../../selector/selector.js';
-import { hasPacketCache, loadUdpBatch } from '../../selector/dns/udp-batch.js';
-import { query, udpA } from '../helpers/dns-client.js';
+import { packetCacheTestable, query, udpA } from '../helpers/dns-client.js';
 import { feedNyc, selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
-const addon = loadUdpBatch();
-const CACHE = addon !== undefined && hasPacketCache(addon) && process.env.VANTAGE_TEST_UDP_ENGINE !== 'dgram';
+const CACHE = packetCacheTestable();
 
 const open: { close(): Promise<void> | void }[] = [];
 afterEach(async () => {

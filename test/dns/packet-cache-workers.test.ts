@@ -7,14 +7,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createDnsWorkers, type DnsWorkers } from '../../selector/dns/workers.js';
 import { TrackedAnswerTable, TrackedMapper } from '../../selector/dns/snapshot.js';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
-import { hasPacketCache, loadUdpBatch } from '../../selector/dns/udp-batch.js';
 import { PrefixClientMapper } from '../../selector/mapping/mapper.js';
 import { createSelectorMetrics } from '../../selector/admin/metrics.js';
-import { query, udpA } from '../helpers/dns-client.js';
+import { packetCacheTestable, query, udpA } from '../helpers/dns-client.js';
 import { selectorConfig, SERVICE, until } from '../helpers/fixtures.js';
 
-const addon = loadUdpBatch();
-const CACHE = addon !== undefined && hasPacketCache(addon) && process.env.VANTAGE_TEST_UDP_ENGINE !== 'dgram';
+const CACHE = packetCacheTestable();
 
 const open: { close(): Promise<void> | void }[] = [];
 afterEach(async () => {

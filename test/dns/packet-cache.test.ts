@@ -5,13 +5,11 @@
 import dgram from 'node:dgram';
 import * as packet from 'dns-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasPacketCache, loadUdpBatch } from '../../selector/dns/udp-batch.js';
 import { DEFAULT_KEY } from '../../selector/dns/contract.js';
-import { digRaw, query } from '../helpers/dns-client.js';
+import { digRaw, packetCacheTestable, query } from '../helpers/dns-client.js';
 import { startWorld, type World } from './helpers.js';
 
-const addon = loadUdpBatch();
-const CACHE = addon !== undefined && hasPacketCache(addon) && process.env.VANTAGE_TEST_UDP_ENGINE !== 'dgram';
+const CACHE = packetCacheTestable();
 
 /** Sends `msg` from a socket bound to `from` (the source address is part of the key); the reply bytes. */
 function send(port: number, msg: Buffer, from = '127.0.0.1'): Promise<Buffer> {

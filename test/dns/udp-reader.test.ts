@@ -7,12 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hasPacketCache, loadUdpBatch } from '../../selector/dns/udp-batch.js';
-import { digRaw } from '../helpers/dns-client.js';
+import { digRaw, packetCacheTestable } from '../helpers/dns-client.js';
 import { startWorld, type World } from './helpers.js';
 
-const addon = loadUdpBatch();
-const CACHE = addon !== undefined && hasPacketCache(addon) && process.env.VANTAGE_TEST_UDP_ENGINE !== 'dgram';
+const CACHE = packetCacheTestable();
 
 // +nocookie: dig's client cookie is random per run, and the key is the query's bytes.
 const DIG = ['+norec', '+nocookie', '+subnet=198.51.100.0/24'];

@@ -7,8 +7,16 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as packet from 'dns-packet';
+import { hasPacketCache, loadUdpBatch } from '../../selector/dns/udp-batch.js';
 
 export const run = promisify(execFile);
+
+/** True when the packet-cache tests can run: the native addon is built with its cache and the
+ * suite is not forced onto node:dgram (the udp-dgram project). */
+export function packetCacheTestable(): boolean {
+  const addon = loadUdpBatch();
+  return addon !== undefined && hasPacketCache(addon) && process.env.VANTAGE_TEST_UDP_ENGINE !== 'dgram';
+}
 
 /** A query (dns-packet form, RD set) with optional EDNS (`udpSize`) and ECS (`ecs: "addr/len"`). */
 export function query(name: string, type: packet.RecordType = 'A', opts: { id?: number; ecs?: string; udpSize?: number; edns?: boolean } = {}): packet.Packet {
